@@ -1,0 +1,403 @@
+/**
+ * One typed configuration, read from the environment (and an optional .env file),
+ * validated once at start. Each part of the system asks only for the sections it needs,
+ * so a worker that only serves the database steps does not demand EC2 settings.
+ *
+ * Every problem is collected and reported in ONE message: the original scheduler once started
+ * without WORKER3/WORKER4 and silently brought up 2 of 4 workers.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import dotenv from 'dotenv';
+import { z } from 'zod';
+
+/** A secret value that never prints itself: not in logs, JSON, inspect or template strings. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '***';
+  }
+  toJSON(): string {
+    return '***';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'Secret(***)';
+  }
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+// ---- small field helpers: empty strings count as unset -------------------------------------------------
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+const requiredString = z
+  .string({ error: 'is required' })
+  .transform((v) => v.trim())
+  .refine((v) => v !== '', 'is required');
+const withDefault = (def: string) => optionalString.transform((v) => v ?? def);
+const port = (def: number) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) {
+      ctx.addIssue({ code: 'custom', message: `must be a port number (1-65535), got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  });
+const positiveInt = (def: number) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      ctx.addIssue({ code: 'custom', message: `must be a positive integer, got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  });
+const optionalUrl = optionalString.refine((v) => v === undefined || URL.canParse(v), 'must be a URL');
+const optionalSecret = optionalString.transform((v) => (v === undefined ? undefined : new Secret(v)));
+const list = (def: string[] = []) =>
+  optionalString.transform((v) =>
+    v === undefined
+      ? def
+      : v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+  );
+const prefix = (def: string) => withDefault(def).transform((v) => v.replace(/^\/+|\/+$/g, ''));
+
+// ---- sections -----------------------------------------------------------------------------------------
+
+const temporalSchema = z.object({
+  TEMPORAL_ADDRESS: withDefault('localhost:7233'),
+  TEMPORAL_NAMESPACE: withDefault('default'),
+  TEMPORAL_TASK_QUEUE: withDefault('pothole-pipeline'),
+  SERVING_TASK_QUEUE: optionalString,
+  TEMPORAL_UI_URL: withDefault('http://localhost:8233'),
+});
+
+const awsSchema = z.object({
+  AWS_REGION: withDefault('ap-northeast-2'),
+  AWS_ENDPOINT_URL: optionalUrl,
+});
+
+const s3Schema = z.object({
+  S3_BUCKET: requiredString,
+  S3_CODE_PREFIX: prefix('spark-job-code'),
+  S3_RAW_DATA_PREFIX: prefix('raw-sensor-data'),
+  S3_STAGE1_OUTPUT_PREFIX: prefix('stage1_anomaly_detected'),
+  S3_STAGE2_OUTPUT_PREFIX: prefix('stage2_spatial_clustering'),
+});
+
+const sshSchema = z.object({
+  SSH_USER: withDefault('ubuntu'),
+  SSH_PORT: port(22),
+  SSH_PRIVATE_KEY_PATH: requiredString,
+  SSH_KNOWN_HOSTS_PATH: requiredString,
+  /** Address used to reach the master over SSH; defaults to the master's private IP from EC2. */
+  SSH_HOST: optionalString,
+});
+
+const sparkSchema = z.object({
+  SPARK_HOME: withDefault('/opt/spark'),
+  SPARK_JOB_DIR: withDefault('/home/ubuntu/spark-job'),
+  SPARK_MASTER_PORT: port(7077),
+  SPARK_MASTER_WEBUI_PORT: port(8080),
+  /** Base URL of the master's web UI as seen from the worker process; defaults to http://<master>:<webui port>. */
+  SPARK_MASTER_WEBUI_URL: optionalUrl,
+  /** Host name the master advertises in spark:// URLs; defaults to the master's private IP. */
+  SPARK_MASTER_HOST: optionalString,
+  SPARK_EXECUTOR_MEMORY: withDefault('4g'),
+  SPARK_EXECUTOR_CORES: positiveInt(2),
+  SPARK_TOTAL_EXECUTOR_CORES: positiveInt(8),
+  SPARK_DRIVER_MEMORY: withDefault('2g'),
+  SPARK_PACKAGES: withDefault('org.apache.hadoop:hadoop-aws:3.5.0'),
+  /** Extra --conf entries, comma separated key=value (e.g. S3A endpoint for S3-compatible stores). */
+  SPARK_EXTRA_CONF: list(),
+  SPARK_PYTHON_PACKAGES: list(['pyarrow']),
+  SPARK_PYTHON: withDefault('python3'),
+  SPARK_STAGE_TIMEOUT_MINUTES: positiveInt(120),
+  /** Where the spark job code is checked out on the master, relative to SPARK_JOB_DIR. */
+  SPARK_HISTORY_SERVER: withDefault('true').transform((v) => v !== 'false' && v !== '0'),
+});
+
+const clusterSchema = z
+  .object({
+    MASTER_INSTANCE_ID: optionalString,
+    WORKER1_INSTANCE_ID: optionalString,
+    WORKER2_INSTANCE_ID: optionalString,
+    WORKER3_INSTANCE_ID: optionalString,
+    WORKER4_INSTANCE_ID: optionalString,
+    WORKER_INSTANCE_IDS: list(),
+    /** Alternative to instance IDs: instances tagged pothole:cluster=<name> and pothole:role=master|worker. */
+    CLUSTER_NAME: optionalString,
+    /** How many workers must come up; a mismatch with the configured IDs is an error. */
+    EXPECTED_WORKER_COUNT: optionalString,
+    MASTER_PRIVATE_IP: optionalString,
+    WORKER1_PRIVATE_IP: optionalString,
+    WORKER2_PRIVATE_IP: optionalString,
+    WORKER3_PRIVATE_IP: optionalString,
+    WORKER4_PRIVATE_IP: optionalString,
+  })
+  .transform((v, ctx) => {
+    const numbered = [
+      v.WORKER1_INSTANCE_ID,
+      v.WORKER2_INSTANCE_ID,
+      v.WORKER3_INSTANCE_ID,
+      v.WORKER4_INSTANCE_ID,
+    ];
+    const lastSet = numbered.reduce((acc, id, i) => (id ? i : acc), -1);
+    numbered.forEach((id, i) => {
+      if (!id && i < lastSet) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [`WORKER${i + 1}_INSTANCE_ID`],
+          message: `is missing while WORKER${lastSet + 1}_INSTANCE_ID is set`,
+        });
+      }
+    });
+    const workerIds = [...numbered.filter((id): id is string => !!id), ...v.WORKER_INSTANCE_IDS];
+    const usingTags = !!v.CLUSTER_NAME;
+    if (!usingTags && !v.MASTER_INSTANCE_ID) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MASTER_INSTANCE_ID'],
+        message: 'is required (or set CLUSTER_NAME to find the instances by tag)',
+      });
+    }
+    if (!usingTags && workerIds.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WORKER1_INSTANCE_ID'],
+        message: 'is required: set WORKER1_INSTANCE_ID.. or WORKER_INSTANCE_IDS (or CLUSTER_NAME)',
+      });
+    }
+    let expectedWorkers: number | undefined;
+    if (v.EXPECTED_WORKER_COUNT !== undefined) {
+      expectedWorkers = Number(v.EXPECTED_WORKER_COUNT);
+      if (!Number.isInteger(expectedWorkers) || expectedWorkers < 1) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['EXPECTED_WORKER_COUNT'],
+          message: `must be a positive integer, got "${v.EXPECTED_WORKER_COUNT}"`,
+        });
+      } else if (!usingTags && workerIds.length !== expectedWorkers) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['EXPECTED_WORKER_COUNT'],
+          message: `is ${expectedWorkers} but ${workerIds.length} worker instance IDs are configured`,
+        });
+      }
+    }
+    const workerPrivateIps = [
+      v.WORKER1_PRIVATE_IP,
+      v.WORKER2_PRIVATE_IP,
+      v.WORKER3_PRIVATE_IP,
+      v.WORKER4_PRIVATE_IP,
+    ];
+    return {
+      masterInstanceId: v.MASTER_INSTANCE_ID,
+      workerInstanceIds: workerIds,
+      clusterName: v.CLUSTER_NAME,
+      expectedWorkers: expectedWorkers ?? (usingTags ? undefined : workerIds.length),
+      /** Hand-kept IPs of the original env.sh; only a fallback, DescribeInstances is the source of truth. */
+      masterPrivateIp: v.MASTER_PRIVATE_IP,
+      workerPrivateIps: workerPrivateIps.filter((ip): ip is string => !!ip),
+    };
+  });
+
+const postgresSchema = z
+  .object({
+    DATABASE_URL: optionalUrl,
+    POSTGRES_HOST: withDefault('localhost'),
+    POSTGRES_PORT: port(5432),
+    POSTGRES_USER: withDefault('pothole_user'),
+    POSTGRES_PASSWORD: optionalSecret,
+    POSTGRES_DB: withDefault('road_safety'),
+  })
+  .transform((v, ctx) => {
+    if (!v.DATABASE_URL && !v.POSTGRES_PASSWORD) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['POSTGRES_PASSWORD'],
+        message: 'is required (or set DATABASE_URL)',
+      });
+    }
+    return {
+      connectionString: v.DATABASE_URL ? new Secret(v.DATABASE_URL) : undefined,
+      host: v.POSTGRES_HOST,
+      port: v.POSTGRES_PORT,
+      user: v.POSTGRES_USER,
+      password: v.POSTGRES_PASSWORD,
+      database: v.POSTGRES_DB,
+    };
+  });
+
+const smtpSecurity = z.enum(['starttls', 'tls', 'none'], { error: 'must be one of starttls, tls, none' });
+
+const emailSchema = z
+  .object({
+    GMAIL_ADDRESS: optionalString,
+    GMAIL_PASSWORD: optionalSecret,
+    REPORT_EMAIL: list(),
+    REPORT_FROM: optionalString,
+    SMTP_HOST: withDefault('smtp.gmail.com'),
+    SMTP_PORT: port(587),
+    SMTP_SECURITY: withDefault('starttls').pipe(smtpSecurity),
+    SMTP_USER: optionalString,
+    SMTP_PASSWORD: optionalSecret,
+  })
+  .transform((v, ctx) => {
+    if (v.REPORT_EMAIL.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REPORT_EMAIL'],
+        message: 'is required (comma-separated recipients)',
+      });
+    }
+    for (const addr of v.REPORT_EMAIL) {
+      if (!/^[^\s@<>]+@[^\s@<>]+$/.test(addr)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['REPORT_EMAIL'],
+          message: `"${addr}" is not an email address`,
+        });
+      }
+    }
+    const user = v.SMTP_USER ?? v.GMAIL_ADDRESS;
+    const password = v.SMTP_PASSWORD ?? v.GMAIL_PASSWORD;
+    const from = v.REPORT_FROM ?? v.GMAIL_ADDRESS;
+    if (!from) {
+      ctx.addIssue({ code: 'custom', path: ['GMAIL_ADDRESS'], message: 'is required (or set REPORT_FROM)' });
+    }
+    // Gmail and any server we log in to needs both halves of the credentials.
+    if (v.SMTP_HOST === 'smtp.gmail.com' && !password) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['GMAIL_PASSWORD'],
+        message: 'is required to send through Gmail',
+      });
+    }
+    if (password && !user) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['GMAIL_ADDRESS'],
+        message: 'is required when a password is set',
+      });
+    }
+    return {
+      from: from ?? '',
+      to: v.REPORT_EMAIL,
+      smtp: {
+        host: v.SMTP_HOST,
+        port: v.SMTP_PORT,
+        security: v.SMTP_SECURITY,
+        user,
+        password,
+      },
+    };
+  });
+
+const slackSchema = z.object({
+  SLACK_WEBHOOK_URL: optionalUrl.transform((v) => (v ? new Secret(v) : undefined)),
+});
+
+const kakaoSchema = z.object({
+  KAKAO_REST_API_KEY: optionalSecret,
+  KAKAO_API_URL: withDefault('https://dapi.kakao.com'),
+  KAKAO_CONCURRENCY: positiveInt(4),
+});
+
+const sections = {
+  temporal: temporalSchema,
+  aws: awsSchema,
+  s3: s3Schema,
+  ssh: sshSchema,
+  spark: sparkSchema,
+  cluster: clusterSchema,
+  postgres: postgresSchema,
+  email: emailSchema,
+  slack: slackSchema,
+  kakao: kakaoSchema,
+} as const;
+
+export type SectionName = keyof typeof sections;
+export type Config = { [K in SectionName]: z.output<(typeof sections)[K]> };
+export type TemporalConfig = Config['temporal'];
+export type AwsConfig = Config['aws'];
+export type S3Config = Config['s3'];
+export type SshConfig = Config['ssh'];
+export type SparkConfig = Config['spark'];
+export type ClusterConfig = Config['cluster'];
+export type PostgresConfig = Config['postgres'];
+export type EmailConfig = Config['email'];
+export type SlackConfig = Config['slack'];
+export type KakaoConfig = Config['kakao'];
+
+/** Which configuration each role needs. */
+export const SECTIONS_FOR = {
+  /** Cluster and Spark steps, S3 checks. */
+  cluster: ['temporal', 'aws', 's3', 'ssh', 'spark', 'cluster', 'slack'],
+  /** load_to_rdb, refresh_views, send_email_report. */
+  serving: ['temporal', 'aws', 's3', 'postgres', 'email', 'slack', 'kakao'],
+  client: ['temporal'],
+} as const satisfies Record<string, readonly SectionName[]>;
+
+/**
+ * Reads the environment: process.env wins over the file named by POTHOLE_ENV_FILE (or ./.env).
+ * The file is optional; a file explicitly named but missing is an error.
+ */
+export function readEnv(processEnv: Env = process.env, cwd = process.cwd()): Env {
+  const explicit = processEnv.POTHOLE_ENV_FILE;
+  const file = explicit ? path.resolve(cwd, explicit) : path.join(cwd, '.env');
+  let fromFile: Env = {};
+  if (fs.existsSync(file)) {
+    fromFile = dotenv.parse(fs.readFileSync(file));
+  } else if (explicit) {
+    throw new ConfigError([`POTHOLE_ENV_FILE points at ${file}, which does not exist`]);
+  }
+  return { ...fromFile, ...processEnv };
+}
+
+/** Validates the requested sections and reports every problem at once. */
+export function loadConfig<const S extends readonly SectionName[]>(
+  wanted: S,
+  env: Env = readEnv(),
+): Pick<Config, S[number]> {
+  const problems: string[] = [];
+  const out: Partial<Record<SectionName, unknown>> = {};
+  for (const name of new Set(wanted)) {
+    const result = sections[name].safeParse(env);
+    if (result.success) {
+      out[name] = result.data;
+    } else {
+      for (const issue of result.error.issues) {
+        const variable = String(issue.path[0] ?? name);
+        problems.push(`${variable} ${issue.message}`);
+      }
+    }
+  }
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)].sort());
+  return out as Pick<Config, S[number]>;
+}

@@ -1,0 +1,82 @@
+/**
+ * The pipeline's steps, with the original Airflow task names so operators recognise them.
+ * Shared by the workflow, the CLI and the tests: no I/O here (it is imported into the workflow sandbox).
+ */
+export const STEPS = [
+  'check_s3_input',
+  'start_cluster',
+  'start_spark',
+  'download_code',
+  'install_deps',
+  'run_stage1',
+  'check_s3_stage1_out',
+  'run_stage2',
+  'check_s3_stage2_out',
+  'stop_spark',
+  'stop_cluster',
+  'load_to_rdb',
+  'refresh_views',
+  'send_email_report',
+] as const;
+
+export type StepName = (typeof STEPS)[number];
+
+/** Steps that need the cluster up. */
+export const CLUSTER_STEPS: readonly StepName[] = [
+  'start_cluster',
+  'start_spark',
+  'download_code',
+  'install_deps',
+  'run_stage1',
+  'check_s3_stage1_out',
+  'run_stage2',
+  'check_s3_stage2_out',
+];
+
+/** Steps served from the database host (SERVING_TASK_QUEUE when set). */
+export const SERVING_STEPS: readonly StepName[] = ['load_to_rdb', 'refresh_views', 'send_email_report'];
+
+/** Steps a run may start from with `fromStep`; cleanup steps are not entry points. */
+export const ENTRY_STEPS: readonly StepName[] = STEPS.filter(
+  (s) => s !== 'stop_spark' && s !== 'stop_cluster',
+);
+
+export function isStepName(value: unknown): value is StepName {
+  return typeof value === 'string' && (STEPS as readonly string[]).includes(value);
+}
+
+/** The batch-date format: a real calendar date written YYYY-MM-DD. */
+export function validateBatchDate(value: unknown): string | { error: string } {
+  if (typeof value !== 'string')
+    return { error: `batch date must be a string YYYY-MM-DD, got ${typeof value}` };
+  const shown = JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!m) return { error: `batch date ${shown} is not written YYYY-MM-DD` };
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) {
+    return { error: `batch date ${shown} is not a real calendar date` };
+  }
+  return value;
+}
+
+/** The day before `instant` in Asia/Seoul (UTC+9, no daylight saving), as YYYY-MM-DD. */
+export function yesterdayInSeoul(instant: Date): string {
+  const seoul = new Date(instant.getTime() + 9 * 3600_000);
+  seoul.setUTCDate(seoul.getUTCDate() - 1);
+  return seoul.toISOString().slice(0, 10);
+}
+
+/** Dates from..to inclusive, YYYY-MM-DD. */
+export function dateRange(from: string, to: string): string[] {
+  const out: string[] = [];
+  const d = new Date(`${from}T00:00:00Z`);
+  const end = new Date(`${to}T00:00:00Z`);
+  while (d <= end) {
+    out.push(d.toISOString().slice(0, 10));
+    d.setUTCDate(d.getUTCDate() + 1);
+  }
+  return out;
+}
+
+export const workflowIdFor = (batchDate: string): string => `pothole-pipeline-${batchDate}`;

@@ -1,0 +1,118 @@
+/**
+ * Data that crosses the workflow/activity boundary. Workflow-safe (types only, no I/O).
+ * Nothing here ever carries a secret: these values are stored in Temporal's history.
+ */
+import type { StepName } from './steps';
+
+/** What every activity receives: enough to name the run in logs, locks and remote file names. */
+export interface StepInput {
+  batchDate: string;
+  /** Workflow id and run id of the pipeline run, for logs, driver ownership and links. */
+  workflowId: string;
+  runId: string;
+}
+
+export interface S3CheckResult {
+  /** s3://bucket/prefix/dt=<date>/ */
+  path: string;
+  objects: number;
+  bytes: number;
+  /** Spark's _SUCCESS marker, when the producer writes one. */
+  successMarker: boolean;
+}
+
+export interface ClusterInfo {
+  masterInstanceId: string;
+  workerInstanceIds: string[];
+  masterPrivateIp: string;
+  workerPrivateIps: string[];
+}
+
+export interface StartClusterResult extends ClusterInfo {
+  /** Instances that were stopped and had to be started (empty when all were already running). */
+  started: string[];
+}
+
+export interface StartSparkResult {
+  aliveWorkers: number;
+  expectedWorkers: number;
+  masterUrl: string;
+}
+
+export interface StageResult {
+  stage: 'stage1' | 'stage2';
+  seconds: number;
+  /** True when this attempt re-attached to a driver started by an earlier attempt. */
+  reattached: boolean;
+  lastLines: string[];
+}
+
+export interface QualityFindings {
+  /** Rows with impact_count > total_count. */
+  impactExceedsTotal: number;
+  /** Rows with null or empty s_id (they are not loaded). */
+  emptySegmentId: number;
+  /** Row count of the previous loaded date, when there is one. */
+  previousRowCount: number | null;
+  /** Relative change against the previous loaded date, e.g. 0.62 for +62 %. */
+  rowCountChange: number | null;
+  /** Human-readable findings, empty when everything looks normal. */
+  warnings: string[];
+}
+
+export interface LoadResult {
+  batchDate: string;
+  rowsLoaded: number;
+  files: number;
+  seconds: number;
+  quality: QualityFindings;
+  geocoded: number;
+}
+
+export interface RefreshViewsResult {
+  views: { name: string; seconds: number }[];
+}
+
+export interface EmailReportInput extends StepInput {
+  quality?: QualityFindings;
+}
+
+export interface EmailReportResult {
+  messageId: string;
+  recipients: string[];
+  sent: boolean;
+}
+
+export type StepStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed';
+
+export interface StepProgress {
+  step: StepName;
+  status: StepStatus;
+  startedAt?: string;
+  endedAt?: string;
+  attempt?: number;
+  detail?: string;
+}
+
+export interface PipelineProgress {
+  batchDate: string;
+  workflowId: string;
+  runId: string;
+  /** Waiting for the cluster lock held by another run, when set. */
+  waitingFor?: string;
+  clusterUp: boolean;
+  steps: StepProgress[];
+}
+
+export interface NotifyInput {
+  kind: 'failure' | 'success';
+  batchDate: string;
+  workflowId: string;
+  runId: string;
+  step?: StepName;
+  attempt?: number;
+  error?: string;
+  durationSeconds?: number;
+  rowsLoaded?: number;
+  quality?: QualityFindings;
+}
