@@ -115,7 +115,10 @@ const sshSchema = z.object({
   SSH_PORT: port(22),
   SSH_PRIVATE_KEY_PATH: requiredString,
   SSH_KNOWN_HOSTS_PATH: requiredString,
-  /** Address used to reach the master over SSH; defaults to the master's private IP from EC2. */
+  /**
+   * When set, every cluster node is reached over SSH at this address instead of its private IP
+   * (single-host clusters such as the local stack, or a forwarded port). Unset on EC2.
+   */
   SSH_HOST: optionalString,
 });
 
@@ -132,13 +135,13 @@ const sparkSchema = z.object({
   SPARK_EXECUTOR_CORES: positiveInt(2),
   SPARK_TOTAL_EXECUTOR_CORES: positiveInt(8),
   SPARK_DRIVER_MEMORY: withDefault('2g'),
-  SPARK_PACKAGES: withDefault('org.apache.hadoop:hadoop-aws:3.5.0'),
+  /** --packages for spark-submit; "none" when the jars are already in SPARK_HOME/jars. */
+  SPARK_PACKAGES: list(['org.apache.hadoop:hadoop-aws:3.5.0']).transform((v) => (v.join() === 'none' ? [] : v)),
   /** Extra --conf entries, comma separated key=value (e.g. S3A endpoint for S3-compatible stores). */
   SPARK_EXTRA_CONF: list(),
   SPARK_PYTHON_PACKAGES: list(['pyarrow']),
   SPARK_PYTHON: withDefault('python3'),
   SPARK_STAGE_TIMEOUT_MINUTES: positiveInt(120),
-  /** Where the spark job code is checked out on the master, relative to SPARK_JOB_DIR. */
   SPARK_HISTORY_SERVER: withDefault('true').transform((v) => v !== 'false' && v !== '0'),
 });
 
