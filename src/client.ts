@@ -1,8 +1,166 @@
-/** The `pothole` CLI: the on-call engineer's entry point (run, status, cancel, backfill, schedule, …). */
-import { Command } from 'commander';
+/**
+ * The `pothole` CLI: how the on-call data engineer starts, follows, reruns, cancels and schedules runs.
+ * Every command validates its arguments before touching anything, prints one clear line on error and exits
+ * non-zero, and speaks JSON with --json for scripts.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, loadConfig, readEnv, SECTIONS_FOR } from './config';
+import { connectClient } from './cli/connect';
+import {
+  cancelRun,
+  follow,
+  followBackfill,
+  listRuns,
+  parseDate,
+  parseRange,
+  parseStep,
+  precondition,
+  showStatus,
+  startBackfill,
+  startRun,
+  UsageError,
+  type Out,
+} from './cli/runs';
+import { scheduleCommand } from './cli/schedule';
+import { registerToolCommands } from './cli/tools';
 
-const program = new Command('pothole').description('Nightly pothole pipeline on Temporal');
-program.parseAsync(process.argv).catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : String(err));
-  process.exit(1);
-});
+function output(json: boolean): Out {
+  return {
+    json,
+    print(human, data) {
+      if (!json) console.log(human);
+      else if (data !== undefined) console.log(JSON.stringify(data));
+    },
+  };
+}
+
+const temporalConfig = () => loadConfig(SECTIONS_FOR.client, readEnv()).temporal;
+
+export function buildProgram(): Command {
+  const program = new Command('pothole')
+    .description('Nightly pothole-detection pipeline on Temporal: runs, reruns, schedule and tools')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  const json = new Option('--json', 'machine-readable output');
+
+  program
+    .command('run')
+    .description('start the pipeline for DATE (default: yesterday in Asia/Seoul)')
+    .argument('[date]', 'batch date YYYY-MM-DD')
+    .option('--force', 'cancel a run in progress for DATE, wait for its cleanup, then start again')
+    .option('--from <step>', 'start at this step (checks that what it needs exists first)')
+    .option('--wait', 'follow progress until the run ends; exit 0 only on success')
+    .addOption(json)
+    .action(
+      async (
+        date: string | undefined,
+        opts: { force?: boolean; from?: string; wait?: boolean; json?: boolean },
+      ) => {
+        const batchDate = parseDate(date);
+        const fromStep = parseStep(opts.from);
+        const out = output(!!opts.json);
+        const needs = precondition(fromStep);
+        const config = loadConfig(needs ? ['temporal', 'aws', 's3'] : ['temporal'], readEnv());
+        if (needs && 's3' in config) {
+          const { assertStageOutput } = await import('./cli/preconditions');
+          await assertStageOutput(config, needs, batchDate);
+        }
+        const client = await connectClient(config.temporal);
+        const handle = await startRun(client, config.temporal, out, {
+          batchDate,
+          fromStep,
+          force: !!opts.force,
+        });
+        if (opts.wait) process.exitCode = await follow(handle, out);
+      },
+    );
+
+  program
+    .command('status')
+    .description("show a run's steps (status, duration, attempt, detail); without DATE, the latest runs")
+    .argument('[date]', 'batch date YYYY-MM-DD')
+    .addOption(json)
+    .action(async (date: string | undefined, opts: { json?: boolean }) => {
+      const batchDate = date === undefined ? undefined : parseDate(date);
+      const client = await connectClient(temporalConfig());
+      if (batchDate) await showStatus(client, output(!!opts.json), batchDate);
+      else await listRuns(client, output(!!opts.json), 10);
+    });
+
+  program
+    .command('cancel')
+    .description('cancel the run for DATE and wait until its cleanup has stopped the cluster')
+    .argument('<date>', 'batch date YYYY-MM-DD')
+    .addOption(json)
+    .action(async (date: string, opts: { json?: boolean }) => {
+      const batchDate = parseDate(date);
+      await cancelRun(await connectClient(temporalConfig()), output(!!opts.json), batchDate);
+    });
+
+  program
+    .command('list')
+    .description('the latest runs')
+    .option('--last <n>', 'how many', '10')
+    .addOption(json)
+    .action(async (opts: { last: string; json?: boolean }) => {
+      const last = Number(opts.last);
+      if (!Number.isInteger(last) || last < 1)
+        throw new UsageError(`--last must be a positive integer, got "${opts.last}"`);
+      await listRuns(await connectClient(temporalConfig()), output(!!opts.json), last);
+    });
+
+  program
+    .command('backfill')
+    .description('process FROM..TO in one cluster session (cluster started and stopped once)')
+    .argument('<from>', 'first date YYYY-MM-DD')
+    .argument('<to>', 'last date YYYY-MM-DD')
+    .option('--wait', 'wait for the end and print each date’s outcome')
+    .addOption(json)
+    .action(async (from: string, to: string, opts: { wait?: boolean; json?: boolean }) => {
+      const dates = parseRange(from, to);
+      const config = temporalConfig();
+      const out = output(!!opts.json);
+      const handle = await startBackfill(await connectClient(config), config, out, dates[0]!, dates.at(-1)!);
+      if (opts.wait) process.exitCode = await followBackfill(handle, out);
+    });
+
+  program
+    .command('schedule')
+    .description('manage the nightly schedule pothole-nightly (02:00 Asia/Seoul)')
+    .argument('<action>', 'create | update | describe | pause | unpause | trigger | delete')
+    .addOption(json)
+    .action(async (action: string, opts: { json?: boolean }) => {
+      const config = temporalConfig();
+      await scheduleCommand(await connectClient(config), config, output(!!opts.json), action);
+    });
+
+  registerToolCommands(program, output);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return Number(process.exitCode ?? 0);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has already printed its message (unknown option, missing argument, --help …)
+      return err.exitCode;
+    }
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return 2;
+    }
+    if (err instanceof UsageError) {
+      console.error(`error: ${err.message}`);
+      return 2;
+    }
+    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then((code) => process.exit(code));
+}

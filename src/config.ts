@@ -136,7 +136,9 @@ const sparkSchema = z.object({
   SPARK_TOTAL_EXECUTOR_CORES: positiveInt(8),
   SPARK_DRIVER_MEMORY: withDefault('2g'),
   /** --packages for spark-submit; "none" when the jars are already in SPARK_HOME/jars. */
-  SPARK_PACKAGES: list(['org.apache.hadoop:hadoop-aws:3.5.0']).transform((v) => (v.join() === 'none' ? [] : v)),
+  SPARK_PACKAGES: list(['org.apache.hadoop:hadoop-aws:3.5.0']).transform((v) =>
+    v.join() === 'none' ? [] : v,
+  ),
   /** Extra --conf entries, comma separated key=value (e.g. S3A endpoint for S3-compatible stores). */
   SPARK_EXTRA_CONF: list(),
   SPARK_PYTHON_PACKAGES: list(['pyarrow']),
@@ -156,77 +158,30 @@ const clusterSchema = z
     /** Alternative to instance IDs: instances tagged pothole:cluster=<name> and pothole:role=master|worker. */
     CLUSTER_NAME: optionalString,
     /** How many workers must come up; a mismatch with the configured IDs is an error. */
-    EXPECTED_WORKER_COUNT: optionalString,
+    EXPECTED_WORKER_COUNT: positiveInt(0),
     MASTER_PRIVATE_IP: optionalString,
     WORKER1_PRIVATE_IP: optionalString,
     WORKER2_PRIVATE_IP: optionalString,
     WORKER3_PRIVATE_IP: optionalString,
     WORKER4_PRIVATE_IP: optionalString,
   })
-  .transform((v, ctx) => {
-    const numbered = [
-      v.WORKER1_INSTANCE_ID,
-      v.WORKER2_INSTANCE_ID,
-      v.WORKER3_INSTANCE_ID,
-      v.WORKER4_INSTANCE_ID,
+  .transform((v) => {
+    const workerIds = [
+      ...[v.WORKER1_INSTANCE_ID, v.WORKER2_INSTANCE_ID, v.WORKER3_INSTANCE_ID, v.WORKER4_INSTANCE_ID].filter(
+        (id): id is string => !!id,
+      ),
+      ...v.WORKER_INSTANCE_IDS,
     ];
-    const lastSet = numbered.reduce((acc, id, i) => (id ? i : acc), -1);
-    numbered.forEach((id, i) => {
-      if (!id && i < lastSet) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [`WORKER${i + 1}_INSTANCE_ID`],
-          message: `is missing while WORKER${lastSet + 1}_INSTANCE_ID is set`,
-        });
-      }
-    });
-    const workerIds = [...numbered.filter((id): id is string => !!id), ...v.WORKER_INSTANCE_IDS];
-    const usingTags = !!v.CLUSTER_NAME;
-    if (!usingTags && !v.MASTER_INSTANCE_ID) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['MASTER_INSTANCE_ID'],
-        message: 'is required (or set CLUSTER_NAME to find the instances by tag)',
-      });
-    }
-    if (!usingTags && workerIds.length === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['WORKER1_INSTANCE_ID'],
-        message: 'is required: set WORKER1_INSTANCE_ID.. or WORKER_INSTANCE_IDS (or CLUSTER_NAME)',
-      });
-    }
-    let expectedWorkers: number | undefined;
-    if (v.EXPECTED_WORKER_COUNT !== undefined) {
-      expectedWorkers = Number(v.EXPECTED_WORKER_COUNT);
-      if (!Number.isInteger(expectedWorkers) || expectedWorkers < 1) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['EXPECTED_WORKER_COUNT'],
-          message: `must be a positive integer, got "${v.EXPECTED_WORKER_COUNT}"`,
-        });
-      } else if (!usingTags && workerIds.length !== expectedWorkers) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['EXPECTED_WORKER_COUNT'],
-          message: `is ${expectedWorkers} but ${workerIds.length} worker instance IDs are configured`,
-        });
-      }
-    }
-    const workerPrivateIps = [
-      v.WORKER1_PRIVATE_IP,
-      v.WORKER2_PRIVATE_IP,
-      v.WORKER3_PRIVATE_IP,
-      v.WORKER4_PRIVATE_IP,
-    ];
+    const ips = [v.WORKER1_PRIVATE_IP, v.WORKER2_PRIVATE_IP, v.WORKER3_PRIVATE_IP, v.WORKER4_PRIVATE_IP];
     return {
       masterInstanceId: v.MASTER_INSTANCE_ID,
       workerInstanceIds: workerIds,
       clusterName: v.CLUSTER_NAME,
-      expectedWorkers: expectedWorkers ?? (usingTags ? undefined : workerIds.length),
+      /** undefined: as many as found by tag. */
+      expectedWorkers: v.EXPECTED_WORKER_COUNT || (v.CLUSTER_NAME ? undefined : workerIds.length),
       /** Hand-kept IPs of the original env.sh; only a fallback, DescribeInstances is the source of truth. */
       masterPrivateIp: v.MASTER_PRIVATE_IP,
-      workerPrivateIps: workerPrivateIps.filter((ip): ip is string => !!ip),
+      workerPrivateIps: ips.filter((ip): ip is string => !!ip),
     };
   });
 
@@ -239,23 +194,14 @@ const postgresSchema = z
     POSTGRES_PASSWORD: optionalSecret,
     POSTGRES_DB: withDefault('road_safety'),
   })
-  .transform((v, ctx) => {
-    if (!v.DATABASE_URL && !v.POSTGRES_PASSWORD) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['POSTGRES_PASSWORD'],
-        message: 'is required (or set DATABASE_URL)',
-      });
-    }
-    return {
-      connectionString: v.DATABASE_URL ? new Secret(v.DATABASE_URL) : undefined,
-      host: v.POSTGRES_HOST,
-      port: v.POSTGRES_PORT,
-      user: v.POSTGRES_USER,
-      password: v.POSTGRES_PASSWORD,
-      database: v.POSTGRES_DB,
-    };
-  });
+  .transform((v) => ({
+    connectionString: v.DATABASE_URL ? new Secret(v.DATABASE_URL) : undefined,
+    host: v.POSTGRES_HOST,
+    port: v.POSTGRES_PORT,
+    user: v.POSTGRES_USER,
+    password: v.POSTGRES_PASSWORD,
+    database: v.POSTGRES_DB,
+  }));
 
 const smtpSecurity = z.enum(['starttls', 'tls', 'none'], { error: 'must be one of starttls, tls, none' });
 
@@ -271,56 +217,76 @@ const emailSchema = z
     SMTP_USER: optionalString,
     SMTP_PASSWORD: optionalSecret,
   })
-  .transform((v, ctx) => {
-    if (v.REPORT_EMAIL.length === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['REPORT_EMAIL'],
-        message: 'is required (comma-separated recipients)',
-      });
+  .transform((v) => ({
+    from: v.REPORT_FROM ?? v.GMAIL_ADDRESS ?? '',
+    to: v.REPORT_EMAIL,
+    smtp: {
+      host: v.SMTP_HOST,
+      port: v.SMTP_PORT,
+      security: v.SMTP_SECURITY,
+      user: v.SMTP_USER ?? v.GMAIL_ADDRESS,
+      password: v.SMTP_PASSWORD ?? v.GMAIL_PASSWORD,
+    },
+  }));
+
+/**
+ * Checks across variables. They run on the raw environment, whatever else is wrong, so that one start
+ * reports every problem.
+ */
+const crossChecks: Partial<Record<string, (env: Env) => string[]>> = {
+  cluster(env) {
+    const set = (k: string) => !!env[k]?.trim();
+    const out: string[] = [];
+    const numbered = [1, 2, 3, 4].map((n) => set(`WORKER${n}_INSTANCE_ID`));
+    const last = numbered.lastIndexOf(true);
+    numbered.forEach((isSet, i) => {
+      if (!isSet && i < last)
+        out.push(`WORKER${i + 1}_INSTANCE_ID is missing while WORKER${last + 1}_INSTANCE_ID is set`);
+    });
+    const byTag = set('CLUSTER_NAME');
+    const listed = (env.WORKER_INSTANCE_IDS ?? '').split(',').filter((s) => s.trim()).length;
+    const workers = numbered.filter(Boolean).length + listed;
+    if (!byTag && !set('MASTER_INSTANCE_ID')) {
+      out.push('MASTER_INSTANCE_ID is required (or set CLUSTER_NAME to find the instances by tag)');
     }
-    for (const addr of v.REPORT_EMAIL) {
-      if (!/^[^\s@<>]+@[^\s@<>]+$/.test(addr)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['REPORT_EMAIL'],
-          message: `"${addr}" is not an email address`,
-        });
-      }
+    if (!byTag && workers === 0) {
+      out.push(
+        'WORKER1_INSTANCE_ID is required: set WORKER1_INSTANCE_ID.. or WORKER_INSTANCE_IDS (or CLUSTER_NAME)',
+      );
     }
-    const user = v.SMTP_USER ?? v.GMAIL_ADDRESS;
-    const password = v.SMTP_PASSWORD ?? v.GMAIL_PASSWORD;
-    const from = v.REPORT_FROM ?? v.GMAIL_ADDRESS;
-    if (!from) {
-      ctx.addIssue({ code: 'custom', path: ['GMAIL_ADDRESS'], message: 'is required (or set REPORT_FROM)' });
+    const expected = Number(env.EXPECTED_WORKER_COUNT);
+    if (!byTag && set('EXPECTED_WORKER_COUNT') && Number.isInteger(expected) && expected !== workers) {
+      out.push(`EXPECTED_WORKER_COUNT is ${expected} but ${workers} worker instance IDs are configured`);
     }
-    // Gmail and any server we log in to needs both halves of the credentials.
-    if (v.SMTP_HOST === 'smtp.gmail.com' && !password) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['GMAIL_PASSWORD'],
-        message: 'is required to send through Gmail',
-      });
+    return out;
+  },
+  postgres(env) {
+    return env.DATABASE_URL?.trim() || env.POSTGRES_PASSWORD?.trim()
+      ? []
+      : ['POSTGRES_PASSWORD is required (or set DATABASE_URL)'];
+  },
+  email(env) {
+    const out: string[] = [];
+    const get = (k: string) => env[k]?.trim() || undefined;
+    const to = (get('REPORT_EMAIL') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (to.length === 0) out.push('REPORT_EMAIL is required (comma-separated recipients)');
+    for (const addr of to) {
+      if (!/^[^\s@<>]+@[^\s@<>]+$/.test(addr)) out.push(`REPORT_EMAIL "${addr}" is not an email address`);
     }
-    if (password && !user) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['GMAIL_ADDRESS'],
-        message: 'is required when a password is set',
-      });
+    if (!get('REPORT_FROM') && !get('GMAIL_ADDRESS'))
+      out.push('GMAIL_ADDRESS is required (or set REPORT_FROM)');
+    const host = get('SMTP_HOST') ?? 'smtp.gmail.com';
+    const password = get('SMTP_PASSWORD') ?? get('GMAIL_PASSWORD');
+    if (host === 'smtp.gmail.com' && !password) out.push('GMAIL_PASSWORD is required to send through Gmail');
+    if (password && !get('SMTP_USER') && !get('GMAIL_ADDRESS')) {
+      out.push('GMAIL_ADDRESS is required when a password is set (or set SMTP_USER)');
     }
-    return {
-      from: from ?? '',
-      to: v.REPORT_EMAIL,
-      smtp: {
-        host: v.SMTP_HOST,
-        port: v.SMTP_PORT,
-        security: v.SMTP_SECURITY,
-        user,
-        password,
-      },
-    };
-  });
+    return out;
+  },
+};
 
 const slackSchema = z.object({
   SLACK_WEBHOOK_URL: optionalUrl.transform((v) => (v ? new Secret(v) : undefined)),
@@ -392,6 +358,7 @@ export function loadConfig<const S extends readonly SectionName[]>(
   const out: Partial<Record<SectionName, unknown>> = {};
   for (const name of new Set(wanted)) {
     const result = sections[name].safeParse(env);
+    problems.push(...(crossChecks[name]?.(env) ?? []));
     if (result.success) {
       out[name] = result.data;
     } else {

@@ -1,0 +1,55 @@
+/**
+ * Activities that talk to the Temporal service itself: the cluster lock's signal-with-start and liveness checks,
+ * and the worker-side settings the workflow needs (it cannot read the environment).
+ */
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import {
+  clusterLock,
+  lockStateQuery,
+  requestLockSignal,
+  type LockRequester,
+} from '../workflows/cluster-lock';
+
+export interface PipelineSettings {
+  /** Task queue of the serving steps (load_to_rdb, refresh_views, send_email_report); undefined = the same queue. */
+  servingTaskQueue?: string;
+}
+
+export function createTemporalActivities(deps: {
+  client: Client;
+  taskQueue: string;
+  settings: PipelineSettings;
+}) {
+  const { client, taskQueue, settings } = deps;
+  return {
+    async pipeline_settings(): Promise<PipelineSettings> {
+      return settings;
+    },
+
+    /** Queues the requester at the lock (starting the lock workflow when none runs); returns who holds it now. */
+    async request_cluster_lock(r: LockRequester & { lockWorkflowId: string }): Promise<{ holder?: string }> {
+      const requester = { workflowId: r.workflowId, runId: r.runId };
+      const handle = await client.workflow.signalWithStart(clusterLock, {
+        workflowId: r.lockWorkflowId,
+        taskQueue,
+        args: [{ queue: [] }],
+        signal: requestLockSignal,
+        signalArgs: [requester],
+      });
+      const state = await handle.query(lockStateQuery).catch(() => undefined);
+      const holder = state?.holder;
+      return { holder: holder && holder.workflowId !== r.workflowId ? holder.workflowId : undefined };
+    },
+
+    async is_workflow_running(w: LockRequester): Promise<boolean> {
+      try {
+        const d = await client.workflow.getHandle(w.workflowId, w.runId).describe();
+        return d.status.name === 'RUNNING';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,320 @@
+/**
+ * pothole run | status | cancel | list | backfill: what replaced run_pipeline.sh, trigger_dag.py and the Airflow
+ * buttons. Runs are never terminated: termination skips the cleanup that stops the cluster.
+ */
+import {
+  CancelledFailure,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { WorkflowIdConflictPolicy } from '@temporalio/common';
+import type { TemporalConfig } from '../config';
+import {
+  ENTRY_STEPS,
+  STEPS,
+  dateRange,
+  isStepName,
+  validateBatchDate,
+  workflowIdFor,
+  yesterdayInSeoul,
+  type StepName,
+} from '../steps';
+import type { PipelineProgress } from '../types';
+import type { BackfillSummary, DateOutcome } from '../workflows/backfill';
+import type { PipelineResult } from '../workflows/pipeline';
+import { runUrl } from './connect';
+import { duration, secondsBetween, table } from './render';
+
+export class UsageError extends Error {}
+
+export function parseDate(value: string | undefined, what = 'DATE'): string {
+  const v = validateBatchDate(value ?? yesterdayInSeoul(new Date()));
+  if (typeof v !== 'string') throw new UsageError(`${what}: ${v.error}`);
+  return v;
+}
+
+export function parseStep(value: string | undefined): StepName | undefined {
+  if (value === undefined) return undefined;
+  if (!isStepName(value) || !ENTRY_STEPS.includes(value)) {
+    throw new UsageError(`--from: unknown step "${value}"; one of: ${ENTRY_STEPS.join(', ')}`);
+  }
+  return value;
+}
+
+/** What must already exist in S3 for a run that starts at `from`, or undefined for a full run. */
+export function precondition(from: StepName | undefined): 'stage1' | 'stage2' | undefined {
+  if (!from) return undefined;
+  const i = STEPS.indexOf(from);
+  if (i >= STEPS.indexOf('load_to_rdb')) return 'stage2';
+  if (i > STEPS.indexOf('run_stage1')) return 'stage1';
+  return undefined;
+}
+
+export interface Out {
+  json: boolean;
+  print(human: string, json?: unknown): void;
+}
+
+export async function startRun(
+  client: Client,
+  config: TemporalConfig,
+  out: Out,
+  args: { batchDate: string; fromStep?: StepName; force: boolean },
+): Promise<WorkflowHandle> {
+  const workflowId = workflowIdFor(args.batchDate);
+  const existing = client.workflow.getHandle(workflowId);
+  const running = await existing
+    .describe()
+    .then((d) => d.status.name === 'RUNNING')
+    .catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    });
+  if (running) {
+    if (!args.force) {
+      throw new UsageError(
+        `a run for ${args.batchDate} is already in progress (${workflowId}); ` +
+          `follow it with "pothole status ${args.batchDate}", or use --force to cancel it and start again`,
+      );
+    }
+    out.print(`cancelling the run in progress for ${args.batchDate} and waiting for its cleanup…`);
+    await cancelAndWait(existing);
+    out.print('previous run cancelled; its cleanup has finished');
+  }
+  try {
+    const handle = await client.workflow.start('potholePipeline', {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      workflowId,
+      args: [{ batchDate: args.batchDate, ...(args.fromStep ? { fromStep: args.fromStep } : {}) }],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+    });
+    const url = runUrl(config, workflowId, handle.firstExecutionRunId);
+    out.print(`started ${workflowId}${args.fromStep ? ` from ${args.fromStep}` : ''}\n  ${url}`, {
+      workflowId,
+      runId: handle.firstExecutionRunId,
+      batchDate: args.batchDate,
+      url,
+    });
+    return handle;
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new UsageError(
+        `a run for ${args.batchDate} was started by someone else just now (${workflowId})`,
+      );
+    }
+    throw err;
+  }
+}
+
+/** Requests cancellation and waits until the workflow has closed, i.e. its cleanup (stop_cluster) is done. */
+export async function cancelAndWait(handle: WorkflowHandle): Promise<void> {
+  await handle.cancel();
+  await handle.result().catch((err: unknown) => {
+    if (err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure) return;
+    if (err instanceof WorkflowFailedError) return; // it failed while cancelling: closed either way
+    throw err;
+  });
+}
+
+/** Prints each step's transitions until the run ends; returns the process exit code. */
+export async function follow(handle: WorkflowHandle, out: Out): Promise<number> {
+  const seen = new Map<string, string>();
+  let waitingShown: string | undefined;
+  const poll = async () => {
+    const p = await handle.query<PipelineProgress>('progress').catch(() => undefined);
+    if (!p) return;
+    if (p.waitingFor !== waitingShown) {
+      waitingShown = p.waitingFor;
+      if (p.waitingFor && !out.json) out.print(`  waiting: ${p.waitingFor}`);
+    }
+    for (const s of p.steps) {
+      if (seen.get(s.step) === s.status || s.status === 'pending') continue;
+      seen.set(s.step, s.status);
+      if (!out.json) {
+        const took = s.status === 'running' ? '' : duration(secondsBetween(s.startedAt, s.endedAt));
+        out.print(
+          `  ${s.step.padEnd(20)} ${s.status.padEnd(8)} ${took.padStart(7)}  ${s.detail ?? ''}`.trimEnd(),
+        );
+      }
+    }
+  };
+  const timer = setInterval(() => void poll(), 1000);
+  try {
+    const result = (await handle.result()) as PipelineResult;
+    await poll();
+    out.print(summary(result), result);
+    return 0;
+  } catch (err) {
+    await poll();
+    const cause = err instanceof WorkflowFailedError ? err.cause : err;
+    const message = cause instanceof CancelledFailure ? 'cancelled' : deepestMessage(cause);
+    out.print(`run ended: ${message}`, { error: message });
+    return 1;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function deepestMessage(err: unknown): string {
+  let e = err as { cause?: unknown; message?: string } | undefined;
+  while (e && e.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}
+
+export function summary(r: PipelineResult): string {
+  const rows = STEPS.filter((s) => r.stepSeconds[s] !== undefined).map((s) => [
+    s,
+    duration(r.stepSeconds[s]),
+  ]);
+  return [
+    `run for ${r.batchDate} finished`,
+    table(['step', 'took'], rows),
+    `cluster up: ${duration(r.clusterUpSeconds)}   rows loaded: ${r.rowsLoaded ?? '-'}   email sent: ${r.emailSent ? 'yes' : 'no'}` +
+      `   cleanup: ${r.cleanupSucceeded ? 'ok' : 'FAILED, check the instances'}`,
+    ...(r.quality?.warnings.length
+      ? ['quality findings:', ...r.quality.warnings.map((w) => `  - ${w}`)]
+      : []),
+  ].join('\n');
+}
+
+/** The progress query as a table, enriched with what only the server knows (attempts, heartbeats, retries). */
+export async function showStatus(client: Client, out: Out, batchDate: string): Promise<void> {
+  const handle = client.workflow.getHandle(workflowIdFor(batchDate));
+  const desc = await handle.describe().catch((err: unknown) => {
+    if (err instanceof WorkflowNotFoundError) throw new UsageError(`no run found for ${batchDate}`);
+    throw err;
+  });
+  const progress = await handle.query<PipelineProgress>('progress').catch(() => undefined);
+  const pending = new Map(
+    (desc.raw.pendingActivities ?? []).map((a) => [
+      a.activityType?.name ?? '',
+      { attempt: a.attempt ?? undefined, failure: a.lastFailure?.message ?? undefined },
+    ]),
+  );
+  const rows = (progress?.steps ?? []).map((s) => {
+    const p = pending.get(s.step);
+    return [
+      s.step,
+      s.status,
+      duration(secondsBetween(s.startedAt, s.endedAt)),
+      p?.attempt ?? s.attempt,
+      p?.failure ? `retrying: ${p.failure}` : s.detail,
+    ];
+  });
+  const head =
+    `${desc.workflowId}  ${desc.status.name}  started ${desc.startTime.toISOString()}` +
+    (progress?.waitingFor ? `\nwaiting: ${progress.waitingFor}` : '') +
+    (progress
+      ? `\ncluster up: ${progress.clusterUp ? 'yes' : 'no'}`
+      : '\n(progress unavailable: no worker answers)');
+  out.print(`${head}\n${table(['step', 'status', 'took', 'attempt', 'detail'], rows)}`, {
+    workflowId: desc.workflowId,
+    runId: desc.runId,
+    status: desc.status.name,
+    progress,
+  });
+}
+
+export async function listRuns(client: Client, out: Out, last: number): Promise<void> {
+  const rows: { workflowId: string; type: string; status: string; start: Date; close?: Date }[] = [];
+  for await (const w of client.workflow.list({
+    query: `WorkflowType = 'potholePipeline' OR WorkflowType = 'potholeBackfill'`,
+    pageSize: last,
+  })) {
+    rows.push({
+      workflowId: w.workflowId,
+      type: w.type,
+      status: w.status.name,
+      start: w.startTime,
+      close: w.closeTime,
+    });
+    if (rows.length >= last) break;
+  }
+  rows.sort((a, b) => b.start.getTime() - a.start.getTime());
+  out.print(
+    table(
+      ['workflow', 'status', 'started', 'took'],
+      rows.map((r) => [
+        r.workflowId,
+        r.status,
+        r.start.toISOString().replace('T', ' ').slice(0, 19),
+        duration(secondsBetween(r.start.toISOString(), r.close ?? new Date())),
+      ]),
+    ),
+    rows,
+  );
+}
+
+export async function cancelRun(client: Client, out: Out, batchDate: string): Promise<void> {
+  const handle = client.workflow.getHandle(workflowIdFor(batchDate));
+  const desc = await handle.describe().catch((err: unknown) => {
+    if (err instanceof WorkflowNotFoundError) throw new UsageError(`no run found for ${batchDate}`);
+    throw err;
+  });
+  if (desc.status.name !== 'RUNNING')
+    throw new UsageError(`the run for ${batchDate} is not running (${desc.status.name})`);
+  out.print(`cancelling ${desc.workflowId}; waiting for its cleanup (stop_spark, stop_cluster)…`);
+  await cancelAndWait(handle);
+  out.print('cancelled; cleanup finished', { workflowId: desc.workflowId, cancelled: true });
+}
+
+export function parseRange(from: string, to: string): string[] {
+  const a = parseDate(from, 'FROM');
+  const b = parseDate(to, 'TO');
+  if (a > b) throw new UsageError(`FROM ${a} is after TO ${b}`);
+  return dateRange(a, b);
+}
+
+export async function startBackfill(
+  client: Client,
+  config: TemporalConfig,
+  out: Out,
+  from: string,
+  to: string,
+): Promise<WorkflowHandle> {
+  const workflowId = `pothole-backfill-${from}-${to}`;
+  try {
+    const handle = await client.workflow.start('potholeBackfill', {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      workflowId,
+      args: [{ from, to }],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+    });
+    out.print(`started ${workflowId}\n  ${runUrl(config, workflowId, handle.firstExecutionRunId)}`, {
+      workflowId,
+    });
+    return handle;
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new UsageError(`a backfill of ${from}..${to} is already running (${workflowId})`);
+    }
+    throw err;
+  }
+}
+
+export async function followBackfill(handle: WorkflowHandle, out: Out): Promise<number> {
+  try {
+    const s = (await handle.result()) as BackfillSummary;
+    const failed = s.outcomes.filter((o) => o.status !== 'done');
+    out.print(backfillTable(s.outcomes), s);
+    return failed.length === 0 ? 0 : 1;
+  } catch (err) {
+    out.print(`backfill ended: ${deepestMessage(err)}`, { error: deepestMessage(err) });
+    return 1;
+  }
+}
+
+export function backfillTable(outcomes: DateOutcome[]): string {
+  return table(
+    ['date', 'outcome', 'rows', 'detail'],
+    outcomes.map((o) => [
+      o.batchDate,
+      o.status,
+      o.rowsLoaded,
+      o.failedStep ? `${o.failedStep}: ${o.error}` : o.error,
+    ]),
+  );
+}

@@ -1,0 +1,138 @@
+/**
+ * potholeBackfill: several dates in ONE cluster session. The cluster starts once, both Spark stages run for each
+ * date in order, the cluster stops once, then the serving steps run for each date. A failed date is reported and
+ * does not stop the others. Long ranges continue as new every few dates to keep the history small.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  continueAsNew,
+  defineQuery,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { dateRange, validateBatchDate, type StepName } from '../steps';
+import type { StepInput } from '../types';
+import { acts, servingActivities } from './activities';
+import { acquireClusterLock } from './cluster-lock';
+import { failureMessage } from './progress';
+
+export interface BackfillInput {
+  from: string;
+  to: string;
+  /** Carried over continue-as-new: the dates still to do and the outcomes so far. */
+  remaining?: string[];
+  outcomes?: DateOutcome[];
+}
+
+export interface DateOutcome {
+  batchDate: string;
+  status: 'done' | 'failed' | 'pending';
+  /** The step that failed, and why. */
+  failedStep?: StepName;
+  error?: string;
+  rowsLoaded?: number;
+}
+
+export interface BackfillSummary {
+  from: string;
+  to: string;
+  outcomes: DateOutcome[];
+}
+
+export const backfillProgressQuery = defineQuery<{
+  current?: string;
+  step?: StepName;
+  outcomes: DateOutcome[];
+}>('progress');
+
+/** Dates per cluster session before continuing as new. */
+const DATES_PER_RUN = 7;
+
+const { pipeline_settings } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
+
+export async function potholeBackfill(input: BackfillInput): Promise<BackfillSummary> {
+  for (const d of [input.from, input.to]) {
+    const v = validateBatchDate(d);
+    if (typeof v !== 'string') throw ApplicationFailure.nonRetryable(v.error, 'InvalidBatchDate');
+  }
+  if (input.from > input.to) {
+    throw ApplicationFailure.nonRetryable(`FROM ${input.from} is after TO ${input.to}`, 'InvalidInput');
+  }
+  const all = input.remaining ?? dateRange(input.from, input.to);
+  const dates = all.slice(0, DATES_PER_RUN);
+  const previous = input.outcomes ?? [];
+  const outcomes: DateOutcome[] = dates.map((batchDate) => ({ batchDate, status: 'pending' }));
+  const state: { current?: string; step?: StepName } = {};
+  setHandler(backfillProgressQuery, () => ({ ...state, outcomes: [...previous, ...outcomes] }));
+
+  const { workflowId, runId } = workflowInfo();
+  const { servingTaskQueue } = await pipeline_settings();
+  const serving = servingActivities(servingTaskQueue);
+
+  /** Runs one step of one date; a failure marks the date failed and returns undefined. */
+  const attempt = async <T>(o: DateOutcome, step: StepName, fn: (run: StepInput) => Promise<T>) => {
+    if (o.status === 'failed') return undefined;
+    Object.assign(state, { current: o.batchDate, step });
+    try {
+      return await fn({ batchDate: o.batchDate, workflowId, runId });
+    } catch (err) {
+      if (CancellationScope.current().consideredCancelled) throw err;
+      Object.assign(o, { status: 'failed', failedStep: step, error: failureMessage(err) });
+      return undefined;
+    }
+  };
+
+  // ── infra setup + spark processing for every date, one cluster session ──
+  for (const o of outcomes) await attempt(o, 'check_s3_input', acts.check_s3_input);
+  if (outcomes.some((o) => o.status !== 'failed')) {
+    const release = await acquireClusterLock(acts.request_cluster_lock, () => undefined);
+    try {
+      const first = { batchDate: dates[0]!, workflowId, runId };
+      await acts.start_cluster(first);
+      await acts.start_spark(first);
+      await Promise.all([acts.download_code(first), acts.install_deps(first)]);
+      for (const o of outcomes) {
+        await attempt(o, 'run_stage1', acts.run_stage1);
+        await attempt(o, 'check_s3_stage1_out', acts.check_s3_stage1_out);
+        await attempt(o, 'run_stage2', acts.run_stage2);
+        await attempt(o, 'check_s3_stage2_out', acts.check_s3_stage2_out);
+      }
+    } catch (err) {
+      // The session itself failed (the cluster did not come up): every date still pending fails with it.
+      for (const o of outcomes) {
+        if (o.status === 'pending') Object.assign(o, { status: 'failed', error: failureMessage(err) });
+      }
+      if (CancellationScope.current().consideredCancelled) throw err;
+    } finally {
+      await CancellationScope.nonCancellable(async () => {
+        await acts.stop_spark({ batchDate: dates[0]!, workflowId, runId }).catch(() => undefined);
+        await acts.stop_cluster({ batchDate: dates[0]!, workflowId, runId });
+        await release();
+      });
+    }
+  }
+
+  // ── serving for each date ──
+  for (const o of outcomes) {
+    const load = await attempt(o, 'load_to_rdb', serving.load_to_rdb);
+    await attempt(o, 'refresh_views', serving.refresh_views);
+    await attempt(o, 'send_email_report', (run) =>
+      serving.send_email_report({ ...run, quality: load?.quality }),
+    );
+    if (o.status === 'pending') Object.assign(o, { status: 'done', rowsLoaded: load?.rowsLoaded });
+  }
+  Object.assign(state, { current: undefined, step: undefined });
+
+  const rest = all.slice(DATES_PER_RUN);
+  if (rest.length > 0) {
+    await continueAsNew<typeof potholeBackfill>({
+      ...input,
+      remaining: rest,
+      outcomes: [...previous, ...outcomes],
+    });
+  }
+  return { from: input.from, to: input.to, outcomes: [...previous, ...outcomes] };
+}

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { dateRange, STEPS, validateBatchDate, workflowIdFor, yesterdayInSeoul } from '../../src/steps';
+
+describe('batch dates', () => {
+  it('accepts a real calendar date written YYYY-MM-DD', () => {
+    assert.equal(validateBatchDate('2026-02-12'), '2026-02-12');
+    assert.equal(validateBatchDate('2024-02-29'), '2024-02-29');
+  });
+
+  for (const bad of [
+    '2026-02-30',
+    '2025-02-29',
+    '2026-13-01',
+    '26-02-12',
+    '2026-2-12',
+    '2026-02-12; rm -rf /',
+    '',
+    ' 2026-02-12',
+  ]) {
+    it(`rejects ${JSON.stringify(bad)} with a message naming it`, () => {
+      const v = validateBatchDate(bad);
+      assert.equal(typeof v, 'object');
+      assert.match((v as { error: string }).error, /batch date/);
+      assert.ok((v as { error: string }).error.includes(JSON.stringify(bad)));
+    });
+  }
+
+  it('rejects non-strings', () => {
+    assert.deepEqual(validateBatchDate(20260212), {
+      error: 'batch date must be a string YYYY-MM-DD, got number',
+    });
+  });
+
+  it('yesterday is computed in Asia/Seoul, not UTC', () => {
+    // 2026-02-12 17:00 UTC is 02:00 on the 13th in Seoul: the nightly slot processes the 12th.
+    assert.equal(yesterdayInSeoul(new Date('2026-02-12T17:00:00Z')), '2026-02-12');
+    // 2026-02-12 14:59 UTC is 23:59 on the 12th in Seoul: yesterday is the 11th.
+    assert.equal(yesterdayInSeoul(new Date('2026-02-12T14:59:00Z')), '2026-02-11');
+    assert.equal(yesterdayInSeoul(new Date('2026-03-01T00:00:00Z')), '2026-02-28');
+  });
+
+  it('ranges are inclusive and cross months', () => {
+    assert.deepEqual(dateRange('2026-01-30', '2026-02-02'), [
+      '2026-01-30',
+      '2026-01-31',
+      '2026-02-01',
+      '2026-02-02',
+    ]);
+    assert.deepEqual(dateRange('2026-02-02', '2026-02-01'), []);
+  });
+});
+
+describe('steps', () => {
+  it('keep the original DAG task names in pipeline order, cleanup before serving', () => {
+    assert.deepEqual(STEPS, [
+      'check_s3_input',
+      'start_cluster',
+      'start_spark',
+      'download_code',
+      'install_deps',
+      'run_stage1',
+      'check_s3_stage1_out',
+      'run_stage2',
+      'check_s3_stage2_out',
+      'stop_spark',
+      'stop_cluster',
+      'load_to_rdb',
+      'refresh_views',
+      'send_email_report',
+    ]);
+  });
+
+  it('a run for a date has a predictable workflow id', () => {
+    assert.equal(workflowIdFor('2026-02-12'), 'pothole-pipeline-2026-02-12');
+  });
+});
