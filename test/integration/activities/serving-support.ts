@@ -1,0 +1,109 @@
+/**
+ * Shared setup of the serving-layer integration tests: the local stack's settings, a throwaway
+ * PostgreSQL database per test file (migrated), and a unique S3 prefix per test file.
+ */
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import pg from 'pg';
+import { loadConfig, readEnv, type Config } from '../../../src/config';
+import { migrate } from '../../../src/db/migrate';
+import { createPool } from '../../../src/db/pool';
+
+export function stackEnv(): Record<string, string | undefined> {
+  const file = process.env.POTHOLE_ENV_FILE ?? path.join(__dirname, '../../../.stack/env');
+  return readEnv({ ...process.env, POTHOLE_ENV_FILE: file });
+}
+
+export function uniqueSuffix(): string {
+  return `${Date.now().toString(36)}_${crypto.randomBytes(3).toString('hex')}`;
+}
+
+export interface ThrowawayDatabase {
+  name: string;
+  config: Config['postgres'];
+  pool: pg.Pool;
+  drop(): Promise<void>;
+}
+
+/** A fresh database owned by the application role, migrated; dropped by drop(). */
+export async function createThrowawayDatabase(label: string, options: { migrate?: boolean } = {}) {
+  const env = stackEnv();
+  const adminUrl = env.POSTGRES_ADMIN_URL;
+  if (!adminUrl) throw new Error('POSTGRES_ADMIN_URL is not set: is the local stack up (npm run stack:up)?');
+  const name = `test_${label}_${uniqueSuffix()}`.toLowerCase();
+  const { postgres } = loadConfig(['postgres'], env);
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} OWNER ${postgres.user}`);
+  } finally {
+    await admin.end();
+  }
+  const config = { ...postgres, connectionString: undefined, database: name };
+  const pool = createPool(config, { applicationName: `test-${label}` });
+  if (options.migrate !== false) await migrate(pool);
+  return {
+    name,
+    config,
+    pool,
+    async drop() {
+      await pool.end();
+      const a = new pg.Client({ connectionString: adminUrl });
+      await a.connect();
+      try {
+        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await a.end();
+      }
+    },
+  } satisfies ThrowawayDatabase;
+}
+
+export function s3ClientFor(env = stackEnv()): S3Client {
+  const { aws } = loadConfig(['aws'], env);
+  // The stack's env file carries moto's keys; the SDK otherwise only looks at process.env.
+  const credentials =
+    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY }
+      : undefined;
+  return new S3Client({
+    region: aws.AWS_REGION,
+    endpoint: aws.AWS_ENDPOINT_URL,
+    forcePathStyle: true,
+    credentials,
+  });
+}
+
+/** The s3 section with a Stage2 prefix of its own, so files never meet another test's objects. */
+export function s3ConfigWithUniquePrefix(env = stackEnv()): Config['s3'] {
+  const { s3 } = loadConfig(['s3'], env);
+  return { ...s3, S3_STAGE2_OUTPUT_PREFIX: `test-stage2-${uniqueSuffix()}` };
+}
+
+export async function putObject(s3: S3Client, bucket: string, key: string, body: Uint8Array | string) {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+}
+
+export async function deletePrefix(s3: S3Client, bucket: string, prefix: string): Promise<void> {
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
+    if (keys.length > 0)
+      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
+/** Runs an activity function in a real activity context, as a worker would. */
+export function runActivity<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
+  return new MockActivityEnvironment().run(fn, ...args);
+}
+
+export function stepInput(batchDate: string) {
+  return { batchDate, workflowId: `pothole-pipeline-${batchDate}`, runId: `run-${uniqueSuffix()}` };
+}
