@@ -1,0 +1,360 @@
+/**
+ * Load benchmark: `npm run bench:load -- --rows 1000000 [--files 4] [--keep]`.
+ *
+ * Writes that many Stage2 rows as snappy Parquet part files to the local S3 endpoint, then, on a
+ * throwaway database of the local PostgreSQL, runs load_to_rdb twice (first load, then a rerun that
+ * replaces the date), each in its own process so its peak RSS is the load's own, and measures the
+ * floor in the same run: psql \copy of a CSV of the same rows into a fresh table, the same indexes,
+ * and attaching it as that day's partition.
+ */
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { Logger } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import pg from 'pg';
+import { loadConfig, readEnv } from '../src/config';
+import { createLoadActivities, nextDay, partitionName } from '../src/activities/load';
+import { migrate } from '../src/db/migrate';
+import { createPool } from '../src/db/pool';
+import { writeStage2Parquet, type Stage2Columns } from './stage2-parquet';
+import { deletePrefix, putObject } from '../test/integration/activities/serving-support';
+
+const TARGET_ROWS_PER_SECOND = 250_000;
+const TARGET_FLOOR_RATIO = 1.5;
+const TARGET_RSS_MB = 300;
+
+interface Args {
+  rows: number;
+  files: number;
+  keep: boolean;
+  child?: { database: string; prefix: string; date: string };
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { rows: 1_000_000, files: 4, keep: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--rows') args.rows = Number(value());
+    else if (a === '--files') args.files = Number(value());
+    else if (a === '--keep') args.keep = true;
+    else if (a === '--child') args.child = JSON.parse(value()) as Args['child'];
+    else throw new Error(`unknown option ${a} (use --rows N, --files N, --keep)`);
+  }
+  if (!Number.isInteger(args.rows) || args.rows < 1) throw new Error('--rows must be a positive integer');
+  if (!Number.isInteger(args.files) || args.files < 1) throw new Error('--files must be a positive integer');
+  return args;
+}
+
+function env() {
+  const file = process.env.POTHOLE_ENV_FILE ?? path.join(__dirname, '../.stack/env');
+  return readEnv({ ...process.env, POTHOLE_ENV_FILE: file });
+}
+
+function s3Client(e: Record<string, string | undefined>): S3Client {
+  const { aws } = loadConfig(['aws'], e);
+  const credentials =
+    e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+      ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY }
+      : undefined;
+  return new S3Client({
+    region: aws.AWS_REGION,
+    endpoint: aws.AWS_ENDPOINT_URL,
+    forcePathStyle: true,
+    credentials,
+  });
+}
+
+/** Warnings and errors only: the figures are the output. */
+const quietLogger: Logger = {
+  log: (level, message, meta) => {
+    if (level === 'WARN' || level === 'ERROR') console.error(level, message, meta ?? '');
+  },
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message, meta) => console.error('WARN', message, meta ?? ''),
+  error: (message, meta) => console.error('ERROR', message, meta ?? ''),
+};
+
+// ---- child: one load_to_rdb, reporting its time and its process's peak RSS --------------------------
+
+async function runChild(spec: NonNullable<Args['child']>): Promise<void> {
+  const e = env();
+  const { s3, postgres, kakao } = loadConfig(['s3', 'postgres', 'kakao'], e);
+  const pool = createPool({ ...postgres, connectionString: undefined, database: spec.database });
+  const client = s3Client(e);
+  const { load_to_rdb } = createLoadActivities({
+    s3: client,
+    pool,
+    config: {
+      s3: { ...s3, S3_STAGE2_OUTPUT_PREFIX: spec.prefix },
+      kakao: { ...kakao, KAKAO_REST_API_KEY: undefined },
+    },
+  });
+  const before = process.memoryUsage();
+  const peak = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    for (const k of Object.keys(peak) as (keyof typeof peak)[])
+      peak[k] = Math.max(peak[k], Math.round(m[k] / 1048576));
+  }, 50);
+  const started = process.hrtime.bigint();
+  const result = await new MockActivityEnvironment(undefined, { logger: quietLogger }).run(load_to_rdb, {
+    batchDate: spec.date,
+    workflowId: 'bench',
+    runId: 'bench',
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  clearInterval(sampler);
+  if (process.env.BENCH_TRACE_MEMORY) console.error('peak memory (MB)', peak, 'before', before);
+  await pool.end();
+  client.destroy();
+  const maxRssMB = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(
+    JSON.stringify({ seconds, rows: (result as { rowsLoaded: number }).rowsLoaded, maxRssMB }) + '\n',
+  );
+}
+
+function runLoadInChild(
+  spec: NonNullable<Args['child']>,
+): Promise<{ seconds: number; rows: number; maxRssMB: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []),
+        '--import',
+        'tsx',
+        __filename,
+        '--child',
+        JSON.stringify(spec),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`load child exited with ${code}`));
+      const line = out.trim().split('\n').pop() ?? '';
+      resolve(JSON.parse(line));
+    });
+  });
+}
+
+// ---- data -------------------------------------------------------------------------------------------------
+
+/** Deterministic pseudo-random numbers, so every run measures the same data. */
+function mulberry32(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function makeRows(rows: number, date: string): Stage2Columns {
+  const random = mulberry32(20260212);
+  // Spark writes segments in hash-partition order, not sorted: shuffle the ids.
+  const order = Array.from({ length: rows }, (_, i) => i);
+  for (let i = rows - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const day = Date.parse(`${date}T00:00:00Z`) / 86_400_000;
+  const total = new Int32Array(rows);
+  const impact = new Int32Array(rows);
+  const lon = new Float64Array(rows);
+  const lat = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    total[i] = 1 + Math.floor(random() * 400);
+    impact[i] = Math.floor(random() * random() * 30);
+    lon[i] = 126.7 + random() * 0.5;
+    lat[i] = 37.4 + random() * 0.3;
+  }
+  return {
+    s_id: order.map((n) => `SEG_${String(n).padStart(8, '0')}`),
+    date: new Array<number>(rows).fill(day),
+    impact_count: impact,
+    total_count: total,
+    centroid_lon: lon,
+    centroid_lat: lat,
+  };
+}
+
+function sliceColumns(c: Stage2Columns, from: number, to: number): Stage2Columns {
+  return {
+    s_id: c.s_id.slice(from, to),
+    date: c.date.slice(from, to),
+    impact_count: Array.prototype.slice.call(c.impact_count, from, to) as number[],
+    total_count: Array.prototype.slice.call(c.total_count, from, to) as number[],
+    centroid_lon: Array.prototype.slice.call(c.centroid_lon, from, to) as number[],
+    centroid_lat: Array.prototype.slice.call(c.centroid_lat, from, to) as number[],
+  };
+}
+
+async function writeCsv(file: string, c: Stage2Columns, date: string): Promise<void> {
+  const out = fs.createWriteStream(file);
+  const n = c.s_id.length;
+  for (let at = 0; at < n; at += 50_000) {
+    let chunk = '';
+    for (let i = at; i < Math.min(n, at + 50_000); i++) {
+      chunk += `${c.s_id[i]},${c.centroid_lon[i]},${c.centroid_lat[i]},${date},${c.impact_count[i]},${c.total_count[i]}\n`;
+    }
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((resolve, reject) =>
+    out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+  );
+}
+
+// ---- the floor: psql only ----------------------------------------------------------------------------------
+
+function floorScript(csv: string, date: string): string {
+  const part = partitionName(date);
+  const t = `${part}_floor`;
+  return `
+\\set ON_ERROR_STOP 1
+SET maintenance_work_mem = '256MB';
+CREATE TABLE ${t} (LIKE pothole_segments INCLUDING DEFAULTS,
+  CHECK (date >= DATE '${date}' AND date < DATE '${nextDay(date)}'));
+\\copy ${t} (s_id, centroid_lon, centroid_lat, date, impact_count, total_count) FROM '${csv}' WITH (FORMAT csv)
+ALTER TABLE ${t} ADD PRIMARY KEY (s_id, date);
+CREATE INDEX ON ${t} (date DESC);
+CREATE INDEX ON ${t} (s_id);
+CREATE INDEX ON ${t} (date DESC, s_id);
+CREATE INDEX ON ${t} (impact_count DESC);
+BEGIN;
+ALTER TABLE pothole_segments DETACH PARTITION ${part};
+DROP TABLE ${part};
+ALTER TABLE pothole_segments ATTACH PARTITION ${t} FOR VALUES FROM ('${date}') TO ('${nextDay(date)}');
+COMMIT;
+`;
+}
+
+// ---- main -----------------------------------------------------------------------------------------------
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.child) return runChild(args.child);
+
+  const e = env();
+  const adminUrl = e.POSTGRES_ADMIN_URL;
+  if (!adminUrl) throw new Error('POSTGRES_ADMIN_URL is not set: start the local stack (npm run stack:up)');
+  const { s3, postgres } = loadConfig(['s3', 'postgres'], e);
+  const suffix = `${Date.now().toString(36)}`;
+  const database = `bench_load_${suffix}`;
+  const prefix = `bench-stage2-${suffix}`;
+  const date = '2026-02-12';
+  const client = s3Client(e);
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database} OWNER ${postgres.user}`);
+  const pool = createPool({ ...postgres, connectionString: undefined, database });
+  const csv = path.join(os.tmpdir(), `${database}.csv`);
+  try {
+    await migrate(pool);
+    const { rows: version } = await pool.query<{ v: string }>(
+      `SELECT current_setting('server_version') AS v`,
+    );
+
+    console.log(`generating ${fmt(args.rows)} Stage2 rows in ${args.files} part files…`);
+    const data = makeRows(args.rows, date);
+    let bytes = 0;
+    const per = Math.ceil(args.rows / args.files);
+    for (let f = 0; f < args.files; f++) {
+      const body = writeStage2Parquet(sliceColumns(data, f * per, Math.min(args.rows, (f + 1) * per)), {
+        rowGroupSize: 128 * 1024,
+      });
+      bytes += body.byteLength;
+      const key = `${prefix}/dt=${date}/part-${String(f).padStart(5, '0')}-bench.c000.snappy.parquet`;
+      await putObject(client, s3.S3_BUCKET, key, body);
+    }
+    await writeCsv(csv, data, date);
+
+    const spec = { database, prefix, date };
+    const first = await runLoadInChild(spec);
+    const rerun = await runLoadInChild(spec);
+
+    const psqlEnv = {
+      ...process.env,
+      PGHOST: postgres.host,
+      PGPORT: String(postgres.port),
+      PGUSER: postgres.user,
+      PGPASSWORD: postgres.password?.reveal(),
+      PGDATABASE: database,
+    };
+    const scriptFile = path.join(os.tmpdir(), `${database}.sql`);
+    fs.writeFileSync(scriptFile, floorScript(csv, date));
+    const floorStarted = process.hrtime.bigint();
+    await promisify(execFile)('psql', ['-X', '-q', '-f', scriptFile], { env: psqlEnv });
+    const floorSeconds = Number(process.hrtime.bigint() - floorStarted) / 1e9;
+    fs.rmSync(scriptFile, { force: true });
+
+    const { rows: check } = await pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM pothole_segments WHERE date = $1',
+      [date],
+    );
+    if (Number(check[0]?.n) !== args.rows)
+      throw new Error(`floor left ${check[0]?.n} rows, expected ${args.rows}`);
+
+    const line = (label: string, seconds: number, rss?: number) =>
+      `${label.padEnd(44)} ${seconds.toFixed(2).padStart(6)} s ${fmt(args.rows / seconds).padStart(10)} rows/s` +
+      (rss !== undefined ? `   peak RSS ${rss.toFixed(0)} MB` : '');
+    console.log('');
+    console.log(
+      `load_to_rdb benchmark: ${fmt(args.rows)} rows, ${args.files} snappy parquet files ` +
+        `(${(bytes / 1048576).toFixed(1)} MB) on ${os.cpus().length} cores, PostgreSQL ${version[0]?.v}`,
+    );
+    console.log(line('first load (S3 parquet → day partition)', first.seconds, first.maxRssMB));
+    console.log(line('rerun (replaces the day)', rerun.seconds, rerun.maxRssMB));
+    console.log(line('floor (psql \\copy CSV + indexes + attach)', floorSeconds));
+    const checks = [
+      [
+        `first load ≥ ${fmt(TARGET_ROWS_PER_SECOND)} rows/s`,
+        args.rows / first.seconds >= TARGET_ROWS_PER_SECOND,
+      ],
+      [`rerun ≥ ${fmt(TARGET_ROWS_PER_SECOND)} rows/s`, args.rows / rerun.seconds >= TARGET_ROWS_PER_SECOND],
+      [
+        `first load within ${TARGET_FLOOR_RATIO}× floor (${(first.seconds / floorSeconds).toFixed(2)}×)`,
+        first.seconds <= TARGET_FLOOR_RATIO * floorSeconds,
+      ],
+      [
+        `rerun within ${TARGET_FLOOR_RATIO}× floor (${(rerun.seconds / floorSeconds).toFixed(2)}×)`,
+        rerun.seconds <= TARGET_FLOOR_RATIO * floorSeconds,
+      ],
+      [`peak RSS ≤ ${TARGET_RSS_MB} MB`, Math.max(first.maxRssMB, rerun.maxRssMB) <= TARGET_RSS_MB],
+    ] as const;
+    for (const [label, ok] of checks) console.log(`  ${ok ? 'met ' : 'MISSED'}  ${label}`);
+  } finally {
+    fs.rmSync(csv, { force: true });
+    await pool.end();
+    if (!args.keep) {
+      await deletePrefix(client, s3.S3_BUCKET, `${prefix}/`);
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    } else {
+      console.log(`kept database ${database} and s3://${s3.S3_BUCKET}/${prefix}/`);
+    }
+    await admin.end();
+    client.destroy();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
