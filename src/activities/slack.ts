@@ -1,0 +1,110 @@
+/**
+ * notify_slack: a message to the team's Slack incoming webhook when a run fails (step, date, attempt,
+ * error, link to the run in the Temporal UI) or succeeds (date, duration, rows loaded, quality warnings).
+ *
+ * Only when SLACK_WEBHOOK_URL is set. A Slack problem is logged and swallowed: a notification never fails
+ * the pipeline. Suggested options: startToCloseTimeout 1 min, at most 2 attempts (it never throws for Slack
+ * errors, so retries only cover a lost worker).
+ */
+import { log } from '@temporalio/activity';
+import type { SlackConfig, TemporalConfig } from '../config';
+import type { NotifyInput } from '../types';
+import { currentContext, errorMessage } from './activity-support';
+
+export interface SlackDeps {
+  config: { slack: SlackConfig; temporal: TemporalConfig };
+  fetch?: typeof fetch;
+  /** Per-request timeout. */
+  timeoutMs?: number;
+}
+
+export interface NotifyResult {
+  sent: boolean;
+  /** Why nothing was sent (not configured, or Slack's error). */
+  reason?: string;
+}
+
+/** The run's page in the Temporal UI. */
+export function runUrl(temporal: TemporalConfig, workflowId: string, runId: string): string {
+  const base = temporal.TEMPORAL_UI_URL.replace(/\/+$/, '');
+  return (
+    `${base}/namespaces/${encodeURIComponent(temporal.TEMPORAL_NAMESPACE)}` +
+    `/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}/history`
+  );
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = s % 60;
+  return h ? `${h}h ${m}m ${rest}s` : m ? `${m}m ${rest}s` : `${rest}s`;
+}
+
+/** Slack mrkdwn needs &, < and > escaped in text that is not a link. */
+const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** The webhook payload: `text` (also the notification preview) in Slack mrkdwn. */
+export function slackMessage(input: NotifyInput, temporal: TemporalConfig): { text: string } {
+  const link = `<${runUrl(temporal, input.workflowId, input.runId)}|View the run in the Temporal UI>`;
+  if (input.kind === 'failure') {
+    const error = (input.error ?? 'unknown error').trim();
+    const shown = error.length > 2500 ? `${error.slice(0, 2500)}…` : error;
+    const lines = [
+      `:x: *Pothole pipeline failed* for ${input.batchDate}`,
+      `*Step:* ${input.step ?? 'unknown'}${input.attempt ? ` (attempt ${input.attempt})` : ''}`,
+      `*Error:*\n\`\`\`${escape(shown).replace(/```/g, "'''")}\`\`\``,
+      link,
+    ];
+    return { text: lines.join('\n') };
+  }
+  const warnings = input.quality?.warnings ?? [];
+  const lines = [
+    `:white_check_mark: *Pothole pipeline succeeded* for ${input.batchDate}`,
+    ...(input.durationSeconds !== undefined ? [`*Duration:* ${formatDuration(input.durationSeconds)}`] : []),
+    ...(input.rowsLoaded !== undefined ? [`*Rows loaded:* ${input.rowsLoaded.toLocaleString('en-US')}`] : []),
+    ...(warnings.length
+      ? [`*Quality warnings:*`, ...warnings.map((w) => `• ${escape(w)}`)]
+      : input.quality
+        ? ['*Quality:* no warnings']
+        : []),
+    link,
+  ];
+  return { text: lines.join('\n') };
+}
+
+export function createSlackActivities(deps: SlackDeps) {
+  const fetchFn = deps.fetch ?? fetch;
+  const timeoutMs = deps.timeoutMs ?? 10_000;
+
+  async function notify_slack(input: NotifyInput): Promise<NotifyResult> {
+    const webhook = deps.config.slack.SLACK_WEBHOOK_URL;
+    if (!webhook) return { sent: false, reason: 'SLACK_WEBHOOK_URL is not set' };
+    const message = slackMessage(input, deps.config.temporal);
+    try {
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const cancel = currentContext()?.cancellationSignal;
+      const res = await fetchFn(webhook.reveal(), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(message),
+        signal: cancel ? AbortSignal.any([cancel, timeout]) : timeout,
+      });
+      if (!res.ok) {
+        const body = (await res.text().catch(() => '')).slice(0, 200);
+        const reason = `Slack answered ${res.status}${body ? `: ${body}` : ''}`;
+        log.warn(`Slack notification for ${input.batchDate} not delivered: ${reason}`);
+        return { sent: false, reason };
+      }
+      log.info(`Slack notified (${input.kind}) for ${input.batchDate}`);
+      return { sent: true };
+    } catch (err) {
+      // The error may quote the URL, which is a secret: never log or return it.
+      const reason = errorMessage(err).replace(webhook.reveal(), '<SLACK_WEBHOOK_URL>');
+      log.warn(`Slack notification for ${input.batchDate} not delivered: ${reason}`);
+      return { sent: false, reason };
+    }
+  }
+
+  return { notify_slack };
+}
