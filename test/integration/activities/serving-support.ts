@@ -107,3 +107,35 @@ export function runActivity<A extends unknown[], R>(fn: (...args: A) => Promise<
 export function stepInput(batchDate: string) {
   return { batchDate, workflowId: `pothole-pipeline-${batchDate}`, runId: `run-${uniqueSuffix()}` };
 }
+
+/** Creates the day partition so tests can seed pothole_segments with plain INSERTs. */
+export async function ensureDayPartition(pool: pg.Pool, date: string): Promise<void> {
+  const name = `pothole_segments_${date.replaceAll('-', '')}`;
+  const next = new Date(`${date}T00:00:00Z`);
+  next.setUTCDate(next.getUTCDate() + 1);
+  await pool.query(
+    `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF pothole_segments
+       FOR VALUES FROM ('${date}') TO ('${next.toISOString().slice(0, 10)}')`,
+  );
+}
+
+export async function insertSegments(
+  pool: pg.Pool,
+  rows: {
+    s_id: string;
+    date: string;
+    impact_count: number;
+    total_count: number;
+    lon?: number;
+    lat?: number;
+  }[],
+): Promise<void> {
+  for (const date of new Set(rows.map((r) => r.date))) await ensureDayPartition(pool, date);
+  for (const r of rows) {
+    await pool.query(
+      `INSERT INTO pothole_segments (s_id, date, impact_count, total_count, centroid_lon, centroid_lat)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [r.s_id, r.date, r.impact_count, r.total_count, r.lon ?? 127.0, r.lat ?? 37.5],
+    );
+  }
+}
