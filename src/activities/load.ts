@@ -416,6 +416,8 @@ export interface LoadDeps {
   config: { s3: S3Config; kakao: KakaoConfig };
   /** For tests: the fetch used to call Kakao. */
   fetch?: typeof fetch;
+  /** Retry tuning of the reverse geocoding (defaults suit the real API). */
+  geocode?: { attempts?: number; backoffMs?: number; maxSegments?: number };
 }
 
 const LOCK_NAMESPACE = 'pothole_segments';
@@ -577,7 +579,7 @@ export function createLoadActivities(deps: LoadDeps) {
     // 3. Reverse geocoding is best effort and outside the data transaction.
     phase = 'geocode';
     const geocoded = await geocodeMissingSegments(
-      { pool, config: config.kakao, fetch: deps.fetch, signal, heartbeat },
+      { ...deps.geocode, pool, config: config.kakao, fetch: deps.fetch, signal, heartbeat },
       batchDate,
     );
 

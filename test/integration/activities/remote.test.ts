@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { loadConfig, type SshConfig } from '../../../src/config';
 import {
   createSshExecutor,
@@ -93,7 +93,7 @@ test('aborting closes the channel and kills the remote command', async () => {
   assert.ok(Date.now() - started < 2_000);
   let gone = false;
   for (let i = 0; i < 50 && !gone; i++) {
-    const stat = execFileSync('ps', ['-o', 'stat=', '-p', pid]).toString().trim();
+    const stat = spawnSync('ps', ['-o', 'stat=', '-p', pid], { encoding: 'utf8' }).stdout.trim();
     gone = stat === '' || stat.startsWith('Z');
     if (!gone) await new Promise((r) => setTimeout(r, 100));
   }

@@ -1,0 +1,218 @@
+/** refresh_views against the local PostgreSQL (a throwaway database). */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { createViewActivities, DASHBOARD_VIEWS } from '../../../src/activities/views';
+import {
+  createThrowawayDatabase,
+  insertSegments,
+  runActivity,
+  stepInput,
+  type ThrowawayDatabase,
+} from './serving-support';
+
+let db: ThrowawayDatabase;
+let refresh_views: ReturnType<typeof createViewActivities>['refresh_views'];
+
+const LATEST = '2026-05-20';
+const day = (offset: number) => {
+  const d = new Date(`${LATEST}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + offset);
+  return d.toISOString().slice(0, 10);
+};
+
+async function connect(): Promise<pg.Client> {
+  const c = new pg.Client({
+    host: db.config.host,
+    port: db.config.port,
+    user: db.config.user,
+    password: db.config.password?.reveal(),
+    database: db.config.database,
+  });
+  await c.connect();
+  return c;
+}
+
+/** Resolves when a backend of this database waits on a lock while running `pattern`. */
+async function waitUntilBlocked(pattern: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { rows } = await db.pool.query(
+      `SELECT 1 FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`,
+      [`%${pattern}%`],
+    );
+    if (rows.length > 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no backend blocked on "${pattern}" within ${timeoutMs} ms`);
+}
+
+before(async () => {
+  db = await createThrowawayDatabase('views');
+  ({ refresh_views } = createViewActivities({ pool: db.pool }));
+  const rows: Parameters<typeof insertSegments>[1] = [];
+  for (let offset = -8; offset <= 0; offset++) {
+    rows.push({ s_id: 'S1', date: day(offset), impact_count: 3, total_count: 7 });
+    rows.push({ s_id: 'S2', date: day(offset), impact_count: 0, total_count: 0 });
+  }
+  rows.push({ s_id: 'S3', date: LATEST, impact_count: 20, total_count: 40 });
+  await insertSegments(db.pool, rows);
+  await db.pool.query(
+    `INSERT INTO segment_address (s_id, road_name, district) VALUES ('S1', '종로', '종로구')`,
+  );
+  await db.pool.query(`INSERT INTO segment_road_grade (s_id, road_grade) VALUES ('S3', 1)`);
+  await db.pool.query(
+    `INSERT INTO pothole_complaints (create_dt, event_lat, event_lon, nearest_s_id) VALUES ('2026-05-01', 37.5, 127, 'S1')`,
+  );
+});
+
+after(async () => {
+  await db?.drop();
+});
+
+describe('refresh_views', () => {
+  test('a never-populated view is refreshed (plainly the first time) and each duration returned', async () => {
+    for (const v of DASHBOARD_VIEWS) await db.pool.query(`REFRESH MATERIALIZED VIEW ${v} WITH NO DATA`);
+    await assert.rejects(db.pool.query('SELECT * FROM mvw_dashboard_heatmap'), /has not been populated/);
+    const result = await runActivity(refresh_views, stepInput(LATEST));
+    assert.deepEqual(
+      result.views.map((v) => v.name),
+      [...DASHBOARD_VIEWS],
+    );
+    for (const v of result.views) assert.ok(v.seconds >= 0 && v.seconds < 60, `${v.name} took ${v.seconds}s`);
+    const { rows } = await db.pool.query(
+      `SELECT relname, relispopulated FROM pg_class WHERE relkind = 'm' ORDER BY 1`,
+    );
+    assert.ok(rows.every((r) => r.relispopulated));
+  });
+
+  test('the heatmap holds the latest date with risk_rate, 0 where total_count is 0', async () => {
+    const { rows } = await db.pool.query(
+      `SELECT date::text, s_id, road_name, district, total_count, impact_count, risk_rate::float AS risk_rate
+         FROM mvw_dashboard_heatmap ORDER BY s_id`,
+    );
+    assert.deepEqual(rows, [
+      {
+        date: LATEST,
+        s_id: 'S1',
+        road_name: '종로',
+        district: '종로구',
+        total_count: 7,
+        impact_count: 3,
+        risk_rate: 42.86,
+      },
+      {
+        date: LATEST,
+        s_id: 'S2',
+        road_name: null,
+        district: null,
+        total_count: 0,
+        impact_count: 0,
+        risk_rate: 0,
+      },
+      {
+        date: LATEST,
+        s_id: 'S3',
+        road_name: null,
+        district: null,
+        total_count: 40,
+        impact_count: 20,
+        risk_rate: 50,
+      },
+    ]);
+  });
+
+  test('weekly stats cover the latest date and the 6 days before it, with ISO weekday', async () => {
+    const { rows } = await db.pool.query(
+      `SELECT min(date)::text AS first, max(date)::text AS last, count(*)::int AS n FROM mvw_dashboard_weekly_stats`,
+    );
+    assert.deepEqual(rows[0], { first: day(-6), last: LATEST, n: 7 * 2 + 1 });
+    const { rows: latest } = await db.pool.query(
+      `SELECT day_of_week, day_name FROM mvw_dashboard_weekly_stats WHERE date = $1 AND s_id = 'S1'`,
+      [LATEST],
+    );
+    assert.deepEqual(latest[0], { day_of_week: 3, day_name: 'Wednesday' }); // 2026-05-20
+  });
+
+  test('repair priority ranks the latest date by impacts + 50 × complaints + 10 × grade (3 if unknown)', async () => {
+    const { rows } = await db.pool.query(
+      `SELECT s_id, total_impacts, complaint_count, priority_score::int AS score, priority_rank::int AS rank
+         FROM mvw_dashboard_repair_priority ORDER BY priority_rank, s_id`,
+    );
+    assert.deepEqual(rows, [
+      { s_id: 'S1', total_impacts: 3, complaint_count: 1, score: 3 + 50 + 30, rank: 1 },
+      { s_id: 'S2', total_impacts: 0, complaint_count: 0, score: 30, rank: 2 },
+      { s_id: 'S3', total_impacts: 20, complaint_count: 0, score: 20 + 10, rank: 2 },
+    ]);
+  });
+
+  test('a dashboard reader is not blocked while the refresh runs', async () => {
+    const blocker = await connect();
+    const reader = await connect();
+    try {
+      // Hold the refresh inside its work: it needs to read segment_address, which we lock.
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE segment_address IN ACCESS EXCLUSIVE MODE');
+      const refreshing = runActivity(refresh_views, stepInput(LATEST));
+      await waitUntilBlocked('REFRESH MATERIALIZED VIEW CONCURRENTLY mvw_dashboard_heatmap');
+      await reader.query(`SET statement_timeout = '3s'`);
+      const started = Date.now();
+      const { rows } = await reader.query('SELECT count(*)::int AS n FROM mvw_dashboard_heatmap');
+      assert.equal(rows[0].n, 3);
+      assert.ok(Date.now() - started < 3000);
+      await blocker.query('COMMIT');
+      const result = await refreshing;
+      assert.equal(result.views.length, 3);
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => undefined);
+      await blocker.end();
+      await reader.end();
+    }
+  });
+
+  test('control: a plain REFRESH in the same situation does block the reader', async () => {
+    const blocker = await connect();
+    const refresher = await connect();
+    const reader = await connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE segment_address IN ACCESS EXCLUSIVE MODE');
+      const refreshing = refresher.query('REFRESH MATERIALIZED VIEW mvw_dashboard_heatmap');
+      await waitUntilBlocked('REFRESH MATERIALIZED VIEW mvw_dashboard_heatmap');
+      await reader.query(`SET statement_timeout = '1s'`);
+      await assert.rejects(reader.query('SELECT count(*) FROM mvw_dashboard_heatmap'), /statement timeout/);
+      await blocker.query('COMMIT');
+      await refreshing;
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => undefined);
+      await Promise.all([blocker.end(), refresher.end(), reader.end()]);
+    }
+  });
+
+  test('a reader holding an open transaction on a view does not stop the refresh', async () => {
+    const reader = await connect();
+    try {
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM mvw_dashboard_repair_priority');
+      await reader.query('SELECT count(*) FROM mvw_dashboard_heatmap');
+      const result = await Promise.race([
+        runActivity(refresh_views, stepInput(LATEST)),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('refresh blocked by a reader')), 10_000),
+        ),
+      ]);
+      assert.equal(result.views.length, 3);
+    } finally {
+      await reader.query('ROLLBACK');
+      await reader.end();
+    }
+  });
+
+  test('a refresh after a new date moves the views to it', async () => {
+    await insertSegments(db.pool, [{ s_id: 'S9', date: day(1), impact_count: 1, total_count: 2 }]);
+    await runActivity(refresh_views, stepInput(day(1)));
+    const { rows } = await db.pool.query(`SELECT s_id, date::text FROM mvw_dashboard_heatmap`);
+    assert.deepEqual(rows, [{ s_id: 'S9', date: day(1) }]);
+  });
+});
