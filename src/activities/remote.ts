@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { SshConfig } from '../config';
 import { knownKeyTypes, parseKnownHosts, verifyHostKey } from './known-hosts';
-import { ShellCommand } from './shell-quote';
+import { ShellCommand, sh } from './shell-quote';
 
 export { quote, raw, sh, joinCommands, ShellCommand } from './shell-quote';
 
@@ -44,7 +44,10 @@ export class RemoteCommandError extends Error {
 }
 
 export interface ExecOptions {
-  /** Aborting closes the channel (after asking the remote side to KILL the command) and the connection. */
+  /**
+   * Aborting closes the channel and the connection; the remote command is killed with its channel
+   * (see killedWithChannel). Commands fed through `stdin` are only asked to die by a KILL signal request.
+   */
   signal?: AbortSignal;
   onStdoutLine?: (line: string) => void;
   onStderrLine?: (line: string) => void;
@@ -154,6 +157,25 @@ class TailBuffer {
 
 function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });
+}
+
+/**
+ * Wraps a command so that it dies with its SSH channel. sshd does not kill a non-pty command when the
+ * channel closes or the connection drops, and it refuses signal requests in some setups (root logins);
+ * so the command runs in its own session while a watcher reads the channel's stdin (we never close it):
+ * end of input means our side has gone, and the watcher kills the command's session. The command itself
+ * reads /dev/null, runs under /bin/sh, and its exit status is passed through.
+ */
+export function killedWithChannel(command: ShellCommand): ShellCommand {
+  return sh`exec 3<&0 </dev/null
+setsid sh -c ${command.text} 3<&- &
+c=$!
+{ while IFS= read -r _ <&3; do :; done; pkill -KILL -s "$c"; } >/dev/null 2>&1 &
+w=$!
+exec 3<&-
+wait "$c"; s=$?
+kill "$w" 2>/dev/null
+exit "$s"`;
 }
 
 /** Last `n` non-empty lines of a text, for error messages. */
@@ -322,7 +344,8 @@ export function createSshExecutor(config: SshConfig, options: SshExecutorOptions
         fail(new SshConnectionError(`SSH connection to ${host} closed before the command finished`, host)),
       );
 
-      client.exec(command.text, (err, stream) => {
+      const text = opts.stdin === undefined ? killedWithChannel(command).text : command.text;
+      client.exec(text, (err, stream) => {
         if (err) {
           fail(
             new SshConnectionError(`cannot run a command on ${host}: ${err.message}`, host, { cause: err }),
@@ -362,7 +385,6 @@ export function createSshExecutor(config: SshConfig, options: SshExecutorOptions
           });
         });
         if (opts.stdin !== undefined) stream.end(opts.stdin);
-        else stream.end();
       });
     });
   }
