@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  changeText,
+  escapeHtml,
+  renderReportContent,
+  reportSubject,
+} from '../../../../src/activities/report/render';
+import type { ReportData } from '../../../../src/activities/report/queries';
+import { reportMessageId } from '../../../../src/activities/report';
+
+const EVIL = `<img src=x onerror="alert('x')">&`;
+
+function data(over: Partial<ReportData> = {}): ReportData {
+  return {
+    batchDate: '2026-02-12',
+    kpis: {
+      segments: 1200,
+      totalImpacts: 345,
+      activeSegments: 87,
+      totalTraffic: 98765,
+      previousDate: '2026-02-11',
+      previousTotalImpacts: 300,
+      previousActiveSegments: null,
+    },
+    topPriority: [
+      {
+        rank: 1,
+        sId: `S${EVIL}`,
+        roadName: EVIL,
+        district: EVIL,
+        lat: 37.56651,
+        lon: 126.97801,
+        score: 1234,
+        impacts: 1000,
+        complaints: 4,
+      },
+      {
+        rank: 2,
+        sId: 'S2',
+        roadName: null,
+        district: null,
+        lat: null,
+        lon: null,
+        score: 30,
+        impacts: 0,
+        complaints: 0,
+      },
+    ],
+    worsening: [
+      { sId: 'W1', roadName: EVIL, district: '중구', impacts: 30, previousAverage: 10, ratio: 3 },
+      { sId: 'W2', roadName: '종로', district: '종로구', impacts: 5, previousAverage: 0, ratio: Infinity },
+    ],
+    trend: [
+      { date: '2026-02-06', impacts: 0, segments: 0 },
+      { date: '2026-02-07', impacts: 100, segments: 10 },
+      { date: '2026-02-08', impacts: 200, segments: 10 },
+      { date: '2026-02-09', impacts: 300, segments: 10 },
+      { date: '2026-02-10', impacts: 400, segments: 10 },
+      { date: '2026-02-11', impacts: 300, segments: 10 },
+      { date: '2026-02-12', impacts: 345, segments: 10 },
+    ],
+    ...over,
+  };
+}
+
+const quality = {
+  impactExceedsTotal: 1,
+  emptySegmentId: 0,
+  previousRowCount: 10,
+  rowCountChange: 0.1,
+  warnings: [`경고 ${EVIL}`],
+};
+
+describe('report rendering', () => {
+  test('the subject is the original Korean one with the batch date', () => {
+    assert.equal(reportSubject('2026-02-12'), '[포트홀 탐지] 일일 리포트 - 2026-02-12');
+    assert.equal(renderReportContent(data()).subject, '[포트홀 탐지] 일일 리포트 - 2026-02-12');
+  });
+
+  test('escapeHtml escapes the five HTML metacharacters', () => {
+    assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+    assert.equal(escapeHtml(null), '');
+  });
+
+  test('every value from the database or the findings is escaped in the HTML', () => {
+    const { html } = renderReportContent(data(), quality);
+    assert.ok(!html.includes('<img'), 'no injected tag');
+    assert.ok(!html.includes(`onerror="`), 'no injected attribute');
+    const escaped = escapeHtml(EVIL);
+    // road name, district, s_id of the top row, the worsening row, the quality warning
+    assert.ok(html.split(escaped).length - 1 >= 5, 'each occurrence is escaped');
+  });
+
+  test('the HTML part uses no images or external resources, and draws the trend with sized cells', () => {
+    const { html } = renderReportContent(data(), quality);
+    assert.ok(!/<img|url\(|https?:\/\/|<link|<script/i.test(html));
+    const widths = [...html.matchAll(/width:(\d+)%;background:#(?:0969da|cf222e)/g)].map((m) => Number(m[1]));
+    assert.deepEqual(widths, [25, 50, 75, 100, 75, 86], 'bars proportional to the largest day; none for 0');
+  });
+
+  test('the plain-text part carries the KPIs, the top 5, the worsening segments and the findings', () => {
+    const { text } = renderReportContent(data(), quality);
+    assert.match(text, /총 충격 감지: 345건 \(전일 대비 \+45 \(\+15\.0%\)\)/);
+    assert.match(text, /충격 감지 구간: 87개 \/ 전체 1,200개 \(전일 대비 전일 데이터 없음\)/);
+    assert.match(text, /^1\. .* \(37\.56651, 126\.97801\) .* - 점수 1,234, 충격 1,000, 민원 4/m);
+    assert.match(text, /^2\. - \(-, -\) - - 점수 30/m);
+    assert.match(text, /- W1 .*: 오늘 30, 평균 10\.0 \(3\.0배\)/);
+    assert.match(text, /- W2 종로 종로구: 오늘 5, 평균 0\.0 \(신규 발생\)/);
+    assert.match(text, /^- 경고 /m);
+  });
+
+  test('without quality findings the report says they were not provided; with none, 이상 없음', () => {
+    assert.match(renderReportContent(data()).text, /적재 품질 점검 결과가 전달되지 않았습니다/);
+    const clean = { ...quality, warnings: [] };
+    assert.match(renderReportContent(data(), clean).text, /\[데이터 품질 점검\]\n- 이상 없음/);
+  });
+
+  test('an empty day renders without rows', () => {
+    const empty = data({
+      topPriority: [],
+      worsening: [],
+      trend: data().trend.map((d) => ({ ...d, impacts: 0 })),
+    });
+    const { html, text } = renderReportContent(empty);
+    assert.match(html, /해당 날짜에 적재된 구간이 없습니다/);
+    assert.match(text, /해당 구간 없음/);
+  });
+
+  test('changeText shows the signed difference and percentage', () => {
+    assert.equal(changeText(120, 100), '+20 (+20.0%)');
+    assert.equal(changeText(80, 100), '-20 (-20.0%)');
+    assert.equal(changeText(5, 0), '+5');
+    assert.equal(changeText(5, null), '전일 데이터 없음');
+  });
+
+  test('the Message-ID is the same for a date and run, and differs across runs', () => {
+    assert.equal(
+      reportMessageId('2026-02-12', '0194f-ab12'),
+      '<pothole-report-2026-02-12-0194f-ab12@pothole-pipeline>',
+    );
+    assert.notEqual(reportMessageId('2026-02-12', 'a'), reportMessageId('2026-02-12', 'b'));
+    assert.equal(
+      reportMessageId('2026-02-12', '<evil>@x'),
+      '<pothole-report-2026-02-12-evilx@pothole-pipeline>',
+    );
+  });
+});
