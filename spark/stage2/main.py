@@ -59,7 +59,8 @@ def load_road_network(spark, path):
     coords = ROAD_NETWORK_COLUMNS[1:]
     network = text.select(
         F.trim("s_id").alias("s_id"),
-        *[F.col(c).cast("double").alias(c) for c in coords],
+        # try_cast: with ANSI mode (Spark 4's default) a plain cast of "north" fails the whole job unexplained.
+        *[F.expr(f"try_cast(`{c}` AS DOUBLE)").alias(c) for c in coords],
         *[F.col(c).alias(f"{c}__text") for c in coords],
     )
     bad_rule = F.col("s_id").isNull() | (F.col("s_id") == "")
