@@ -5,8 +5,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$STACK_REPO"
 
 [[ -d "$STACK_DIR" ]] || exit 0
-exec 9>"$STACK_DIR/.lock"
-flock -w 900 9 || die "another stack:up/stack:down holds $STACK_DIR/.lock"
+take_stack_lock
 
 if [[ -x "$STACK_DIR/spark/sbin/stop-all.sh" ]]; then
   "$STACK_DIR/spark/sbin/stop-all.sh" >/dev/null 2>&1 || log "stop-all.sh reported a problem, see $STACK_LOGS/spark"

