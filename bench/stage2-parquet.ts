@@ -1,6 +1,6 @@
 /** Writes Stage2-shaped Parquet (snappy) the way Spark does: nullable columns, DATE as INT32/DATE. */
 import { parquetWriteBuffer, type SchemaElement } from 'hyparquet-writer';
-import { epochDay } from '../src/activities/load';
+import { epochDay } from '../src/activities/stage2-contract';
 
 export interface Stage2Row {
   s_id: string | null;

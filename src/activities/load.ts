@@ -7,213 +7,29 @@
  * transaction commits. So a rerun leaves exactly the new output for that date, other dates are never
  * touched, and a failure at any point rolls back to the previous state.
  */
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { KakaoConfig, S3Config } from '../config';
 import { validateBatchDate } from '../steps';
 import type { LoadResult, QualityFindings, StepInput } from '../types';
+import {
+  COPY_BINARY_HEADER,
+  COPY_BINARY_TRAILER,
+  epochDay,
+  isDataFile,
+  Stage2ContractError,
+  type RowCounters,
+  type Stage2Object,
+} from './stage2-contract';
+import type { DecoderInput, FromDecoder, ToDecoder } from './stage2-decoder';
 import { geocodeMissingSegments } from './geocode';
-
-// ---- the Stage2 contract --------------------------------------------------------------------------------
-
-type ColumnKind = 'string' | 'date' | 'integer' | 'double';
-
-export const STAGE2_COLUMNS = {
-  s_id: 'string',
-  date: 'date',
-  impact_count: 'integer',
-  total_count: 'integer',
-  centroid_lon: 'double',
-  centroid_lat: 'double',
-} as const satisfies Record<string, ColumnKind>;
-
-export type Stage2Column = keyof typeof STAGE2_COLUMNS;
-const COLUMN_NAMES = Object.keys(STAGE2_COLUMNS) as Stage2Column[];
-const S_ID_MAX_LENGTH = 50;
-
-/** Input that breaks the Stage2 contract; retrying cannot help, the producer must be fixed. */
-export class Stage2ContractError extends Error {
-  override readonly name = 'Stage2ContractError';
-}
-
-interface SchemaElementLike {
-  name: string;
-  type?: string;
-  converted_type?: string;
-  logical_type?: { type: string };
-  repetition_type?: string;
-  num_children?: number;
-}
-
-function describeType(el: SchemaElementLike): string {
-  const logical = el.logical_type?.type ?? el.converted_type;
-  return [el.type ?? 'group', logical].filter(Boolean).join('/');
-}
-
-function matchesKind(el: SchemaElementLike, kind: ColumnKind): boolean {
-  const logical = el.logical_type?.type ?? el.converted_type;
-  switch (kind) {
-    case 'string':
-      return el.type === 'BYTE_ARRAY' && (logical === 'STRING' || logical === 'UTF8');
-    case 'date':
-      return el.type === 'INT32' && logical === 'DATE';
-    case 'integer':
-      // Spark writes int as plain INT32; a bigint (e.g. an un-cast count()) is accepted and range-checked.
-      return (
-        (el.type === 'INT32' || el.type === 'INT64') &&
-        (logical === undefined || logical === 'INTEGER' || logical === 'INT_32' || logical === 'INT_64')
-      );
-    case 'double':
-      return (el.type === 'DOUBLE' || el.type === 'FLOAT') && logical === undefined;
-  }
-}
-
-/** Checks one file's footer schema against the contract; throws naming the object and the column. */
-export function checkStage2Schema(schema: readonly SchemaElementLike[], object: string): void {
-  const [, ...elements] = schema;
-  for (const column of COLUMN_NAMES) {
-    const kind = STAGE2_COLUMNS[column];
-    const el = elements.find((e) => e.name === column);
-    if (!el) {
-      const present = elements.map((e) => e.name).join(', ');
-      throw new Stage2ContractError(
-        `${object}: column "${column}" is missing (the file has: ${present}); Stage2 must write ` +
-          `s_id, date, impact_count, total_count, centroid_lon, centroid_lat`,
-      );
-    }
-    if ((el.num_children ?? 0) > 0 || el.repetition_type === 'REPEATED' || !matchesKind(el, kind)) {
-      throw new Stage2ContractError(
-        `${object}: column "${column}" has type ${describeType(el)}${el.repetition_type === 'REPEATED' ? ' (repeated)' : ''}, ` +
-          `expected ${kind}; fix the Stage2 job's output schema`,
-      );
-    }
-  }
-}
-
-export interface RowCounters {
-  rows: number;
-  impactExceedsTotal: number;
-  emptySegmentId: number;
-}
-
-export interface ColumnBatch {
-  s_id: ArrayLike<unknown>;
-  date: ArrayLike<unknown>;
-  impact_count: ArrayLike<unknown>;
-  total_count: ArrayLike<unknown>;
-  centroid_lon: ArrayLike<unknown>;
-  centroid_lat: ArrayLike<unknown>;
-}
-
-/** Days since 1970-01-01 of a YYYY-MM-DD date: how Parquet stores DATE. */
-export function epochDay(date: string): number {
-  return Date.parse(`${date}T00:00:00Z`) / 86_400_000;
-}
-
-function toInteger(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isInteger(v) ? v : undefined;
-  if (typeof v === 'bigint') return Number(v);
-  return undefined;
-}
-
-/** COPY BINARY framing: signature, flags, header extension length; and the trailer. */
-export const COPY_BINARY_HEADER = Buffer.concat([
-  Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'),
-  Buffer.alloc(8),
-]);
-export const COPY_BINARY_TRAILER = Buffer.from([0xff, 0xff]);
-/** Fields per tuple: s_id, centroid_lon, centroid_lat, impact_count, total_count (date is the default). */
-const COPY_FIELDS = 5;
-/** Worst case per row: field count, five length words, 8+8+4+4 bytes of numbers, s_id in UTF-8. */
-const MAX_ROW_BYTES = 2 + COPY_FIELDS * 4 + 24 + S_ID_MAX_LENGTH * 4;
-let scratch = Buffer.alloc(0);
-
-/**
- * Validates rows [start, end) of a decoded row group and encodes the loadable ones as COPY BINARY
- * tuples (s_id, centroid_lon, centroid_lat, impact_count, total_count): no per-row strings, and no
- * float parsing on the server. Rows with an empty s_id are counted and skipped; anything else outside
- * the contract throws naming the object and the row.
- */
-export function encodeCopyRows(
-  cols: ColumnBatch,
-  start: number,
-  end: number,
-  ctx: { object: string; firstRow: number; batchDate: string; day: number },
-  counters: RowCounters,
-): Buffer {
-  const needed = Math.max(0, end - start) * MAX_ROW_BYTES;
-  if (scratch.length < needed) scratch = Buffer.allocUnsafe(needed);
-  const out = scratch;
-  let at = 0;
-  const { s_id: ids, date: dates, impact_count: impacts, total_count: totals } = cols;
-  const { centroid_lon: lons, centroid_lat: lats } = cols;
-  const where = (i: number) => `${ctx.object} row ${ctx.firstRow + i}`;
-  for (let i = start; i < end; i++) {
-    const sid = ids[i];
-    if (sid === null || sid === undefined) {
-      throw new Stage2ContractError(`${where(i)}: s_id is null; every Stage2 row needs a segment id`);
-    }
-    if (typeof sid !== 'string') throw new Stage2ContractError(`${where(i)}: s_id is not a string`);
-    if (sid.trim() === '') {
-      counters.emptySegmentId++;
-      continue;
-    }
-    if (sid.length > S_ID_MAX_LENGTH) {
-      throw new Stage2ContractError(
-        `${where(i)}: s_id "${sid.slice(0, 60)}…" is longer than ${S_ID_MAX_LENGTH} characters`,
-      );
-    }
-    const day = dates[i];
-    if (day !== ctx.day) {
-      const shown =
-        typeof day === 'number' ? new Date(day * 86_400_000).toISOString().slice(0, 10) : String(day);
-      throw new Stage2ContractError(
-        `${where(i)}: date is ${shown}, expected the batch date ${ctx.batchDate}`,
-      );
-    }
-    const impact = toInteger(impacts[i]);
-    const total = toInteger(totals[i]);
-    if (impact === undefined || impact < 0 || impact > 2147483647) {
-      throw new Stage2ContractError(
-        `${where(i)}: impact_count is ${String(impacts[i])}, expected an int ≥ 0`,
-      );
-    }
-    if (total === undefined || total < 0 || total > 2147483647) {
-      throw new Stage2ContractError(`${where(i)}: total_count is ${String(totals[i])}, expected an int ≥ 0`);
-    }
-    const lon = lons[i];
-    const lat = lats[i];
-    if (typeof lon !== 'number' || !(lon >= -180 && lon <= 180)) {
-      throw new Stage2ContractError(`${where(i)}: centroid_lon is ${String(lon)}, expected -180..180`);
-    }
-    if (typeof lat !== 'number' || !(lat >= -90 && lat <= 90)) {
-      throw new Stage2ContractError(`${where(i)}: centroid_lat is ${String(lat)}, expected -90..90`);
-    }
-    if (impact > total) counters.impactExceedsTotal++;
-    at = out.writeInt16BE(COPY_FIELDS, at);
-    const len = out.write(sid, at + 4, 'utf8');
-    out.writeInt32BE(len, at);
-    at += 4 + len;
-    at = out.writeInt32BE(8, at);
-    at = out.writeDoubleBE(lon, at);
-    at = out.writeInt32BE(8, at);
-    at = out.writeDoubleBE(lat, at);
-    at = out.writeInt32BE(4, at);
-    at = out.writeInt32BE(impact, at);
-    at = out.writeInt32BE(4, at);
-    at = out.writeInt32BE(total, at);
-    counters.rows++;
-  }
-  // A copy of just the bytes used: the scratch buffer is reused by the next batch.
-  return Buffer.from(out.subarray(0, at));
-}
 
 /** The quality findings of the original pipeline: reported, never fatal. */
 export function qualityFindings(
@@ -260,34 +76,7 @@ export function nextDay(date: string): string {
   return d.toISOString().slice(0, 10);
 }
 
-// ---- S3 access ------------------------------------------------------------------------------------------
-
-export interface Stage2Object {
-  key: string;
-  size: number;
-}
-
-/** Part files Spark writes; markers (_SUCCESS, _committed…) and hidden files (.crc) are not data. */
-export function isDataFile(key: string): boolean {
-  const base = key.slice(key.lastIndexOf('/') + 1);
-  return base.endsWith('.parquet') && !base.startsWith('_') && !base.startsWith('.');
-}
-
-/** A Parquet file over S3: every read is one ranged GET, so only what is asked for is in memory. */
-function s3AsyncBuffer(s3: S3Client, bucket: string, object: Stage2Object, signal: AbortSignal): AsyncBuffer {
-  return {
-    byteLength: object.size,
-    async slice(start: number, end = object.size): Promise<ArrayBuffer> {
-      const res = await s3.send(
-        new GetObjectCommand({ Bucket: bucket, Key: object.key, Range: `bytes=${start}-${end - 1}` }),
-        { abortSignal: signal },
-      );
-      if (!res.Body) throw new Error(`empty body reading s3://${bucket}/${object.key}`);
-      const bytes = await res.Body.transformToByteArray();
-      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    },
-  };
-}
+// ---- S3 access and the decoder thread -----------------------------------------------------------------
 
 async function listStage2Objects(
   s3: S3Client,
@@ -313,99 +102,133 @@ async function listStage2Objects(
   return { all, data };
 }
 
-interface OpenFile {
-  object: Stage2Object;
-  url: string;
-  buffer: AsyncBuffer;
-  metadata: FileMetaData;
+/** One ranged GET, returned in an ArrayBuffer of its own so it can be transferred to the decoder. */
+async function readRange(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  start: number,
+  end: number,
+  signal: AbortSignal,
+): Promise<ArrayBuffer> {
+  const res = await s3.send(
+    new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}` }),
+    { abortSignal: signal },
+  );
+  if (!res.Body) throw new Error(`empty body reading s3://${bucket}/${key}`);
+  const bytes = await res.Body.transformToByteArray();
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength)
+    return bytes.buffer as ArrayBuffer;
+  return bytes.slice().buffer as ArrayBuffer;
 }
 
-interface DecodedGroup {
-  url: string;
-  firstRow: number;
-  rows: number;
-  cols: ColumnBatch;
+/** Heap cap of the decoder thread: a row group of Spark's Stage2 output decodes well within it. */
+const DECODER_HEAP_MB = 64;
+const DECODER_ENTRY = path.join(__dirname, 'stage2-decoder.ts');
+
+interface DecoderSession {
+  /** Total rows of all files, once every footer passed the contract checks. */
+  ready: Promise<number>;
+  /** COPY BINARY tuples, in file and row order. */
+  tuples(): AsyncGenerator<Buffer>;
+  rows(): number;
+  counters(): RowCounters;
+  close(): Promise<void>;
 }
 
-// Keep DATE as the day number: cheaper than a Date per row and compared to the batch day directly.
-const parsers = { dateFromDays: (days: number) => days };
-
-async function readRowGroup(file: OpenFile, groupIndex: number, firstRow: number): Promise<DecodedGroup> {
-  const rows = Number(file.metadata.row_groups[groupIndex]?.num_rows ?? 0);
-  const chunks = new Map<string, { rowStart: number; data: ArrayLike<unknown> }[]>();
-  try {
-    await parquetRead({
-      file: file.buffer,
-      metadata: file.metadata,
-      columns: COLUMN_NAMES,
-      rowStart: firstRow,
-      rowEnd: firstRow + rows,
-      compressors,
-      parsers,
-      onChunk: (chunk) => {
-        const list = chunks.get(chunk.columnName) ?? [];
-        list.push({ rowStart: chunk.rowStart, data: chunk.columnData });
-        chunks.set(chunk.columnName, list);
-      },
-    });
-  } catch (err) {
-    throw new Stage2ContractError(
-      `${file.url}: row group ${groupIndex} (rows ${firstRow}..${firstRow + rows - 1}) cannot be decoded: ` +
-        `${(err as Error).message}`,
-    );
-  }
-  const cols = {} as Record<Stage2Column, ArrayLike<unknown>>;
-  for (const name of COLUMN_NAMES) {
-    const list = (chunks.get(name) ?? []).sort((a, b) => a.rowStart - b.rowStart);
-    const only = list[0];
-    if (list.length === 1 && only && only.rowStart === firstRow && only.data.length === rows) {
-      cols[name] = only.data;
-      continue;
-    }
-    const merged: unknown[] = new Array(rows);
-    let filled = 0;
-    for (const c of list) {
-      for (let i = 0; i < c.data.length; i++) {
-        const at = c.rowStart - firstRow + i;
-        if (at >= 0 && at < rows) {
-          merged[at] = c.data[i];
-          filled++;
-        }
-      }
-    }
-    if (filled !== rows) {
-      throw new Stage2ContractError(
-        `${file.url}: row group ${groupIndex}: column "${name}" decoded ${filled} of ${rows} values`,
-      );
-    }
-    cols[name] = merged;
-  }
-  return { url: file.url, firstRow, rows, cols };
-}
-
-/** Row groups of every file in order, the next one fetched while the current one is consumed. */
-async function* rowGroups(files: OpenFile[]): AsyncGenerator<DecodedGroup> {
-  const plan: { file: OpenFile; group: number; firstRow: number }[] = [];
-  for (const file of files) {
-    let firstRow = 0;
-    file.metadata.row_groups.forEach((g, group) => {
-      plan.push({ file, group, firstRow });
-      firstRow += Number(g.num_rows);
-    });
-  }
-  const start = (i: number) => {
-    const p = plan[i];
-    if (!p) return undefined;
-    const promise = readRowGroup(p.file, p.group, p.firstRow);
-    promise.catch(() => undefined); // surfaced when awaited; never an unhandled rejection
-    return promise;
+function startDecoder(s3: S3Client, input: DecoderInput, signal: AbortSignal): DecoderSession {
+  // The worker process runs the TypeScript sources through tsx; a thread has to register it again.
+  const boot = DECODER_ENTRY.endsWith('.ts') ? `require('tsx/cjs');` : '';
+  const worker = new Worker(`${boot} require(${JSON.stringify(DECODER_ENTRY)});`, {
+    eval: true,
+    workerData: input,
+    resourceLimits: { maxOldGenerationSizeMb: DECODER_HEAP_MB, maxYoungGenerationSizeMb: 8 },
+  });
+  const queue: Buffer[] = [];
+  let rows = 0;
+  let counters: RowCounters | undefined;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  let resolveReady!: (rows: number) => void;
+  let rejectReady!: (err: unknown) => void;
+  const ready = new Promise<number>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  ready.catch(() => undefined);
+  const fail = (err: unknown) => {
+    failure ??= err;
+    rejectReady(failure);
+    wake?.();
   };
-  let next = start(0);
-  for (let i = 0; next; i++) {
-    const current = next;
-    next = start(i + 1);
-    yield await current;
-  }
+  const send = (m: ToDecoder, transfer: ArrayBuffer[] = []) => worker.postMessage(m, transfer);
+  worker.on('message', (m: FromDecoder) => {
+    switch (m.type) {
+      case 'read':
+        readRange(s3, input.bucket, m.key, m.start, m.end, signal).then(
+          (buffer) => send({ type: 'bytes', id: m.id, buffer }, [buffer]),
+          (err: Error) => send({ type: 'readFailed', id: m.id, message: err.message }),
+        );
+        break;
+      case 'ready':
+        resolveReady(m.rows);
+        break;
+      case 'tuples':
+        queue.push(Buffer.from(m.buffer));
+        rows += m.rows;
+        wake?.();
+        break;
+      case 'done':
+        counters = m.counters;
+        wake?.();
+        break;
+      case 'failed':
+        fail(m.contract ? new Stage2ContractError(m.message) : new Error(m.message));
+        break;
+    }
+  });
+  worker.on('error', (err: Error & { code?: string }) => {
+    fail(
+      err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? new Stage2ContractError(
+            `decoding the Stage2 output needs more than ${DECODER_HEAP_MB} MB per row group; ` +
+              `write it with smaller Parquet row groups (parquet.block.size)`,
+          )
+        : err,
+    );
+  });
+  worker.on('exit', (code: number) => {
+    if (!counters) fail(new Error(`the Parquet decoder thread stopped (exit code ${code})`));
+  });
+  const onAbort = () => fail(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+
+  return {
+    ready,
+    rows: () => rows,
+    counters: () => {
+      if (!counters) throw new Error('the decoder has not finished');
+      return counters;
+    },
+    async *tuples() {
+      send({ type: 'start' });
+      for (;;) {
+        if (failure) throw failure;
+        const next = queue.shift();
+        if (next) {
+          yield next;
+          send({ type: 'consumed' });
+          continue;
+        }
+        if (counters) return;
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+    async close() {
+      signal.removeEventListener('abort', onAbort);
+      await worker.terminate();
+    },
+  };
 }
 
 // ---- the activity ---------------------------------------------------------------------------------------
@@ -423,6 +246,8 @@ export interface LoadDeps {
 const LOCK_NAMESPACE = 'pothole_segments';
 /** Rows per buffer handed to COPY: big enough to amortise stream overhead, small enough to stay light. */
 const COPY_BATCH_ROWS = 4_096;
+/** Encoded batches in flight between the decoder thread and COPY. */
+const DECODER_WINDOW = 8;
 const STAGE2_TYPE = 'Stage2ContractError';
 
 export function createLoadActivities(deps: LoadDeps) {
@@ -465,132 +290,135 @@ export function createLoadActivities(deps: LoadDeps) {
         'MissingInput',
       );
     }
-    const files: OpenFile[] = [];
-    for (const object of listing.data) {
-      const url = `s3://${bucket}/${object.key}`;
-      const buffer = s3AsyncBuffer(s3, bucket, object, signal);
-      let metadata: FileMetaData;
+    const decoder = startDecoder(
+      s3,
+      {
+        bucket,
+        objects: listing.data,
+        batchDate,
+        day: epochDay(batchDate),
+        batchRows: COPY_BATCH_ROWS,
+        window: DECODER_WINDOW,
+      },
+      signal,
+    );
+    try {
+      return await loadWithDecoder(decoder);
+    } finally {
+      await decoder.close();
+    }
+
+    async function loadWithDecoder(decoder: DecoderSession): Promise<LoadResult> {
+      let totalRows: number;
       try {
-        metadata = await parquetMetadataAsync(buffer);
+        totalRows = await decoder.ready;
       } catch (err) {
         if (signal.aborted) throw signal.reason;
-        throw ApplicationFailure.nonRetryable(
-          `${url} is not a readable Parquet file (${(err as Error).message}); rewrite the Stage2 output`,
-          STAGE2_TYPE,
-        );
+        throw asLoadFailure(err, where);
       }
-      try {
-        checkStage2Schema(metadata.schema, url);
-      } catch (err) {
-        throw ApplicationFailure.nonRetryable((err as Error).message, STAGE2_TYPE);
-      }
-      files.push({ object, url, buffer, metadata });
-    }
-    const totalRows = files.reduce((n, f) => n + Number(f.metadata.num_rows), 0);
-    log.info('loading Stage2 output', { batchDate, source: where, files: files.length, rows: totalRows });
-
-    // 2. Rebuild the day's partition in one transaction.
-    const previous = await previousLoadedDate(pool, batchDate);
-    const counters: RowCounters = { rows: 0, impactExceedsTotal: 0, emptySegmentId: 0 };
-    let phase = 'copy';
-    const heartbeat = () => ctx.heartbeat({ phase, rows: counters.rows, of: totalRows });
-    const ticker = setInterval(heartbeat, 5_000);
-    const client = await pool.connect();
-    let clientBroken = false;
-    const onAbort = () => {
-      // Stop whatever statement is running; the transaction then rolls back.
-      pool.query('SELECT pg_cancel_backend($1)', [backendPid(client)]).catch(() => undefined);
-    };
-    signal.addEventListener('abort', onAbort);
-    try {
-      await client.query('BEGIN');
-      await waitForDateLock(client, batchDate, signal, heartbeat);
-      await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
-      const stage = `${partitionName(batchDate)}_load`;
-      await client.query(
-        `CREATE TABLE ${stage} (LIKE pothole_segments INCLUDING DEFAULTS,
-           CONSTRAINT ${stage}_date_check CHECK (date >= DATE '${batchDate}' AND date < DATE '${nextDay(batchDate)}'))`,
-      );
-      // The whole day carries one date: a column default saves parsing it a million times.
-      await client.query(`ALTER TABLE ${stage} ALTER COLUMN date SET DEFAULT DATE '${batchDate}'`);
-
-      const day = epochDay(batchDate);
-      async function* copyData(): AsyncGenerator<Buffer> {
-        yield COPY_BINARY_HEADER;
-        for await (const group of rowGroups(files)) {
-          if (signal.aborted) throw signal.reason;
-          for (let at = 0; at < group.rows; at += COPY_BATCH_ROWS) {
-            const tuples = encodeCopyRows(
-              group.cols,
-              at,
-              Math.min(group.rows, at + COPY_BATCH_ROWS),
-              { object: group.url, firstRow: group.firstRow, batchDate, day },
-              counters,
-            );
-            if (tuples.length > 0) yield tuples;
-          }
-          heartbeat();
-        }
-        yield COPY_BINARY_TRAILER;
-      }
-      // FREEZE: the table is new in this transaction, so rows are written already frozen (no later
-      // hint-bit rewrite or anti-wraparound vacuum of the whole day).
-      await pipeline(
-        Readable.from(copyData(), { objectMode: false, highWaterMark: 1 << 20 }),
-        client.query(
-          copyFrom(
-            `COPY ${stage} (s_id, centroid_lon, centroid_lat, impact_count, total_count)
-               FROM STDIN WITH (FORMAT binary, FREEZE)`,
-          ),
-        ),
-      );
-
-      phase = 'index';
-      heartbeat();
-      await client.query(`ALTER TABLE ${stage} ALTER COLUMN date DROP DEFAULT`);
-      for (const [suffix, sql] of partitionIndexes(stage)) {
-        await client.query(sql.replace('$name', `${stage}_${suffix}`));
-      }
-
-      phase = 'swap';
-      heartbeat();
-      await swapPartition(client, stage, batchDate);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {
-        clientBroken = true;
+      log.info('loading Stage2 output', {
+        batchDate,
+        source: where,
+        files: listing.data.length,
+        rows: totalRows,
       });
-      if (signal.aborted) throw signal.reason;
-      throw asLoadFailure(err, where);
-    } finally {
-      clearInterval(ticker);
-      signal.removeEventListener('abort', onAbort);
-      client.release(clientBroken);
+
+      // 2. Rebuild the day's partition in one transaction.
+      const previous = await previousLoadedDate(pool, batchDate);
+      let phase = 'copy';
+      const heartbeat = () => ctx.heartbeat({ phase, rows: decoder.rows(), of: totalRows });
+      const ticker = setInterval(heartbeat, 5_000);
+      const client = await pool.connect();
+      let clientBroken = false;
+      const onAbort = () => {
+        // Stop whatever statement is running; the transaction then rolls back.
+        pool.query('SELECT pg_cancel_backend($1)', [backendPid(client)]).catch(() => undefined);
+      };
+      signal.addEventListener('abort', onAbort);
+      try {
+        await client.query('BEGIN');
+        await waitForDateLock(client, batchDate, signal, heartbeat);
+        await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+        const stage = `${partitionName(batchDate)}_load`;
+        await client.query(
+          `CREATE TABLE ${stage} (LIKE pothole_segments INCLUDING DEFAULTS,
+           CONSTRAINT ${stage}_date_check CHECK (date >= DATE '${batchDate}' AND date < DATE '${nextDay(batchDate)}'))`,
+        );
+        // The whole day carries one date: a column default saves parsing it a million times.
+        await client.query(`ALTER TABLE ${stage} ALTER COLUMN date SET DEFAULT DATE '${batchDate}'`);
+
+        async function* copyData(): AsyncGenerator<Buffer> {
+          yield COPY_BINARY_HEADER;
+          let reported = 0;
+          for await (const tuples of decoder.tuples()) {
+            yield tuples;
+            if (decoder.rows() - reported >= 100_000) {
+              reported = decoder.rows();
+              heartbeat();
+            }
+          }
+          yield COPY_BINARY_TRAILER;
+        }
+        // FREEZE: the table is new in this transaction, so rows are written already frozen (no later
+        // hint-bit rewrite or anti-wraparound vacuum of the whole day).
+        await pipeline(
+          Readable.from(copyData(), { objectMode: false, highWaterMark: 1 << 20 }),
+          client.query(
+            copyFrom(
+              `COPY ${stage} (s_id, centroid_lon, centroid_lat, impact_count, total_count)
+               FROM STDIN WITH (FORMAT binary, FREEZE)`,
+            ),
+          ),
+        );
+
+        phase = 'index';
+        heartbeat();
+        await client.query(`ALTER TABLE ${stage} ALTER COLUMN date DROP DEFAULT`);
+        for (const [suffix, sql] of partitionIndexes(stage)) {
+          await client.query(sql.replace('$name', `${stage}_${suffix}`));
+        }
+
+        phase = 'swap';
+        heartbeat();
+        await swapPartition(client, stage, batchDate);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {
+          clientBroken = true;
+        });
+        if (signal.aborted) throw signal.reason;
+        throw asLoadFailure(err, where);
+      } finally {
+        clearInterval(ticker);
+        signal.removeEventListener('abort', onAbort);
+        client.release(clientBroken);
+      }
+      const counters = decoder.counters();
+      const quality = qualityFindings(counters, previous);
+      const loadedSeconds = (Date.now() - started) / 1000;
+      log.info('Stage2 output loaded', {
+        batchDate,
+        rows: counters.rows,
+        seconds: loadedSeconds,
+        warnings: quality.warnings,
+      });
+
+      // 3. Reverse geocoding is best effort and outside the data transaction.
+      phase = 'geocode';
+      const geocoded = await geocodeMissingSegments(
+        { ...deps.geocode, pool, config: config.kakao, fetch: deps.fetch, signal, heartbeat },
+        batchDate,
+      );
+
+      return {
+        batchDate,
+        rowsLoaded: counters.rows,
+        files: listing.data.length,
+        seconds: (Date.now() - started) / 1000,
+        quality,
+        geocoded: geocoded.geocoded,
+      };
     }
-    const quality = qualityFindings(counters, previous);
-    const loadedSeconds = (Date.now() - started) / 1000;
-    log.info('Stage2 output loaded', {
-      batchDate,
-      rows: counters.rows,
-      seconds: loadedSeconds,
-      warnings: quality.warnings,
-    });
-
-    // 3. Reverse geocoding is best effort and outside the data transaction.
-    phase = 'geocode';
-    const geocoded = await geocodeMissingSegments(
-      { ...deps.geocode, pool, config: config.kakao, fetch: deps.fetch, signal, heartbeat },
-      batchDate,
-    );
-
-    return {
-      batchDate,
-      rowsLoaded: counters.rows,
-      files: files.length,
-      seconds: (Date.now() - started) / 1000,
-      quality,
-      geocoded: geocoded.geocoded,
-    };
   }
 
   return { load_to_rdb };

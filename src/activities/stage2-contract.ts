@@ -1,0 +1,324 @@
+/**
+ * The Stage2 output contract and its decoding: schema checks, row validation and COPY BINARY encoding.
+ * Free of Temporal, pg and AWS so it also runs in the decoder thread (stage2-decoder.ts).
+ */
+import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+
+// ---- the Stage2 contract --------------------------------------------------------------------------------
+
+type ColumnKind = 'string' | 'date' | 'integer' | 'double';
+
+export const STAGE2_COLUMNS = {
+  s_id: 'string',
+  date: 'date',
+  impact_count: 'integer',
+  total_count: 'integer',
+  centroid_lon: 'double',
+  centroid_lat: 'double',
+} as const satisfies Record<string, ColumnKind>;
+
+export type Stage2Column = keyof typeof STAGE2_COLUMNS;
+const COLUMN_NAMES = Object.keys(STAGE2_COLUMNS) as Stage2Column[];
+const S_ID_MAX_LENGTH = 50;
+
+/** Input that breaks the Stage2 contract; retrying cannot help, the producer must be fixed. */
+export class Stage2ContractError extends Error {
+  override readonly name = 'Stage2ContractError';
+}
+
+interface SchemaElementLike {
+  name: string;
+  type?: string;
+  converted_type?: string;
+  logical_type?: { type: string };
+  repetition_type?: string;
+  num_children?: number;
+}
+
+function describeType(el: SchemaElementLike): string {
+  const logical = el.logical_type?.type ?? el.converted_type;
+  return [el.type ?? 'group', logical].filter(Boolean).join('/');
+}
+
+function matchesKind(el: SchemaElementLike, kind: ColumnKind): boolean {
+  const logical = el.logical_type?.type ?? el.converted_type;
+  switch (kind) {
+    case 'string':
+      return el.type === 'BYTE_ARRAY' && (logical === 'STRING' || logical === 'UTF8');
+    case 'date':
+      return el.type === 'INT32' && logical === 'DATE';
+    case 'integer':
+      // Spark writes int as plain INT32; a bigint (e.g. an un-cast count()) is accepted and range-checked.
+      return (
+        (el.type === 'INT32' || el.type === 'INT64') &&
+        (logical === undefined || logical === 'INTEGER' || logical === 'INT_32' || logical === 'INT_64')
+      );
+    case 'double':
+      return (el.type === 'DOUBLE' || el.type === 'FLOAT') && logical === undefined;
+  }
+}
+
+/** Checks one file's footer schema against the contract; throws naming the object and the column. */
+export function checkStage2Schema(schema: readonly SchemaElementLike[], object: string): void {
+  const [, ...elements] = schema;
+  for (const column of COLUMN_NAMES) {
+    const kind = STAGE2_COLUMNS[column];
+    const el = elements.find((e) => e.name === column);
+    if (!el) {
+      const present = elements.map((e) => e.name).join(', ');
+      throw new Stage2ContractError(
+        `${object}: column "${column}" is missing (the file has: ${present}); Stage2 must write ` +
+          `s_id, date, impact_count, total_count, centroid_lon, centroid_lat`,
+      );
+    }
+    if ((el.num_children ?? 0) > 0 || el.repetition_type === 'REPEATED' || !matchesKind(el, kind)) {
+      throw new Stage2ContractError(
+        `${object}: column "${column}" has type ${describeType(el)}${el.repetition_type === 'REPEATED' ? ' (repeated)' : ''}, ` +
+          `expected ${kind}; fix the Stage2 job's output schema`,
+      );
+    }
+  }
+}
+
+export interface RowCounters {
+  rows: number;
+  impactExceedsTotal: number;
+  emptySegmentId: number;
+}
+
+export interface ColumnBatch {
+  s_id: ArrayLike<unknown>;
+  date: ArrayLike<unknown>;
+  impact_count: ArrayLike<unknown>;
+  total_count: ArrayLike<unknown>;
+  centroid_lon: ArrayLike<unknown>;
+  centroid_lat: ArrayLike<unknown>;
+}
+
+/** Days since 1970-01-01 of a YYYY-MM-DD date: how Parquet stores DATE. */
+export function epochDay(date: string): number {
+  return Date.parse(`${date}T00:00:00Z`) / 86_400_000;
+}
+
+function toInteger(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) ? v : undefined;
+  if (typeof v === 'bigint') return Number(v);
+  return undefined;
+}
+
+/** COPY BINARY framing: signature, flags, header extension length; and the trailer. */
+export const COPY_BINARY_HEADER = Buffer.concat([
+  Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'),
+  Buffer.alloc(8),
+]);
+export const COPY_BINARY_TRAILER = Buffer.from([0xff, 0xff]);
+/** Fields per tuple: s_id, centroid_lon, centroid_lat, impact_count, total_count (date is the default). */
+const COPY_FIELDS = 5;
+/** Worst case per row: field count, five length words, 8+8+4+4 bytes of numbers, s_id in UTF-8. */
+const MAX_ROW_BYTES = 2 + COPY_FIELDS * 4 + 24 + S_ID_MAX_LENGTH * 4;
+let scratch = Buffer.alloc(0);
+
+/**
+ * Validates rows [start, end) of a decoded row group and encodes the loadable ones as COPY BINARY
+ * tuples (s_id, centroid_lon, centroid_lat, impact_count, total_count): no per-row strings, and no
+ * float parsing on the server. Rows with an empty s_id are counted and skipped; anything else outside
+ * the contract throws naming the object and the row.
+ */
+export function encodeCopyRows(
+  cols: ColumnBatch,
+  start: number,
+  end: number,
+  ctx: { object: string; firstRow: number; batchDate: string; day: number },
+  counters: RowCounters,
+): Buffer {
+  const needed = Math.max(0, end - start) * MAX_ROW_BYTES;
+  if (scratch.length < needed) scratch = Buffer.allocUnsafe(needed);
+  const out = scratch;
+  let at = 0;
+  const { s_id: ids, date: dates, impact_count: impacts, total_count: totals } = cols;
+  const { centroid_lon: lons, centroid_lat: lats } = cols;
+  const where = (i: number) => `${ctx.object} row ${ctx.firstRow + i}`;
+  for (let i = start; i < end; i++) {
+    const sid = ids[i];
+    if (sid === null || sid === undefined) {
+      throw new Stage2ContractError(`${where(i)}: s_id is null; every Stage2 row needs a segment id`);
+    }
+    if (typeof sid !== 'string') throw new Stage2ContractError(`${where(i)}: s_id is not a string`);
+    if (sid.trim() === '') {
+      counters.emptySegmentId++;
+      continue;
+    }
+    if (sid.length > S_ID_MAX_LENGTH) {
+      throw new Stage2ContractError(
+        `${where(i)}: s_id "${sid.slice(0, 60)}…" is longer than ${S_ID_MAX_LENGTH} characters`,
+      );
+    }
+    const day = dates[i];
+    if (day !== ctx.day) {
+      const shown =
+        typeof day === 'number' ? new Date(day * 86_400_000).toISOString().slice(0, 10) : String(day);
+      throw new Stage2ContractError(
+        `${where(i)}: date is ${shown}, expected the batch date ${ctx.batchDate}`,
+      );
+    }
+    const impact = toInteger(impacts[i]);
+    const total = toInteger(totals[i]);
+    if (impact === undefined || impact < 0 || impact > 2147483647) {
+      throw new Stage2ContractError(
+        `${where(i)}: impact_count is ${String(impacts[i])}, expected an int ≥ 0`,
+      );
+    }
+    if (total === undefined || total < 0 || total > 2147483647) {
+      throw new Stage2ContractError(`${where(i)}: total_count is ${String(totals[i])}, expected an int ≥ 0`);
+    }
+    const lon = lons[i];
+    const lat = lats[i];
+    if (typeof lon !== 'number' || !(lon >= -180 && lon <= 180)) {
+      throw new Stage2ContractError(`${where(i)}: centroid_lon is ${String(lon)}, expected -180..180`);
+    }
+    if (typeof lat !== 'number' || !(lat >= -90 && lat <= 90)) {
+      throw new Stage2ContractError(`${where(i)}: centroid_lat is ${String(lat)}, expected -90..90`);
+    }
+    if (impact > total) counters.impactExceedsTotal++;
+    at = out.writeInt16BE(COPY_FIELDS, at);
+    const len = out.write(sid, at + 4, 'utf8');
+    out.writeInt32BE(len, at);
+    at += 4 + len;
+    at = out.writeInt32BE(8, at);
+    at = out.writeDoubleBE(lon, at);
+    at = out.writeInt32BE(8, at);
+    at = out.writeDoubleBE(lat, at);
+    at = out.writeInt32BE(4, at);
+    at = out.writeInt32BE(impact, at);
+    at = out.writeInt32BE(4, at);
+    at = out.writeInt32BE(total, at);
+    counters.rows++;
+  }
+  // A copy of just the bytes used, in an ArrayBuffer of its own (never the shared pool) so it can be
+  // transferred between threads; the scratch buffer is reused by the next batch.
+  const tuples = Buffer.allocUnsafeSlow(at);
+  out.copy(tuples, 0, 0, at);
+  return tuples;
+}
+
+// ---- files and row groups ------------------------------------------------------------------------------
+
+export interface Stage2Object {
+  key: string;
+  size: number;
+}
+
+/** Part files Spark writes; markers (_SUCCESS, _committed…) and hidden files (.crc) are not data. */
+export function isDataFile(key: string): boolean {
+  const base = key.slice(key.lastIndexOf('/') + 1);
+  return base.endsWith('.parquet') && !base.startsWith('_') && !base.startsWith('.');
+}
+
+/** Reads and checks one file's footer; a file that is not Parquet or breaks the contract is named. */
+export async function openStage2File(url: string, buffer: AsyncBuffer): Promise<OpenFile> {
+  let metadata: FileMetaData;
+  try {
+    metadata = await parquetMetadataAsync(buffer);
+  } catch (err) {
+    throw new Stage2ContractError(
+      `${url} is not a readable Parquet file (${(err as Error).message}); rewrite the Stage2 output`,
+    );
+  }
+  checkStage2Schema(metadata.schema, url);
+  return { url, buffer, metadata };
+}
+
+export interface OpenFile {
+  url: string;
+  buffer: AsyncBuffer;
+  metadata: FileMetaData;
+}
+
+export interface DecodedGroup {
+  url: string;
+  firstRow: number;
+  rows: number;
+  cols: ColumnBatch;
+}
+
+// Keep DATE as the day number: cheaper than a Date per row and compared to the batch day directly.
+const parsers = { dateFromDays: (days: number) => days };
+
+async function readRowGroup(file: OpenFile, groupIndex: number, firstRow: number): Promise<DecodedGroup> {
+  const rows = Number(file.metadata.row_groups[groupIndex]?.num_rows ?? 0);
+  const chunks = new Map<string, { rowStart: number; data: ArrayLike<unknown> }[]>();
+  try {
+    await parquetRead({
+      file: file.buffer,
+      metadata: file.metadata,
+      columns: COLUMN_NAMES,
+      rowStart: firstRow,
+      rowEnd: firstRow + rows,
+      compressors,
+      parsers,
+      onChunk: (chunk) => {
+        const list = chunks.get(chunk.columnName) ?? [];
+        list.push({ rowStart: chunk.rowStart, data: chunk.columnData });
+        chunks.set(chunk.columnName, list);
+      },
+    });
+  } catch (err) {
+    throw new Stage2ContractError(
+      `${file.url}: row group ${groupIndex} (rows ${firstRow}..${firstRow + rows - 1}) cannot be decoded: ` +
+        `${(err as Error).message}`,
+    );
+  }
+  const cols = {} as Record<Stage2Column, ArrayLike<unknown>>;
+  for (const name of COLUMN_NAMES) {
+    const list = (chunks.get(name) ?? []).sort((a, b) => a.rowStart - b.rowStart);
+    const only = list[0];
+    if (list.length === 1 && only && only.rowStart === firstRow && only.data.length === rows) {
+      cols[name] = only.data;
+      continue;
+    }
+    const merged: unknown[] = new Array(rows);
+    let filled = 0;
+    for (const c of list) {
+      for (let i = 0; i < c.data.length; i++) {
+        const at = c.rowStart - firstRow + i;
+        if (at >= 0 && at < rows) {
+          merged[at] = c.data[i];
+          filled++;
+        }
+      }
+    }
+    if (filled !== rows) {
+      throw new Stage2ContractError(
+        `${file.url}: row group ${groupIndex}: column "${name}" decoded ${filled} of ${rows} values`,
+      );
+    }
+    cols[name] = merged;
+  }
+  return { url: file.url, firstRow, rows, cols };
+}
+
+/** Row groups of every file in order, the next one fetched while the current one is consumed. */
+export async function* rowGroups(files: OpenFile[]): AsyncGenerator<DecodedGroup> {
+  const plan: { file: OpenFile; group: number; firstRow: number }[] = [];
+  for (const file of files) {
+    let firstRow = 0;
+    file.metadata.row_groups.forEach((g, group) => {
+      plan.push({ file, group, firstRow });
+      firstRow += Number(g.num_rows);
+    });
+  }
+  const start = (i: number) => {
+    const p = plan[i];
+    if (!p) return undefined;
+    const promise = readRowGroup(p.file, p.group, p.firstRow);
+    promise.catch(() => undefined); // surfaced when awaited; never an unhandled rejection
+    return promise;
+  };
+  let next = start(0);
+  for (let i = 0; next; i++) {
+    const current = next;
+    next = start(i + 1);
+    yield await current;
+  }
+}

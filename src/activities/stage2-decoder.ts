@@ -1,0 +1,114 @@
+/**
+ * The decoder thread of load_to_rdb: Parquet footers, row groups and COPY BINARY encoding run here, in a
+ * worker thread with a capped heap, so the memory a load takes is bounded by that cap whatever the
+ * garbage collector of the worker process would otherwise let grow. Bytes come from the main thread
+ * (which owns the S3 client) on request; encoded tuples go back as transferred buffers, a few at a time.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { AsyncBuffer } from 'hyparquet';
+import {
+  encodeCopyRows,
+  openStage2File,
+  rowGroups,
+  Stage2ContractError,
+  type OpenFile,
+  type RowCounters,
+  type Stage2Object,
+} from './stage2-contract';
+
+export interface DecoderInput {
+  bucket: string;
+  objects: Stage2Object[];
+  batchDate: string;
+  day: number;
+  batchRows: number;
+  /** Encoded chunks the thread may have in flight before it waits for the main thread. */
+  window: number;
+}
+
+export type FromDecoder =
+  | { type: 'read'; id: number; key: string; start: number; end: number }
+  | { type: 'ready'; rows: number }
+  | { type: 'tuples'; buffer: ArrayBuffer; rows: number }
+  | { type: 'done'; counters: RowCounters }
+  | { type: 'failed'; contract: boolean; message: string };
+
+export type ToDecoder =
+  | { type: 'bytes'; id: number; buffer: ArrayBuffer }
+  | { type: 'readFailed'; id: number; message: string }
+  | { type: 'consumed' }
+  | { type: 'start' };
+
+const port = parentPort!;
+const input = workerData as DecoderInput;
+const post = (m: FromDecoder, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+const pendingReads = new Map<number, { resolve: (b: ArrayBuffer) => void; reject: (e: Error) => void }>();
+let nextReadId = 0;
+let inFlight = 0;
+let wakeWriter: (() => void) | undefined;
+let wakeStart: (() => void) | undefined;
+
+port.on('message', (m: ToDecoder) => {
+  if (m.type === 'bytes' || m.type === 'readFailed') {
+    const pending = pendingReads.get(m.id);
+    pendingReads.delete(m.id);
+    if (m.type === 'bytes') pending?.resolve(m.buffer);
+    else pending?.reject(new Error(m.message));
+  } else if (m.type === 'consumed') {
+    inFlight--;
+    wakeWriter?.();
+  } else if (m.type === 'start') {
+    wakeStart?.();
+  }
+});
+
+function remoteBuffer(object: Stage2Object): AsyncBuffer {
+  return {
+    byteLength: object.size,
+    slice(start: number, end = object.size): Promise<ArrayBuffer> {
+      return new Promise((resolve, reject) => {
+        const id = nextReadId++;
+        pendingReads.set(id, { resolve, reject });
+        post({ type: 'read', id, key: object.key, start, end });
+      });
+    },
+  };
+}
+
+async function run(): Promise<void> {
+  // Every footer is checked before the main thread writes anything.
+  const files: OpenFile[] = [];
+  for (const object of input.objects) {
+    files.push(await openStage2File(`s3://${input.bucket}/${object.key}`, remoteBuffer(object)));
+  }
+  const started = new Promise<void>((resolve) => (wakeStart = resolve));
+  post({ type: 'ready', rows: files.reduce((n, f) => n + Number(f.metadata.num_rows), 0) });
+  await started;
+
+  const counters: RowCounters = { rows: 0, impactExceedsTotal: 0, emptySegmentId: 0 };
+  const ctx = { batchDate: input.batchDate, day: input.day };
+  for await (const group of rowGroups(files)) {
+    for (let at = 0; at < group.rows; at += input.batchRows) {
+      const before = counters.rows;
+      const tuples = encodeCopyRows(
+        group.cols,
+        at,
+        Math.min(group.rows, at + input.batchRows),
+        { ...ctx, object: group.url, firstRow: group.firstRow },
+        counters,
+      );
+      if (tuples.length === 0) continue;
+      while (inFlight >= input.window) await new Promise<void>((resolve) => (wakeWriter = resolve));
+      inFlight++;
+      const buffer = tuples.buffer as ArrayBuffer;
+      post({ type: 'tuples', buffer, rows: counters.rows - before }, [buffer]);
+    }
+  }
+  post({ type: 'done', counters });
+}
+
+run().catch((err: unknown) => {
+  const e = err as Error;
+  post({ type: 'failed', contract: e instanceof Stage2ContractError, message: e.message });
+});
