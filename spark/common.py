@@ -130,7 +130,9 @@ class Storage:
         try:
             return template.format(bucket=self.bucket, base_uri=self.base_uri)
         except (KeyError, IndexError, ValueError) as err:
-            raise JobError(f"path template {template!r} has an unknown placeholder ({err}); use {{bucket}} or {{base_uri}}") from None
+            raise JobError(
+                f"path template {template!r} has an unknown placeholder ({err}); use {{bucket}} or {{base_uri}}"
+            ) from None
 
 
 def create_session(app_name):
@@ -190,10 +192,8 @@ def require_columns(df, required, source):
     columns = []
     for name, wanted in required.items():
         have = type(present[name]).__name__
-        if wanted == "string":
-            ok = have == "StringType"
-        else:
-            ok = have in numeric
+        # An id written as a number is still an id; a number written as text is a producer bug.
+        ok = have in numeric or (wanted == "string" and have == "StringType")
         if not ok:
             raise JobError(f"{source}: column {name} is {present[name].simpleString()}, expected {wanted}")
         columns.append(F.col(name).cast(wanted).alias(name))

@@ -34,17 +34,22 @@ SENSOR_COLUMNS = ("accel_x", "accel_y", "accel_z", "gyro_x", "gyro_y", "gyro_z")
 def parse_config(config, source):
     filters = config.get("filters")
     if not isinstance(filters, dict):
-        raise JobError(f"{source}: 'filters' must be an object with velocity_above, hdop_at_most, satellites_at_least")
+        raise JobError(
+            f"{source}: 'filters' must be an object with velocity_above, hdop_at_most and satellites_at_least"
+        )
     weights = config.get("weights")
     if not isinstance(weights, dict) or not weights:
         raise JobError(f"{source}: 'weights' must map sensor columns to weights, e.g. {{\"accel_z\": 0.7}}")
     unknown = [name for name in weights if name not in SENSOR_COLUMNS]
     if unknown:
-        raise JobError(f"{source}: weights name unknown column(s) {', '.join(unknown)}; use {', '.join(SENSOR_COLUMNS)}")
+        raise JobError(
+            f"{source}: weights name unknown column(s) {', '.join(unknown)}; use {', '.join(SENSOR_COLUMNS)}"
+        )
+    where = f"{source} filters"
     return {
-        "velocity_above": require_number(filters, "velocity_above", f"{source} filters"),
-        "hdop_at_most": require_number(filters, "hdop_at_most", f"{source} filters"),
-        "satellites_at_least": require_number(filters, "satellites_at_least", f"{source} filters", minimum=0, integer=True),
+        "velocity_above": require_number(filters, "velocity_above", where),
+        "hdop_at_most": require_number(filters, "hdop_at_most", where),
+        "satellites_at_least": require_number(filters, "satellites_at_least", where, minimum=0, integer=True),
         "weights": {name: require_number(weights, name, f"{source} weights") for name in weights},
         "impact_threshold": require_number(config, "impact_threshold", source),
     }

@@ -22,7 +22,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import JobError, log, require_columns, require_file, require_number, require_parquet_input, run_job  # noqa: E402
+from common import (  # noqa: E402
+    JobError,
+    log,
+    require_columns,
+    require_file,
+    require_number,
+    require_parquet_input,
+    run_job,
+)
 
 EARTH_RADIUS_M = 6_371_008.8
 METERS_PER_DEGREE_LAT = math.pi * EARTH_RADIUS_M / 180
@@ -32,7 +40,9 @@ ROAD_NETWORK_COLUMNS = ("s_id", "start_lon", "start_lat", "end_lon", "end_lat")
 def parse_config(config, source):
     path = config.get("road_network_path")
     if not isinstance(path, str) or not path.strip():
-        raise JobError(f"{source}: road_network_path must be a path template such as s3a://{{bucket}}/reference/road_network.csv")
+        raise JobError(
+            f"{source}: road_network_path must be a path template such as {{base_uri}}/reference/road_network.csv"
+        )
     include_empty = config.get("include_empty_segments", False)
     if not isinstance(include_empty, bool):
         raise JobError(f"{source}: include_empty_segments must be true or false, got {include_empty!r}")
@@ -53,7 +63,8 @@ def load_road_network(spark, path):
     missing = [c for c in ROAD_NETWORK_COLUMNS if c not in present]
     if missing:
         raise JobError(
-            f"road network {path} lacks column(s) {', '.join(missing)}; its header is {', '.join(present) or 'empty'}"
+            f"road network {path} lacks column(s) {', '.join(missing)}; "
+            f"its header is {', '.join(present) or 'empty'}"
         )
     text = text.toDF(*present)
     coords = ROAD_NETWORK_COLUMNS[1:]
@@ -89,12 +100,14 @@ def load_road_network(spark, path):
             f"s_id={row['s_id']!r} " + " ".join(f"{c}={row[c + '__text']!r}" for c in coords) for row in rows
         )
         raise JobError(
-            f"road network {path} has {summary['bad']} row(s) without an s_id or with invalid coordinates, e.g. {shown}"
+            f"road network {path} has {summary['bad']} row(s) without an s_id or with invalid coordinates, "
+            f"e.g. {shown}"
         )
     if summary["distinct"] < summary["n"]:
         rows = network.groupBy("s_id").count().filter("count > 1").limit(3).collect()
         raise JobError(
-            f"road network {path} repeats s_id(s) {', '.join(row['s_id'] for row in rows)}: each segment must appear once"
+            f"road network {path} repeats s_id(s) {', '.join(row['s_id'] for row in rows)}: "
+            "each segment must appear once"
         )
     centroids = centroids.drop("bad")
     return centroids, summary["n"], summary["max_lat"]
@@ -200,10 +213,10 @@ def main(spark, storage, settings, args):
     centroids, segments, max_abs_lat = load_road_network(spark, road_network_path)
 
     stage1 = spark.read.parquet(source)
-    points = stage1.select(*require_columns(stage1, {"lon": "double", "lat": "double", "is_pothole": "int"}, "Stage1 output"))
-    cluster(points, centroids, args.batch_date, settings, max_abs_lat).write.mode("overwrite").option(
-        "compression", "snappy"
-    ).parquet(target)
+    wanted = {"lon": "double", "lat": "double", "is_pothole": "int"}
+    points = stage1.select(*require_columns(stage1, wanted, "Stage1 output"))
+    clustered = cluster(points, centroids, args.batch_date, settings, max_abs_lat)
+    clustered.write.mode("overwrite").option("compression", "snappy").parquet(target)
 
     written = spark.read.parquet(target)
     summary = written.agg(
@@ -221,4 +234,6 @@ def main(spark, storage, settings, args):
 
 
 if __name__ == "__main__":
-    run_job(main, "Pothole Stage2: spatial clustering of Stage1 readings onto road segments", __file__, parse_config)
+    run_job(
+        main, "Pothole Stage2: spatial clustering of Stage1 readings onto road segments", __file__, parse_config
+    )
