@@ -61,7 +61,10 @@ function writeRemoteFile(client: SshClient, file: string, content: string): Prom
   });
 }
 
-describe('Spark standalone cluster of the stack, driven over SSH', { timeout: 600_000 }, () => {
+// A driver that cannot get executors waits forever; bound it on the remote side so nothing is left running.
+const SUBMIT_TIMEOUT_S = 420;
+
+describe('Spark standalone cluster of the stack, driven over SSH', { timeout: 1_200_000 }, () => {
   let client: SshClient;
   let startedHere = false;
   const runId = uniqueName('stack-smoke');
@@ -102,7 +105,7 @@ describe('Spark standalone cluster of the stack, driven over SSH', { timeout: 60
     sshExec(
       client,
       [
-        `"${spark.SPARK_HOME}/bin/spark-submit"`,
+        `timeout -k 10 ${SUBMIT_TIMEOUT_S} "${spark.SPARK_HOME}/bin/spark-submit"`,
         `--master ${masterUrl} --deploy-mode client --name ${name}`,
         `--driver-memory ${spark.SPARK_DRIVER_MEMORY} --executor-memory ${spark.SPARK_EXECUTOR_MEMORY}`,
         `--executor-cores ${spark.SPARK_EXECUTOR_CORES} --total-executor-cores ${spark.SPARK_TOTAL_EXECUTOR_CORES}`,
