@@ -21,6 +21,7 @@ import {
   UsageError,
   type Out,
 } from './cli/runs';
+import { assertStageOutput } from './cli/preconditions';
 import { scheduleCommand } from './cli/schedule';
 import { registerToolCommands } from './cli/tools';
 
@@ -62,7 +63,6 @@ export function buildProgram(): Command {
         const needs = precondition(fromStep);
         const config = loadConfig(needs ? ['temporal', 'aws', 's3'] : ['temporal'], readEnv());
         if (needs && 's3' in config) {
-          const { assertStageOutput } = await import('./cli/preconditions');
           await assertStageOutput(config, needs, batchDate);
         }
         const client = await connectClient(config.temporal);

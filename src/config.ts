@@ -100,6 +100,10 @@ const temporalSchema = z.object({
 const awsSchema = z.object({
   AWS_REGION: withDefault('ap-northeast-2'),
   AWS_ENDPOINT_URL: optionalUrl,
+  /** Optional: without them the SDK's default chain applies (instance profile, ~/.aws, SSO). */
+  AWS_ACCESS_KEY_ID: optionalString,
+  AWS_SECRET_ACCESS_KEY: optionalSecret,
+  AWS_SESSION_TOKEN: optionalSecret,
 });
 
 const s3Schema = z.object({

@@ -40,3 +40,80 @@ export interface Activities {
 }
 
 export type ActivityName = keyof Activities;
+
+// ── composition: the real clients, from configuration ─────────────────────────────────────────────────────
+
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import type { Transporter } from 'nodemailer';
+import { createEc2Client, createS3Client } from '../clients';
+import type { Config } from '../config';
+import { createPool } from '../db/pool';
+import { createClusterActivities } from './cluster';
+import { createLoadActivities } from './load';
+import { createSshExecutor } from './remote';
+import { createReportActivities } from './report';
+import { createS3CheckActivities } from './s3-checks';
+import { createSlackActivities } from './slack';
+import { createSparkActivities } from './spark';
+import { createTemporalActivities } from './temporal';
+import { createViewActivities } from './views';
+
+type ClusterSideConfig = Pick<Config, 'temporal' | 'aws' | 's3' | 'ssh' | 'spark' | 'cluster' | 'slack'>;
+type ServingSideConfig = Pick<Config, 'aws' | 's3' | 'postgres' | 'email' | 'kakao'>;
+
+export interface ServingSideDeps {
+  pool: pg.Pool;
+  transport: Transporter;
+}
+
+/** The workflow's side on the cluster host: S3 checks, EC2, SSH/Spark, Slack and the cluster lock. */
+export function createClusterSideActivities(deps: {
+  config: ClusterSideConfig;
+  client: Client;
+  taskQueue: string;
+}) {
+  const { config } = deps;
+  const s3 = createS3Client(config.aws);
+  const ec2 = createEc2Client(config.aws);
+  const ssh = createSshExecutor(config.ssh);
+  const activities = {
+    ...createS3CheckActivities({ s3, config }),
+    ...createClusterActivities({ ec2, ssh, config }),
+    ...createSparkActivities({ ec2, ssh, s3, config }),
+    ...createSlackActivities({ config }),
+    ...createTemporalActivities({
+      client: deps.client,
+      taskQueue: deps.taskQueue,
+      settings: { servingTaskQueue: config.temporal.SERVING_TASK_QUEUE },
+    }),
+  };
+  return {
+    activities,
+    async close() {
+      s3.destroy();
+      ec2.destroy();
+    },
+  };
+}
+
+/** load_to_rdb, refresh_views, send_email_report: the database host's side. */
+export function createServingSideActivities(
+  config: ServingSideConfig,
+  overrides: Partial<ServingSideDeps> = {},
+) {
+  const s3 = createS3Client(config.aws);
+  const pool = overrides.pool ?? createPool(config.postgres);
+  const activities = {
+    ...createLoadActivities({ s3, pool, config }),
+    ...createViewActivities({ pool }),
+    ...createReportActivities({ pool, config, transport: overrides.transport }),
+  };
+  return {
+    activities,
+    async close() {
+      s3.destroy();
+      if (!overrides.pool) await pool.end();
+    },
+  };
+}

@@ -1,10 +1,10 @@
 /**
  * potholePipeline: the nightly batch, step for step the original Airflow DAG.
  *
- *   infra setup      check_s3_input → start_cluster → start_spark → (download_code ∥ install_deps)
- *   spark processing run_stage1 → check_s3_stage1_out → run_stage2 → check_s3_stage2_out
- *   cleanup          stop_spark → stop_cluster        always, once start_cluster was reached; also on cancel
- *   serving          load_to_rdb → refresh_views → send_email_report      (no cluster needed: it is already off)
+ *   infra setup       check_s3_input → start_cluster → start_spark → (download_code ∥ install_deps)
+ *   spark processing  run_stage1 → check_s3_stage1_out → run_stage2 → check_s3_stage2_out
+ *   cleanup           stop_spark → stop_cluster      always once start_cluster was reached, also on cancel
+ *   serving           load_to_rdb → refresh_views → send_email_report      (the cluster is already off)
  */
 import { CancellationScope, isCancellation, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -25,6 +25,8 @@ export interface PipelineResult {
   cleanupSucceeded: boolean;
 }
 
+type SimpleStep = Exclude<StepName, 'send_email_report' | 'load_to_rdb' | 'refresh_views'>;
+
 const { pipeline_settings } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
 
 export async function potholePipeline(input?: PipelineInput): Promise<PipelineResult> {
@@ -32,9 +34,10 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
   const { workflowId, runId } = workflowInfo();
   const run: StepInput = { batchDate, workflowId, runId };
   const progress = new Progress(batchDate, workflowId, runId);
-  const skipsBefore = (step: StepName) => STEPS.indexOf(step) < STEPS.indexOf(fromStep);
-  const { servingTaskQueue } = await pipeline_settings();
-  const serving = servingActivities(servingTaskQueue);
+  const serving = servingActivities((await pipeline_settings()).servingTaskQueue);
+  const startsAfter = (s: StepName) => STEPS.indexOf(fromStep) > STEPS.indexOf(s);
+  const step = (name: SimpleStep) =>
+    startsAfter(name) ? progress.skip(name) : progress.run(name, () => acts[name](run) as Promise<unknown>);
 
   const result: PipelineResult = {
     batchDate,
@@ -48,94 +51,54 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
   let load: LoadResult | undefined;
 
   try {
-    // ── infra setup + spark processing, holding the cluster lock ──
-    if (skipsBefore('load_to_rdb')) {
-      await checkWhatTheFirstStepNeeds(progress, run, fromStep);
-      const release = await acquireClusterLock(acts.request_cluster_lock, (holder) => {
+    if (!startsAfter('check_s3_stage2_out')) {
+      // What the first step reads must exist before anything is started.
+      if (startsAfter('run_stage1'))
+        await progress.run('check_s3_stage1_out', () => acts.check_s3_stage1_out(run));
+      await step('check_s3_input');
+
+      const releaseLock = await acquireClusterLock(acts.request_cluster_lock, (holder) => {
         progress.state.waitingFor = holder && `cluster in use by ${holder}`;
       });
-      let clusterStartedAt: number | undefined;
+      const clusterStartedAt = Date.now();
       try {
-        clusterStartedAt = Date.now();
-        await progress.run(
-          'start_cluster',
-          () => acts.start_cluster(run),
-          (c) => `master ${c.masterPrivateIp}`,
-        );
+        // ── infra setup ──
         progress.state.clusterUp = true;
-        await progress.run(
-          'start_spark',
-          () => acts.start_spark(run),
-          (s) => `${s.aliveWorkers} workers alive`,
-        );
+        await progress.run('start_cluster', () => acts.start_cluster(run));
+        await progress.run('start_spark', () => acts.start_spark(run));
         await Promise.all([
-          progress.run(
-            'download_code',
-            () => acts.download_code(run),
-            (d) => `${d.files} files`,
-          ),
-          progress.run(
-            'install_deps',
-            () => acts.install_deps(run),
-            (d) => `${d.packages.join(' ')} on ${d.hosts} hosts`,
-          ),
+          progress.run('download_code', () => acts.download_code(run)),
+          progress.run('install_deps', () => acts.install_deps(run)),
         ]);
-        for (const [job, check] of [
-          ['run_stage1', 'check_s3_stage1_out'],
-          ['run_stage2', 'check_s3_stage2_out'],
-        ] as const) {
-          if (!skipsBefore(job))
-            await progress.run(
-              job,
-              () => acts[job](run),
-              (s) => `${s.seconds.toFixed(0)} s`,
-            );
-          else progress.skip(job);
-          if (!skipsBefore(check))
-            await progress.run(
-              check,
-              () => acts[check](run),
-              (c) => `${c.objects} files`,
-            );
-          else progress.skip(check);
-        }
+        // ── spark processing ──
+        await step('run_stage1');
+        await step('check_s3_stage1_out');
+        await step('run_stage2');
+        await step('check_s3_stage2_out');
       } finally {
         // ── cleanup: always, even when cancelled ──
         await CancellationScope.nonCancellable(async () => {
-          if (clusterStartedAt !== undefined) {
-            result.cleanupSucceeded = await stopEverything(progress, run);
-            result.clusterUpSeconds = (Date.now() - clusterStartedAt) / 1000;
-            progress.state.clusterUp = !result.cleanupSucceeded;
-          }
-          await release();
+          result.cleanupSucceeded = await stopSparkAndCluster(progress, run);
+          result.clusterUpSeconds = (Date.now() - clusterStartedAt) / 1000;
+          progress.state.clusterUp = !result.cleanupSucceeded;
+          await releaseLock();
         });
       }
     } else {
       for (const s of STEPS.slice(0, STEPS.indexOf('load_to_rdb'))) progress.skip(s);
-      await progress.run(
-        'check_s3_stage2_out',
-        () => acts.check_s3_stage2_out(run),
-        (c) => `${c.objects} files`,
-      );
+      if (fromStep === 'load_to_rdb')
+        await progress.run('check_s3_stage2_out', () => acts.check_s3_stage2_out(run));
     }
 
     // ── serving ──
-    load = await progress.run(
-      'load_to_rdb',
-      () => serving.load_to_rdb(run),
-      (l) => `${l.rowsLoaded} rows`,
-    );
-    result.rowsLoaded = load.rowsLoaded;
-    result.quality = load.quality;
-    await progress.run(
-      'refresh_views',
-      () => serving.refresh_views(run),
-      (r) => `${r.views.length} views`,
-    );
-    const email = await progress.run(
-      'send_email_report',
-      () => serving.send_email_report({ ...run, quality: load?.quality }),
-      (e) => `sent to ${e.recipients.length}`,
+    if (!startsAfter('load_to_rdb')) {
+      load = await progress.run('load_to_rdb', () => serving.load_to_rdb(run));
+      Object.assign(result, { rowsLoaded: load.rowsLoaded, quality: load.quality });
+    } else progress.skip('load_to_rdb');
+    if (!startsAfter('refresh_views')) await progress.run('refresh_views', () => serving.refresh_views(run));
+    else progress.skip('refresh_views');
+    const email = await progress.run('send_email_report', () =>
+      serving.send_email_report({ ...run, quality: load?.quality }),
     );
     result.emailSent = email.sent;
   } catch (err) {
@@ -147,44 +110,21 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
   return result;
 }
 
-/** Before anything is started: the data the first step reads must exist. */
-async function checkWhatTheFirstStepNeeds(progress: Progress, run: StepInput, fromStep: StepName) {
-  const stageIndex = STEPS.indexOf(fromStep);
-  if (stageIndex <= STEPS.indexOf('run_stage1')) {
-    await progress.run(
-      'check_s3_input',
-      () => acts.check_s3_input(run),
-      (c) => `${c.objects} files`,
-    );
-  } else {
-    // Resuming at stage 2: its input is stage 1's output.
-    progress.skip('check_s3_input');
-    await progress.run(
-      'check_s3_stage1_out',
-      () => acts.check_s3_stage1_out(run),
-      (c) => `${c.objects} files`,
-    );
-  }
-}
-
 /** stop_spark then stop_cluster; a failing stop_spark never prevents stop_cluster. */
-async function stopEverything(progress: Progress, run: StepInput): Promise<boolean> {
-  let ok = true;
-  try {
-    await progress.run('stop_spark', () => acts.stop_spark(run));
-  } catch {
-    ok = false;
-  }
-  try {
-    await progress.run(
-      'stop_cluster',
-      () => acts.stop_cluster(run),
-      (s) => `${s.stopped.length} stopped`,
+async function stopSparkAndCluster(progress: Progress, run: StepInput): Promise<boolean> {
+  const sparkStopped = await progress
+    .run('stop_spark', () => acts.stop_spark(run))
+    .then(
+      () => true,
+      () => false,
     );
-  } catch {
-    ok = false;
-  }
-  return ok;
+  const clusterStopped = await progress
+    .run('stop_cluster', () => acts.stop_cluster(run))
+    .then(
+      () => true,
+      () => false,
+    );
+  return sparkStopped && clusterStopped;
 }
 
 async function notify(
@@ -201,7 +141,6 @@ async function notify(
         kind,
         ...run,
         step: failed?.step,
-        attempt: failed?.attempt,
         error: err === undefined ? undefined : failureMessage(err),
         durationSeconds: (Date.now() - workflowInfo().startTime.getTime()) / 1000,
         rowsLoaded: result?.rowsLoaded ?? undefined,

@@ -35,11 +35,16 @@ export class Progress {
   }
 
   skip(step: StepName, detail = 'skipped'): void {
-    Object.assign(this.get(step), { status: 'skipped', detail });
+    const entry = this.get(step);
+    if (entry.status === 'pending') Object.assign(entry, { status: 'skipped', detail });
   }
 
   /** Runs one step, recording its status, times and a one-line detail from its result. */
-  async run<T>(step: StepName, fn: () => Promise<T>, describe?: (result: T) => string): Promise<T> {
+  async run<T>(
+    step: StepName,
+    fn: () => Promise<T>,
+    describe: (result: T) => string | undefined = detailOf,
+  ): Promise<T> {
     const entry = this.get(step);
     Object.assign(entry, { status: 'running', startedAt: new Date().toISOString(), endedAt: undefined });
     try {
@@ -67,6 +72,23 @@ export class Progress {
   firstFailure(): StepProgress | undefined {
     return this.state.steps.find((s) => s.status === 'failed');
   }
+}
+
+/** One line about a step's result, for the progress query. */
+export function detailOf(result: unknown): string | undefined {
+  const r = (result ?? {}) as Record<string, unknown>;
+  if (typeof r.aliveWorkers === 'number')
+    return `${r.aliveWorkers} of ${String(r.expectedWorkers)} workers alive`;
+  if (typeof r.masterPrivateIp === 'string') return `master ${r.masterPrivateIp}`;
+  if (typeof r.stage === 'string') return `driver exited 0 after ${Number(r.seconds).toFixed(0)} s`;
+  if (typeof r.path === 'string') return `${String(r.objects)} files at ${r.path}`;
+  if (typeof r.rowsLoaded === 'number') return `${r.rowsLoaded} rows`;
+  if (Array.isArray(r.views)) return `${r.views.length} views refreshed`;
+  if (Array.isArray(r.recipients)) return `sent to ${r.recipients.length} recipient(s)`;
+  if (Array.isArray(r.stopped)) return `${r.stopped.length} instance(s) stopped`;
+  if (Array.isArray(r.packages)) return `${r.packages.join(' ')} on ${String(r.hosts)} host(s)`;
+  if (typeof r.files === 'number') return `${r.files} files`;
+  return undefined;
 }
 
 /** The most useful single line of a failure: the activity's own error rather than the wrapper. */

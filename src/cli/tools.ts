@@ -1,0 +1,132 @@
+/**
+ * The rest of the toolbox: worker, db migrate, deploy-code, report preview, demo-data.
+ * Each validates only the configuration it needs.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import { loadConfig, readEnv } from '../config';
+import { createS3Client } from '../clients';
+import { renderReport } from '../activities/report';
+import { migrate } from '../db/migrate';
+import { createPool } from '../db/pool';
+import { uploadDemoData, uploadSparkCode } from '../demo/upload';
+import { startWorker } from '../worker';
+import { parseDate, UsageError, type Out } from './runs';
+
+export function registerToolCommands(program: Command, output: (json: boolean) => Out): void {
+  const json = () => new Option('--json', 'machine-readable output');
+
+  program
+    .command('worker')
+    .description('run a worker (npm start); SIGINT/SIGTERM shut it down gracefully')
+    .addOption(
+      new Option('--role <role>', 'which steps this worker serves')
+        .choices(['all', 'cluster', 'serving'])
+        .default('all'),
+    )
+    .action(async (opts: { role: 'all' | 'cluster' | 'serving' }) => {
+      const worker = await startWorker({ role: opts.role });
+      console.error(`worker (${opts.role}) serving ${worker.taskQueues.join(', ')}`);
+      await worker.done;
+    });
+
+  const db = program.command('db').description('the serving database');
+  db.command('migrate')
+    .description('apply the schema migrations (idempotent)')
+    .addOption(json())
+    .action(async (opts: { json?: boolean }) => {
+      const { postgres } = loadConfig(['postgres'], readEnv());
+
+      const pool = createPool(postgres, { max: 1 });
+      try {
+        const result = await migrate(pool);
+        output(!!opts.json).print(
+          result.applied.length
+            ? `applied ${result.applied.length} migration(s): ${result.applied.join(', ')}`
+            : 'schema is up to date',
+          result,
+        );
+      } finally {
+        await pool.end();
+      }
+    });
+
+  program
+    .command('deploy-code')
+    .description('upload the Spark job code (DIR/stage1, DIR/stage2) to s3://<bucket>/<S3_CODE_PREFIX>/')
+    .argument('<dir>', 'folder holding stage1/ and stage2/ (e.g. spark)')
+    .addOption(json())
+    .action(async (dir: string, opts: { json?: boolean }) => {
+      for (const stage of ['stage1', 'stage2']) {
+        if (!fs.existsSync(path.join(dir, stage, 'main.py'))) {
+          throw new UsageError(
+            `${path.join(dir, stage, 'main.py')} does not exist; DIR must hold stage1/ and stage2/`,
+          );
+        }
+      }
+      const { aws, s3 } = loadConfig(['aws', 's3'], readEnv());
+      const client = createS3Client(aws);
+      try {
+        const uploaded = await uploadSparkCode({
+          s3: client,
+          bucket: s3.S3_BUCKET,
+          codePrefix: s3.S3_CODE_PREFIX,
+          dir,
+        });
+        output(!!opts.json).print(
+          `uploaded ${uploaded.length} files to s3://${s3.S3_BUCKET}/${s3.S3_CODE_PREFIX}/`,
+          { uploaded },
+        );
+      } finally {
+        client.destroy();
+      }
+    });
+
+  program
+    .command('demo-data')
+    .description(
+      'generate a day of synthetic sensor data with known potholes and upload it with the road network',
+    )
+    .argument('<date>', 'batch date YYYY-MM-DD')
+    .addOption(json())
+    .action(async (date: string, opts: { json?: boolean }) => {
+      const batchDate = parseDate(date);
+      const { aws, s3 } = loadConfig(['aws', 's3'], readEnv());
+      const client = createS3Client(aws);
+      try {
+        const result = await uploadDemoData({
+          s3: client,
+          bucket: s3.S3_BUCKET,
+          rawPrefix: s3.S3_RAW_DATA_PREFIX,
+          date: batchDate,
+        });
+        output(!!opts.json).print(
+          `uploaded ${result.readings} readings for ${batchDate}; potholes injected at ${result.potholeSegmentIds.join(', ')}`,
+          result,
+        );
+      } finally {
+        client.destroy();
+      }
+    });
+
+  const report = program.command('report').description('the daily repair-priority report');
+  report
+    .command('preview')
+    .description('render the report for DATE without sending it')
+    .argument('<date>', 'batch date YYYY-MM-DD')
+    .option('--out <file>', 'write the HTML there', 'report.html')
+    .action(async (date: string, opts: { out: string }) => {
+      const batchDate = parseDate(date);
+      const { postgres } = loadConfig(['postgres'], readEnv());
+
+      const pool = createPool(postgres, { max: 2 });
+      try {
+        const rendered = await renderReport(pool, batchDate);
+        fs.writeFileSync(opts.out, rendered.html);
+        console.log(`${rendered.subject}\nwritten to ${path.resolve(opts.out)}`);
+      } finally {
+        await pool.end();
+      }
+    });
+}
