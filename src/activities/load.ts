@@ -24,6 +24,8 @@ import {
   COPY_BINARY_TRAILER,
   epochDay,
   isDataFile,
+  largestRowGroup,
+  openStage2File,
   Stage2ContractError,
   type RowCounters,
   type Stage2Object,
@@ -122,8 +124,22 @@ async function readRange(
   return bytes.slice().buffer as ArrayBuffer;
 }
 
-/** Heap cap of the decoder thread: a row group of Spark's Stage2 output decodes well within it. */
-const DECODER_HEAP_MB = 64;
+/**
+ * Heap of a decoder thread, sized from the largest row group: capping it is what keeps a load's memory
+ * bounded (an uncapped heap lets garbage pile up to several times the live data), sizing it from the
+ * footers is what keeps a large row group from failing. Decoded Stage2 rows take about 110 bytes.
+ */
+const DECODER_BASE_HEAP_MB = 24;
+const DECODED_BYTES_PER_ROW = 110;
+/** Prefetching holds two decoded groups; above this size one at a time is enough to stay fed. */
+const PREFETCH_MAX_ROWS = 262_144;
+export function decoderHeapMb(largestGroupRows: number, prefetch: boolean): number {
+  const groups = prefetch ? 2 : 1;
+  return Math.ceil(DECODER_BASE_HEAP_MB + (groups * largestGroupRows * DECODED_BYTES_PER_ROW) / 1048576);
+}
+
+/** More threads decode faster but each costs its own heap; one keeps a load within ~300 MB RSS. */
+const DECODER_THREADS = 1;
 const DECODER_ENTRY = path.join(__dirname, 'stage2-decoder.ts');
 
 interface DecoderSession {
@@ -136,17 +152,25 @@ interface DecoderSession {
   close(): Promise<void>;
 }
 
-function startDecoder(s3: S3Client, input: DecoderInput, signal: AbortSignal): DecoderSession {
+function startDecoder(
+  s3: S3Client,
+  input: DecoderInput,
+  threads: number,
+  signal: AbortSignal,
+): DecoderSession {
   // The worker process runs the TypeScript sources through tsx; a thread has to register it again.
   const boot = DECODER_ENTRY.endsWith('.ts') ? `require('tsx/cjs');` : '';
-  const worker = new Worker(`${boot} require(${JSON.stringify(DECODER_ENTRY)});`, {
-    eval: true,
-    workerData: input,
-    resourceLimits: { maxOldGenerationSizeMb: DECODER_HEAP_MB, maxYoungGenerationSizeMb: 8 },
-  });
-  const queue: Buffer[] = [];
+  // Files are dealt round-robin to the threads; COPY takes their tuples in whatever order they come.
+  const shares = Array.from({ length: Math.max(1, Math.min(threads, input.files.length)) }, (_, t) =>
+    input.files.filter((_, i) => i % threads === t),
+  );
+  const heapMb = decoderHeapMb(largestRowGroup(input.files), input.prefetch);
+  const queue: { tuples: Buffer; from: Worker }[] = [];
   let rows = 0;
-  let counters: RowCounters | undefined;
+  let announced = 0;
+  let readyCount = 0;
+  let finished = 0;
+  const counters: RowCounters = { rows: 0, impactExceedsTotal: 0, emptySegmentId: 0 };
   let failure: unknown;
   let wake: (() => void) | undefined;
   let resolveReady!: (rows: number) => void;
@@ -161,44 +185,59 @@ function startDecoder(s3: S3Client, input: DecoderInput, signal: AbortSignal): D
     rejectReady(failure);
     wake?.();
   };
-  const send = (m: ToDecoder, transfer: ArrayBuffer[] = []) => worker.postMessage(m, transfer);
-  worker.on('message', (m: FromDecoder) => {
-    switch (m.type) {
-      case 'read':
-        readRange(s3, input.bucket, m.key, m.start, m.end, signal).then(
-          (buffer) => send({ type: 'bytes', id: m.id, buffer }, [buffer]),
-          (err: Error) => send({ type: 'readFailed', id: m.id, message: err.message }),
-        );
-        break;
-      case 'ready':
-        resolveReady(m.rows);
-        break;
-      case 'tuples':
-        queue.push(Buffer.from(m.buffer));
-        rows += m.rows;
-        wake?.();
-        break;
-      case 'done':
-        counters = m.counters;
-        wake?.();
-        break;
-      case 'failed':
-        fail(m.contract ? new Stage2ContractError(m.message) : new Error(m.message));
-        break;
-    }
-  });
-  worker.on('error', (err: Error & { code?: string }) => {
-    fail(
-      err.code === 'ERR_WORKER_OUT_OF_MEMORY'
-        ? new Stage2ContractError(
-            `decoding the Stage2 output needs more than ${DECODER_HEAP_MB} MB per row group; ` +
-              `write it with smaller Parquet row groups (parquet.block.size)`,
-          )
-        : err,
-    );
-  });
-  worker.on('exit', (code: number) => {
-    if (!counters) fail(new Error(`the Parquet decoder thread stopped (exit code ${code})`));
+
+  const workers = shares.map((files) => {
+    const worker = new Worker(`${boot} require(${JSON.stringify(DECODER_ENTRY)});`, {
+      eval: true,
+      workerData: { ...input, files } satisfies DecoderInput,
+      resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 8 },
+    });
+    const send = (m: ToDecoder, transfer: ArrayBuffer[] = []) => worker.postMessage(m, transfer);
+    let done = false;
+    worker.on('message', (m: FromDecoder) => {
+      switch (m.type) {
+        case 'read':
+          readRange(s3, input.bucket, m.key, m.start, m.end, signal).then(
+            (buffer) => send({ type: 'bytes', id: m.id, buffer }, [buffer]),
+            (err: Error) => send({ type: 'readFailed', id: m.id, message: err.message }),
+          );
+          break;
+        case 'ready':
+          announced += m.rows;
+          if (++readyCount === shares.length) resolveReady(announced);
+          break;
+        case 'tuples':
+          queue.push({ tuples: Buffer.from(m.buffer), from: worker });
+          rows += m.rows;
+          wake?.();
+          break;
+        case 'done':
+          done = true;
+          counters.rows += m.counters.rows;
+          counters.impactExceedsTotal += m.counters.impactExceedsTotal;
+          counters.emptySegmentId += m.counters.emptySegmentId;
+          finished++;
+          wake?.();
+          break;
+        case 'failed':
+          fail(m.contract ? new Stage2ContractError(m.message) : new Error(m.message));
+          break;
+      }
+    });
+    worker.on('error', (err: Error & { code?: string }) => {
+      fail(
+        err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? new Stage2ContractError(
+              `decoding a row group of the Stage2 output needed more than the ${heapMb} MB planned for ` +
+                `${largestRowGroup(input.files)} rows; write it with smaller Parquet row groups (parquet.block.size)`,
+            )
+          : err,
+      );
+    });
+    worker.on('exit', (code: number) => {
+      if (!done) fail(new Error(`a Parquet decoder thread stopped (exit code ${code})`));
+    });
+    return worker;
   });
   const onAbort = () => fail(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
@@ -207,26 +246,26 @@ function startDecoder(s3: S3Client, input: DecoderInput, signal: AbortSignal): D
     ready,
     rows: () => rows,
     counters: () => {
-      if (!counters) throw new Error('the decoder has not finished');
+      if (finished < workers.length) throw new Error('the decoder has not finished');
       return counters;
     },
     async *tuples() {
-      send({ type: 'start' });
+      for (const w of workers) w.postMessage({ type: 'start' } satisfies ToDecoder);
       for (;;) {
         if (failure) throw failure;
         const next = queue.shift();
         if (next) {
-          yield next;
-          send({ type: 'consumed' });
+          yield next.tuples;
+          next.from.postMessage({ type: 'consumed' } satisfies ToDecoder);
           continue;
         }
-        if (counters) return;
+        if (finished === workers.length) return;
         await new Promise<void>((resolve) => (wake = resolve));
       }
     },
     async close() {
       signal.removeEventListener('abort', onAbort);
-      await worker.terminate();
+      await Promise.all(workers.map((w) => w.terminate()));
     },
   };
 }
@@ -290,16 +329,32 @@ export function createLoadActivities(deps: LoadDeps) {
         'MissingInput',
       );
     }
+    // Every footer is read and checked here, before anything is written.
+    const files: DecoderInput['files'] = [];
+    for (const object of listing.data) {
+      try {
+        const opened = await openStage2File(`s3://${bucket}/${object.key}`, {
+          byteLength: object.size,
+          slice: (start, end = object.size) => readRange(s3, bucket, object.key, start, end, signal),
+        });
+        files.push({ ...object, metadata: opened.metadata });
+      } catch (err) {
+        if (signal.aborted) throw signal.reason;
+        throw asLoadFailure(err, where);
+      }
+    }
     const decoder = startDecoder(
       s3,
       {
         bucket,
-        objects: listing.data,
+        files,
+        prefetch: largestRowGroup(files) <= PREFETCH_MAX_ROWS,
         batchDate,
         day: epochDay(batchDate),
         batchRows: COPY_BATCH_ROWS,
         window: DECODER_WINDOW,
       },
+      DECODER_THREADS,
       signal,
     );
     try {
@@ -325,7 +380,17 @@ export function createLoadActivities(deps: LoadDeps) {
 
       // 2. Rebuild the day's partition in one transaction.
       const previous = await previousLoadedDate(pool, batchDate);
+      // Where the time goes, for the log: open = listing, decoder start and every footer checked.
+      const phaseSeconds: Record<string, number> = { open: (Date.now() - started) / 1000 };
       let phase = 'copy';
+      let phaseStarted = Date.now();
+      const enterPhase = (next: string) => {
+        // A cancellation between statements must not let the next one (or COMMIT) run.
+        if (signal.aborted) throw signal.reason;
+        phaseSeconds[phase] = (Date.now() - phaseStarted) / 1000;
+        phase = next;
+        phaseStarted = Date.now();
+      };
       const heartbeat = () => ctx.heartbeat({ phase, rows: decoder.rows(), of: totalRows });
       const ticker = setInterval(heartbeat, 5_000);
       const client = await pool.connect();
@@ -340,12 +405,12 @@ export function createLoadActivities(deps: LoadDeps) {
         await waitForDateLock(client, batchDate, signal, heartbeat);
         await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
         const stage = `${partitionName(batchDate)}_load`;
+        const arrivals = `${stage}_rows`;
+        // Rows land unsorted in a scratch table (unlogged: it never outlives this transaction)...
         await client.query(
-          `CREATE TABLE ${stage} (LIKE pothole_segments INCLUDING DEFAULTS,
-           CONSTRAINT ${stage}_date_check CHECK (date >= DATE '${batchDate}' AND date < DATE '${nextDay(batchDate)}'))`,
+          `CREATE UNLOGGED TABLE ${arrivals} (s_id varchar(50) COLLATE "C", centroid_lon double precision,
+             centroid_lat double precision, impact_count integer, total_count integer)`,
         );
-        // The whole day carries one date: a column default saves parsing it a million times.
-        await client.query(`ALTER TABLE ${stage} ALTER COLUMN date SET DEFAULT DATE '${batchDate}'`);
 
         async function* copyData(): AsyncGenerator<Buffer> {
           yield COPY_BINARY_HEADER;
@@ -359,28 +424,45 @@ export function createLoadActivities(deps: LoadDeps) {
           }
           yield COPY_BINARY_TRAILER;
         }
-        // FREEZE: the table is new in this transaction, so rows are written already frozen (no later
-        // hint-bit rewrite or anti-wraparound vacuum of the whole day).
         await pipeline(
           Readable.from(copyData(), { objectMode: false, highWaterMark: 1 << 20 }),
           client.query(
             copyFrom(
-              `COPY ${stage} (s_id, centroid_lon, centroid_lat, impact_count, total_count)
+              `COPY ${arrivals} (s_id, centroid_lon, centroid_lat, impact_count, total_count)
                FROM STDIN WITH (FORMAT binary, FREEZE)`,
             ),
           ),
         );
 
-        phase = 'index';
+        // ...and move into the day's table sorted by s_id: one sort, after which the three indexes led by
+        // s_id (or by the day's single date, then s_id) build from presorted input, far cheaper than
+        // three sorts of unordered rows. The table is new in this transaction, so the rows are written
+        // once, WAL-free where wal_level allows, and never rewritten later for hint bits.
+        enterPhase('sort');
         heartbeat();
-        await client.query(`ALTER TABLE ${stage} ALTER COLUMN date DROP DEFAULT`);
+        await client.query(`SET LOCAL work_mem = '256MB'`);
+        await client.query(
+          `CREATE TABLE ${stage} (LIKE pothole_segments INCLUDING DEFAULTS,
+           CONSTRAINT ${stage}_date_check CHECK (date >= DATE '${batchDate}' AND date < DATE '${nextDay(batchDate)}'))`,
+        );
+        await client.query(
+          `INSERT INTO ${stage} (s_id, centroid_lon, centroid_lat, date, impact_count, total_count)
+           SELECT s_id, centroid_lon, centroid_lat, DATE '${batchDate}', impact_count, total_count
+             FROM ${arrivals} ORDER BY s_id`,
+        );
+        await client.query(`DROP TABLE ${arrivals}`);
+
+        enterPhase('index');
+        heartbeat();
         for (const [suffix, sql] of partitionIndexes(stage)) {
+          if (signal.aborted) throw signal.reason;
           await client.query(sql.replace('$name', `${stage}_${suffix}`));
         }
 
-        phase = 'swap';
+        enterPhase('swap');
         heartbeat();
         await swapPartition(client, stage, batchDate);
+        if (signal.aborted) throw signal.reason;
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {
@@ -395,16 +477,17 @@ export function createLoadActivities(deps: LoadDeps) {
       }
       const counters = decoder.counters();
       const quality = qualityFindings(counters, previous);
+      enterPhase('geocode');
       const loadedSeconds = (Date.now() - started) / 1000;
       log.info('Stage2 output loaded', {
         batchDate,
         rows: counters.rows,
         seconds: loadedSeconds,
+        phaseSeconds,
         warnings: quality.warnings,
       });
 
       // 3. Reverse geocoding is best effort and outside the data transaction.
-      phase = 'geocode';
       const geocoded = await geocodeMissingSegments(
         { ...deps.geocode, pool, config: config.kakao, fetch: deps.fetch, signal, heartbeat },
         batchDate,

@@ -298,8 +298,14 @@ async function readRowGroup(file: OpenFile, groupIndex: number, firstRow: number
   return { url: file.url, firstRow, rows, cols };
 }
 
-/** Row groups of every file in order, the next one fetched while the current one is consumed. */
-export async function* rowGroups(files: OpenFile[]): AsyncGenerator<DecodedGroup> {
+/**
+ * Row groups of every file in order. With `prefetch`, the next group is fetched and decoded while the
+ * current one is consumed (twice the memory of one group).
+ */
+export async function* rowGroups(
+  files: OpenFile[],
+  options: { prefetch: boolean },
+): AsyncGenerator<DecodedGroup> {
   const plan: { file: OpenFile; group: number; firstRow: number }[] = [];
   for (const file of files) {
     let firstRow = 0;
@@ -315,10 +321,19 @@ export async function* rowGroups(files: OpenFile[]): AsyncGenerator<DecodedGroup
     promise.catch(() => undefined); // surfaced when awaited; never an unhandled rejection
     return promise;
   };
+  if (!options.prefetch) {
+    for (let i = 0; i < plan.length; i++) yield await start(i)!;
+    return;
+  }
   let next = start(0);
   for (let i = 0; next; i++) {
     const current = next;
     next = start(i + 1);
     yield await current;
   }
+}
+
+/** Rows of the largest row group: what one decoding step holds in memory. */
+export function largestRowGroup(files: { metadata: FileMetaData }[]): number {
+  return Math.max(0, ...files.flatMap((f) => f.metadata.row_groups.map((g) => Number(g.num_rows))));
 }

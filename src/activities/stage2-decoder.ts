@@ -1,14 +1,13 @@
 /**
- * The decoder thread of load_to_rdb: Parquet footers, row groups and COPY BINARY encoding run here, in a
+ * The decoder thread of load_to_rdb: Parquet row groups are decoded and COPY BINARY encoded here, in a
  * worker thread with a capped heap, so the memory a load takes is bounded by that cap whatever the
  * garbage collector of the worker process would otherwise let grow. Bytes come from the main thread
  * (which owns the S3 client) on request; encoded tuples go back as transferred buffers, a few at a time.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AsyncBuffer } from 'hyparquet';
+import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import {
   encodeCopyRows,
-  openStage2File,
   rowGroups,
   Stage2ContractError,
   type OpenFile,
@@ -18,7 +17,9 @@ import {
 
 export interface DecoderInput {
   bucket: string;
-  objects: Stage2Object[];
+  /** Files whose footers the main thread already read and checked. */
+  files: (Stage2Object & { metadata: FileMetaData })[];
+  prefetch: boolean;
   batchDate: string;
   day: number;
   batchRows: number;
@@ -77,18 +78,18 @@ function remoteBuffer(object: Stage2Object): AsyncBuffer {
 }
 
 async function run(): Promise<void> {
-  // Every footer is checked before the main thread writes anything.
-  const files: OpenFile[] = [];
-  for (const object of input.objects) {
-    files.push(await openStage2File(`s3://${input.bucket}/${object.key}`, remoteBuffer(object)));
-  }
+  const files: OpenFile[] = input.files.map((f) => ({
+    url: `s3://${input.bucket}/${f.key}`,
+    buffer: remoteBuffer(f),
+    metadata: f.metadata,
+  }));
   const started = new Promise<void>((resolve) => (wakeStart = resolve));
   post({ type: 'ready', rows: files.reduce((n, f) => n + Number(f.metadata.num_rows), 0) });
   await started;
 
   const counters: RowCounters = { rows: 0, impactExceedsTotal: 0, emptySegmentId: 0 };
   const ctx = { batchDate: input.batchDate, day: input.day };
-  for await (const group of rowGroups(files)) {
+  for await (const group of rowGroups(files, { prefetch: input.prefetch })) {
     for (let at = 0; at < group.rows; at += input.batchRows) {
       const before = counters.rows;
       const tuples = encodeCopyRows(
