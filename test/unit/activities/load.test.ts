@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { nextDay, partitionName, qualityFindings } from '../../../src/activities/load';
+import { decoderHeapMb, nextDay, partitionName, qualityFindings } from '../../../src/activities/load';
 
 describe('qualityFindings', () => {
   test('nothing to report gives no warnings', () => {
@@ -52,5 +52,14 @@ describe('naming', () => {
     assert.equal(nextDay('2026-02-28'), '2026-03-01');
     assert.equal(nextDay('2028-02-28'), '2028-02-29');
     assert.equal(nextDay('2026-12-31'), '2027-01-01');
+  });
+});
+
+describe('decoderHeapMb', () => {
+  test('grows with the largest row group, and doubles its share when prefetching', () => {
+    assert.equal(decoderHeapMb(0, true), 24);
+    assert.equal(decoderHeapMb(131_072, true), 52);
+    assert.equal(decoderHeapMb(131_072, false), 38);
+    assert.ok(decoderHeapMb(5_000_000, false) > 500, 'a huge row group gets the heap it needs');
   });
 });
