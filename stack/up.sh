@@ -27,11 +27,19 @@ apt_install() {
   [[ $EUID == 0 ]] || die "missing system packages: $*. Install them with: sudo apt-get install $*"
   export DEBIAN_FRONTEND=noninteractive
   log "installing $* (apt-get)"
-  if ! apt-get install -y -q --no-install-recommends "$@" >>"$STACK_LOGS/install.log" 2>&1; then
-    apt-get update -q >>"$STACK_LOGS/install.log" 2>&1
-    apt-get install -y -q --no-install-recommends "$@" >>"$STACK_LOGS/install.log" 2>&1 ||
-      die "apt-get install $* failed, see $STACK_LOGS/install.log"
+  # Packages must not start their system-wide services (sshd on :22, a PostgreSQL cluster on :5432):
+  # the stack runs its own instances. policy-rc.d answering 101 is Debian's switch for that.
+  local policy=/usr/sbin/policy-rc.d own_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
   fi
+  local ok=1
+  if ! apt-get install -y -q --no-install-recommends "$@" >>"$STACK_LOGS/install.log" 2>&1; then
+    apt-get update -q >>"$STACK_LOGS/install.log" 2>&1 || true
+    apt-get install -y -q --no-install-recommends "$@" >>"$STACK_LOGS/install.log" 2>&1 || ok=0
+  fi
+  if [[ $own_policy == 1 ]]; then rm -f "$policy"; fi
+  [[ $ok == 1 ]] || die "apt-get install $* failed, see $STACK_LOGS/install.log"
 }
 
 install_system_packages() {
