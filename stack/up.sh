@@ -84,7 +84,7 @@ EOF
 install_node_modules() {
   if [[ ! -d node_modules/smtp-server || ! -d node_modules/tsx ]]; then
     log "installing npm dependencies (npm ci)"
-    npm ci --no-audit --no-fund >>"$STACK_LOGS/install.log" 2>&1 || die "npm ci failed, see $STACK_LOGS/install.log"
+    npm ci --ignore-scripts --no-audit --no-fund >>"$STACK_LOGS/install.log" 2>&1 || die "npm ci failed, see $STACK_LOGS/install.log"
   fi
 }
 
