@@ -3,7 +3,7 @@
  * Every command validates its arguments before touching anything, prints one clear line on error and exits
  * non-zero, and speaks JSON with --json for scripts.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { ConfigError, loadConfig, readEnv, SECTIONS_FOR } from './config';
 import { connectClient } from './cli/connect';
 import {
@@ -127,7 +127,17 @@ export function buildProgram(): Command {
   program
     .command('schedule')
     .description('manage the nightly schedule pothole-nightly (02:00 Asia/Seoul)')
-    .argument('<action>', 'create | update | describe | pause | unpause | trigger | delete')
+    .addArgument(
+      new Argument('<action>').choices([
+        'create',
+        'update',
+        'describe',
+        'pause',
+        'unpause',
+        'trigger',
+        'delete',
+      ]),
+    )
     .addOption(json)
     .action(async (action: string, opts: { json?: boolean }) => {
       const config = temporalConfig();

@@ -1,0 +1,67 @@
+/**
+ * Bad arguments give one clear message and a non-zero exit, before anything is contacted: the CLI is pointed at
+ * a Temporal address where nothing listens, so any attempt to start a run would show up as a connection error.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+
+const bin = path.resolve(__dirname, '../../../bin/pothole.js');
+
+function pothole(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: '127.0.0.1:1', POTHOLE_ENV_FILE: '/dev/null' },
+    timeout: 60_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('pothole CLI arguments', () => {
+  const cases: [string[], RegExp][] = [
+    [['run', '2026-02-30'], /DATE: batch date "2026-02-30" is not a real calendar date/],
+    [['run', '2026-02-12; rm -rf /'], /is not written YYYY-MM-DD/],
+    [
+      ['run', '2026-02-12', '--from', 'run_stage3'],
+      /--from: unknown step "run_stage3"; one of: check_s3_input, /,
+    ],
+    [['run', '2026-02-12', '--from', 'stop_cluster'], /--from: unknown step "stop_cluster"/],
+    [['backfill', '2026-02-10', '2026-02-01'], /FROM 2026-02-10 is after TO 2026-02-01/],
+    [['backfill', '2026-02-01', '2026-02-31'], /TO: batch date "2026-02-31" is not a real calendar date/],
+    [['run', '--bogus'], /unknown option '--bogus'/],
+    [['cancel'], /missing required argument 'date'/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['list', '--last', 'many'], /--last must be a positive integer, got "many"/],
+    [
+      ['schedule', 'explode'],
+      /'explode' is invalid for argument 'action'. Allowed choices are create, update/,
+    ],
+  ];
+  for (const [args, message] of cases) {
+    it(`pothole ${args.join(' ')} → a clear error, exit non-zero, nothing started`, () => {
+      const r = pothole(...args);
+      assert.notEqual(r.code, 0);
+      assert.match(r.err, message);
+      assert.doesNotMatch(r.err + r.out, /cannot reach the Temporal server|started/);
+    });
+  }
+
+  it('every command has --help', () => {
+    for (const cmd of [
+      'run',
+      'status',
+      'cancel',
+      'list',
+      'backfill',
+      'schedule',
+      'worker',
+      'deploy-code',
+      'demo-data',
+    ]) {
+      const r = pothole(cmd, '--help');
+      assert.equal(r.code, 0, `${cmd} --help: ${r.err}`);
+      assert.match(r.out, new RegExp(`Usage: pothole ${cmd}`));
+    }
+  });
+});
