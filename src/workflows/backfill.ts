@@ -65,7 +65,7 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
   const dates = all.slice(0, DATES_PER_RUN);
   const previous = input.outcomes ?? [];
   const outcomes: DateOutcome[] = dates.map((batchDate) => ({ batchDate, status: 'pending' }));
-  const state: { current?: string; step?: StepName } = {};
+  const state: { current?: string; step?: StepName; waitingFor?: string } = {};
   setHandler(backfillProgressQuery, () => ({ ...state, outcomes: [...previous, ...outcomes] }));
 
   const { workflowId, runId } = workflowInfo();
@@ -88,7 +88,9 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
   // ── infra setup + spark processing for every date, one cluster session ──
   for (const o of outcomes) await attempt(o, 'check_s3_input', acts.check_s3_input);
   if (outcomes.some((o) => o.status !== 'failed')) {
-    const release = await acquireClusterLock(acts.request_cluster_lock, () => undefined);
+    const release = await acquireClusterLock(acts.request_cluster_lock, (waitingFor) => {
+      state.waitingFor = waitingFor;
+    });
     try {
       const first = { batchDate: dates[0]!, workflowId, runId };
       await acts.start_cluster(first);

@@ -91,7 +91,8 @@ export async function clusterLock(state: LockState = { queue: [] }): Promise<voi
  */
 export async function acquireClusterLock(
   request: (r: LockRequester & { lockWorkflowId: string }) => Promise<{ holder?: string }>,
-  onWaiting: (holder: string | undefined) => void,
+  /** Told what the run waits for while it waits (the holder's workflow id when known), then undefined. */
+  onWaiting: (waitingFor: string | undefined) => void,
 ): Promise<() => Promise<void>> {
   const info = workflowInfo();
   const me = { workflowId: info.workflowId, runId: info.runId };
@@ -109,7 +110,7 @@ export async function acquireClusterLock(
   };
   try {
     const { holder } = await request({ ...me, lockWorkflowId });
-    if (!granted) onWaiting(holder);
+    if (!granted) onWaiting(holder ? `cluster in use by ${holder}` : 'waiting for the cluster lock');
     await condition(() => granted);
   } catch (err) {
     await CancellationScope.nonCancellable(release);

@@ -57,8 +57,8 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
         await progress.run('check_s3_stage1_out', () => acts.check_s3_stage1_out(run));
       await step('check_s3_input');
 
-      const releaseLock = await acquireClusterLock(acts.request_cluster_lock, (holder) => {
-        progress.state.waitingFor = holder && `cluster in use by ${holder}`;
+      const releaseLock = await acquireClusterLock(acts.request_cluster_lock, (waitingFor) => {
+        progress.state.waitingFor = waitingFor;
       });
       const clusterStartedAt = Date.now();
       try {

@@ -1,0 +1,62 @@
+/** A Temporal client and a worker with recording stand-in activities on a task queue of the test's own. */
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { loadConfig, readEnv } from '../../src/config';
+import { fakeActivities, Recorder } from './fake-activities';
+
+export const stackEnvFile = path.resolve(__dirname, '../../.stack/env');
+export const stackEnv = () => readEnv({ ...process.env, POTHOLE_ENV_FILE: stackEnvFile });
+
+let runtimeInstalled = false;
+const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
+
+export interface FakeWorld {
+  client: Client;
+  taskQueue: string;
+  rec: Recorder;
+  /** Ends every open run on the task queue, stops the worker, closes connections. */
+  close(): Promise<void>;
+}
+
+export async function startFakeWorld(name: string): Promise<FakeWorld> {
+  if (!runtimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    runtimeInstalled = true;
+  }
+  const { temporal } = loadConfig(['temporal'], stackEnv());
+  const taskQueue = `${name}-${process.pid}-${Date.now()}`;
+  const connection = await Connection.connect({ address: temporal.TEMPORAL_ADDRESS });
+  const client = new Client({ connection, namespace: temporal.TEMPORAL_NAMESPACE });
+  const rec = new Recorder();
+  const worker = await Worker.create({
+    connection: await NativeConnection.connect({ address: temporal.TEMPORAL_ADDRESS }),
+    namespace: temporal.TEMPORAL_NAMESPACE,
+    taskQueue,
+    workflowBundle: await bundleWorkflowCode({
+      workflowsPath: require.resolve('../../src/workflows'),
+      logger: quiet,
+    }),
+    activities: fakeActivities(rec, client, taskQueue),
+    shutdownForceTime: '10s',
+  });
+  const running = worker.run();
+  return {
+    client,
+    taskQueue,
+    rec,
+    async close() {
+      for await (const w of client.workflow.list({
+        query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+      })) {
+        await client.workflow
+          .getHandle(w.workflowId, w.runId)
+          .terminate('test finished')
+          .catch(() => undefined);
+      }
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
