@@ -73,8 +73,7 @@ for spec in sys.argv[1:]:
 EOF
   )
   if [[ -n "$missing" ]]; then
-    # shellcheck disable=SC2086
-    log "installing $(echo $missing) (pip)"
+    log "installing ${missing//$'\n'/ } (pip)"
     # shellcheck disable=SC2086
     python3 -m pip install -q $missing >>"$STACK_LOGS/install.log" 2>&1 ||
       die "pip install failed, see $STACK_LOGS/install.log"
