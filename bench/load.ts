@@ -317,15 +317,24 @@ async function main(): Promise<void> {
     // Every measurement starts from written-back page cache, so one does not pay for another's writes.
     const settle = () => promisify(execFile)('sync');
 
-    const runs: { first: LoadFigures; rerun: LoadFigures; floor: number }[] = [];
+    // Other work on the machine slows every measurement: each line shows the 1-minute load average
+    // at its start, so figures from a busy moment can be told apart.
+    const load = () => os.loadavg()[0] ?? 0;
+    const runs: {
+      first: LoadFigures & { load: number };
+      rerun: LoadFigures & { load: number };
+      floor: number;
+      floorLoad: number;
+    }[] = [];
     for (let r = 0; r < args.repeat; r++) {
       // Each round's first load finds no partition for the day, as on a new date.
       await pool.query(`DROP TABLE IF EXISTS ${partitionName(date)}`);
       await settle();
-      const first = await runLoadInChild(spec);
+      const first = { load: load(), ...(await runLoadInChild(spec)) };
       await settle();
-      const rerun = await runLoadInChild(spec);
+      const rerun = { load: load(), ...(await runLoadInChild(spec)) };
       await settle();
+      const floorLoad = load();
       const floorStarted = process.hrtime.bigint();
       await promisify(execFile)('psql', ['-X', '-q', '-f', scriptFile], { env: psqlEnv });
       const floor = Number(process.hrtime.bigint() - floorStarted) / 1e9;
@@ -336,12 +345,13 @@ async function main(): Promise<void> {
       if (Number(check[0]?.n) !== args.rows) {
         throw new Error(`floor left ${check[0]?.n} rows, expected ${args.rows}`);
       }
-      runs.push({ first, rerun, floor });
+      runs.push({ first, rerun, floor, floorLoad });
     }
     fs.rmSync(scriptFile, { force: true });
 
-    const line = (label: string, seconds: number, rss?: number) =>
+    const line = (label: string, seconds: number, loadAvg: number, rss?: number) =>
       `${label.padEnd(46)} ${seconds.toFixed(2).padStart(6)} s ${fmt(args.rows / seconds).padStart(10)} rows/s` +
+      `   load ${loadAvg.toFixed(1).padStart(4)}` +
       (rss !== undefined ? `   peak RSS ${rss.toFixed(0)} MB` : '');
     const phases = (f: LoadFigures) =>
       Object.entries(f.phaseSeconds ?? {})
@@ -351,18 +361,24 @@ async function main(): Promise<void> {
     console.log('');
     console.log(
       `load_to_rdb benchmark: ${fmt(args.rows)} rows, ${args.files} snappy parquet files ` +
-        `(${(bytes / 1048576).toFixed(1)} MB) on ${os.cpus().length} cores, PostgreSQL ${version[0]?.v}, ` +
-        `load average ${os.loadavg()[0]?.toFixed(2)}`,
+        `(${(bytes / 1048576).toFixed(1)} MB) on ${os.cpus().length} cores, PostgreSQL ${version[0]?.v}`,
     );
     runs.forEach((run, i) => {
       const tag = args.repeat > 1 ? `[${i + 1}] ` : '';
       console.log(
-        line(`${tag}first load (S3 parquet → day partition)`, run.first.seconds, run.first.maxRssMB),
+        line(
+          `${tag}first load (S3 parquet → day partition)`,
+          run.first.seconds,
+          run.first.load,
+          run.first.maxRssMB,
+        ),
       );
       console.log(`      phases (s): ${phases(run.first)}`);
-      console.log(line(`${tag}rerun (replaces the day)`, run.rerun.seconds, run.rerun.maxRssMB));
+      console.log(
+        line(`${tag}rerun (replaces the day)`, run.rerun.seconds, run.rerun.load, run.rerun.maxRssMB),
+      );
       console.log(`      phases (s): ${phases(run.rerun)}`);
-      console.log(line(`${tag}floor (psql \\copy CSV + indexes + attach)`, run.floor));
+      console.log(line(`${tag}floor (psql \\copy CSV + indexes + attach)`, run.floor, run.floorLoad));
     });
     const median = (xs: number[]) => {
       const sorted = [...xs].sort((x, y) => x - y);
