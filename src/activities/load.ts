@@ -166,7 +166,8 @@ function startDecoder(
   signal: AbortSignal,
 ): DecoderSession {
   // The worker process runs the TypeScript sources through tsx; a thread has to register it again.
-  const boot = DECODER_ENTRY.endsWith('.ts') ? `require('tsx/cjs');` : '';
+  // Resolved here, not in the thread: an eval'd thread resolves modules from the process's cwd.
+  const boot = DECODER_ENTRY.endsWith('.ts') ? `require(${JSON.stringify(require.resolve('tsx/cjs'))});` : '';
   // Files are dealt round-robin to the threads; COPY takes their tuples in whatever order they come.
   const shares = Array.from({ length: Math.max(1, Math.min(threads, input.files.length)) }, (_, t) =>
     input.files.filter((_, i) => i % threads === t),
