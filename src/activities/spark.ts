@@ -261,6 +261,34 @@ exit 0
 `;
 }
 
+/**
+ * Runs a start script in a session of its own, so the daemons it leaves behind do not belong to our SSH
+ * command (which is killed with its channel when we give up waiting or are cancelled).
+ */
+export const startDaemons = (script: string): ShellCommand => sh`setsid -w ${script}`;
+
+/**
+ * stop-all.sh and stop-history-server.sh, then waits until the daemons of this host have really exited
+ * (spark-daemon.sh only sends SIGTERM), killing any that are still there after `waitSeconds`.
+ * The pid files follow spark-daemon.sh's naming in SPARK_PID_DIR (from conf/spark-env.sh, read by Spark's
+ * own bash loader).
+ */
+export function stopDaemonsScript(p: { sparkHome: string; waitSeconds: number }): ShellCommand {
+  return sh`SPARK_HOME=${p.sparkHome}; export SPARK_HOME; wait_s=${p.waitSeconds}
+piddir=$(bash -c '. "$SPARK_HOME/bin/load-spark-env.sh" >/dev/null 2>&1; echo "\${SPARK_PID_DIR:-/tmp}"')
+pids=$(cat "$piddir"/spark-*-org.apache.spark.deploy.*.pid 2>/dev/null || true)
+"$SPARK_HOME/sbin/stop-all.sh"; a=$?
+"$SPARK_HOME/sbin/stop-history-server.sh"; b=$?
+running() { st=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$st" ] && [ "\${st#Z}" = "$st" ]; }
+for pid in $pids; do
+  i=0
+  while running "$pid" && [ "$i" -lt $((wait_s * 5)) ]; do sleep 0.2; i=$((i + 1)); done
+  if running "$pid" && [ "$(ps -o comm= -p "$pid")" = java ]; then echo "daemon $pid did not stop, killing it"; kill -9 "$pid"; fi
+done
+[ "$a" = 0 ] && [ "$b" = 0 ]
+`;
+}
+
 // ---- activities ---------------------------------------------------------------------------------------
 
 function validDate(input: StepInput): string {
@@ -343,11 +371,15 @@ export function createSparkActivities(deps: SparkDeps) {
       { signal, timeoutMs: 60_000 },
     );
     if (status.exitCode === 0) return;
-    const started = await ssh.exec(masterSsh(info), sh`${sparkPath('sbin', 'start-history-server.sh')}`, {
-      signal,
-      timeoutMs: 120_000,
-      ...toLog('[history-server]'),
-    });
+    const started = await ssh.exec(
+      masterSsh(info),
+      startDaemons(sparkPath('sbin', 'start-history-server.sh')),
+      {
+        signal,
+        timeoutMs: 120_000,
+        ...toLog('[history-server]'),
+      },
+    );
     if (started.exitCode !== 0) {
       // Job history is a convenience; the pipeline runs without it.
       log.warn(
@@ -379,7 +411,7 @@ export function createSparkActivities(deps: SparkDeps) {
         phase = 'running start-all.sh';
         const deadline = Date.now() + timing.workersTimeoutMs;
         const startAll = await ssh
-          .exec(masterSsh(info), sh`${sparkPath('sbin', 'start-all.sh')}`, {
+          .exec(masterSsh(info), startDaemons(sparkPath('sbin', 'start-all.sh')), {
             signal,
             timeoutMs: timing.workersTimeoutMs,
             ...toLog('[start-all]'),
@@ -552,10 +584,14 @@ export function createSparkActivities(deps: SparkDeps) {
     const argv = sparkSubmitArgs(config, { stage, batchDate, masterUrl: masterUrl(info) });
 
     // Not aborted by cancellation: once it runs, we must learn the driver's pid to be able to kill it.
-    const launch = await ssh.run(
-      host,
-      launchScript({ dir, owner, app, argv, killGraceSeconds: timing.killGraceSeconds }),
-      { timeoutMs: 120_000 },
+    // It may wait for the lock or for an orphan to die: keep heartbeating.
+    const launch = await withHeartbeat(
+      () => ({ stage, batchDate, phase: 'launching or re-attaching the driver' }),
+      () =>
+        ssh.run(host, launchScript({ dir, owner, app, argv, killGraceSeconds: timing.killGraceSeconds }), {
+          timeoutMs: 120_000,
+        }),
+      timing.heartbeatIntervalMs,
     );
     for (const note of lastLines(launch.stderr, 5)) log.warn(`${stage}: ${note}`);
     const [verb, ...fields] = (lastLines(launch.stdout, 1)[0] ?? '').split(' ');
@@ -610,7 +646,8 @@ export function createSparkActivities(deps: SparkDeps) {
           if (signal?.aborted) throw signal.reason;
           let lastContact = Date.now();
           for (;;) {
-            const timer = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+            // Timers cannot exceed ~24 days; a longer stage timeout just follows again when this one fires.
+            const timer = AbortSignal.timeout(Math.min(2_000_000_000, Math.max(1, deadline - Date.now())));
             const followSignal = signal ? AbortSignal.any([signal, timer]) : timer;
             try {
               await ssh.exec(host, followScript({ dir, pid, app, offset }), {
@@ -627,6 +664,7 @@ export function createSparkActivities(deps: SparkDeps) {
             } catch (err) {
               if (signal?.aborted) throw signal.reason;
               if (timer.aborted) {
+                if (Date.now() < deadline) continue;
                 timedOut = true;
                 throw err;
               }
@@ -851,15 +889,10 @@ export function createSparkActivities(deps: SparkDeps) {
             .filter((l) => l.startsWith('KILLED '))
             .map((l) => l.slice('KILLED '.length));
           if (driversKilled.length) log.warn(`killed driver(s) still running: ${driversKilled.join(', ')}`);
-          await ssh.run(host, sh`${sparkPath('sbin', 'stop-all.sh')}`, {
+          await ssh.run(host, stopDaemonsScript({ sparkHome: spark.SPARK_HOME, waitSeconds: 30 }), {
             signal,
             timeoutMs: 5 * 60_000,
-            ...toLog('[stop-all]'),
-          });
-          await ssh.run(host, sh`${sparkPath('sbin', 'stop-history-server.sh')}`, {
-            signal,
-            timeoutMs: 2 * 60_000,
-            ...toLog('[history-server]'),
+            ...toLog('[stop-spark]'),
           });
           const info: ClusterInfo = {
             masterInstanceId: master.id,
