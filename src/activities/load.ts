@@ -4,9 +4,8 @@
  * The day's partition (pothole_segments is partitioned by day) is rebuilt, not edited, in ONE transaction:
  *   1. every file's footer is read and checked against the Stage2 contract before anything is written;
  *   2. a decoder thread with a capped heap reads one row group at a time through ranged S3 GETs and
- *      encodes COPY BINARY tuples, which stream into an unlogged scratch table;
- *   3. the rows move, sorted by s_id, into a fresh table for the day, and the dashboards' indexes are built
- *      on it in bulk (from presorted input for the three led by s_id);
+ *      encodes COPY BINARY tuples, which stream into a fresh table for the day;
+ *   3. the dashboards' indexes are built on it in bulk (s_id compares byte-wise, so they sort fast);
  *   4. the fresh table replaces the day's partition (DETACH + DROP old, ATTACH new: the CHECK constraint
  *      spares ATTACH a validation scan, and the matching indexes are adopted, not rebuilt).
  * So a rerun leaves exactly the new output for that date, other dates are never touched, a new month
@@ -413,12 +412,12 @@ export function createLoadActivities(deps: LoadDeps) {
         await waitForDateLock(client, batchDate, signal, heartbeat);
         await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
         const stage = `${partitionName(batchDate)}_load`;
-        const arrivals = `${stage}_rows`;
-        // Rows land unsorted in a scratch table (unlogged: it never outlives this transaction)...
         await client.query(
-          `CREATE UNLOGGED TABLE ${arrivals} (s_id varchar(50) COLLATE "C", centroid_lon double precision,
-             centroid_lat double precision, impact_count integer, total_count integer)`,
+          `CREATE TABLE ${stage} (LIKE pothole_segments INCLUDING DEFAULTS,
+           CONSTRAINT ${stage}_date_check CHECK (date >= DATE '${batchDate}' AND date < DATE '${nextDay(batchDate)}'))`,
         );
+        // The whole day carries one date: a column default saves sending and parsing it per row.
+        await client.query(`ALTER TABLE ${stage} ALTER COLUMN date SET DEFAULT DATE '${batchDate}'`);
 
         async function* copyData(): AsyncGenerator<Buffer> {
           yield COPY_BINARY_HEADER;
@@ -432,33 +431,18 @@ export function createLoadActivities(deps: LoadDeps) {
           }
           yield COPY_BINARY_TRAILER;
         }
+        // FREEZE: the table is new in this transaction, so rows are written once, already frozen (and
+        // WAL-free where wal_level allows), never rewritten later for hint bits or anti-wraparound.
         await pipeline(
           Readable.from(copyData(), { objectMode: false, highWaterMark: 1 << 20 }),
           client.query(
             copyFrom(
-              `COPY ${arrivals} (s_id, centroid_lon, centroid_lat, impact_count, total_count)
+              `COPY ${stage} (s_id, centroid_lon, centroid_lat, impact_count, total_count)
                FROM STDIN WITH (FORMAT binary, FREEZE)`,
             ),
           ),
         );
-
-        // ...and move into the day's table sorted by s_id: one sort, after which the three indexes led by
-        // s_id (or by the day's single date, then s_id) build from presorted input, far cheaper than
-        // three sorts of unordered rows. The table is new in this transaction, so the rows are written
-        // once, WAL-free where wal_level allows, and never rewritten later for hint bits.
-        enterPhase('sort');
-        heartbeat();
-        await client.query(`SET LOCAL work_mem = '256MB'`);
-        await client.query(
-          `CREATE TABLE ${stage} (LIKE pothole_segments INCLUDING DEFAULTS,
-           CONSTRAINT ${stage}_date_check CHECK (date >= DATE '${batchDate}' AND date < DATE '${nextDay(batchDate)}'))`,
-        );
-        await client.query(
-          `INSERT INTO ${stage} (s_id, centroid_lon, centroid_lat, date, impact_count, total_count)
-           SELECT s_id, centroid_lon, centroid_lat, DATE '${batchDate}', impact_count, total_count
-             FROM ${arrivals} ORDER BY s_id`,
-        );
-        await client.query(`DROP TABLE ${arrivals}`);
+        await client.query(`ALTER TABLE ${stage} ALTER COLUMN date DROP DEFAULT`);
 
         enterPhase('index');
         heartbeat();
