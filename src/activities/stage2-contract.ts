@@ -233,6 +233,8 @@ export interface OpenFile {
   url: string;
   buffer: AsyncBuffer;
   metadata: FileMetaData;
+  /** Starts fetching a byte range that will be read soon (the next row group). */
+  prefetch?: (start: number, end: number) => void;
 }
 
 export interface DecodedGroup {
@@ -298,14 +300,25 @@ async function readRowGroup(file: OpenFile, groupIndex: number, firstRow: number
   return { url: file.url, firstRow, rows, cols };
 }
 
+/** The bytes of one row group's Stage2 columns: what decoding that group will read. */
+export function rowGroupByteRange(metadata: FileMetaData, group: number): [start: number, end: number] {
+  let start = Infinity;
+  let end = 0;
+  for (const chunk of metadata.row_groups[group]?.columns ?? []) {
+    const meta = chunk.meta_data;
+    if (!meta || !COLUMN_NAMES.includes(meta.path_in_schema[0] as Stage2Column)) continue;
+    const first = Number(meta.dictionary_page_offset ?? meta.data_page_offset);
+    start = Math.min(start, first);
+    end = Math.max(end, first + Number(meta.total_compressed_size));
+  }
+  return start < end ? [start, end] : [0, 0];
+}
+
 /**
- * Row groups of every file in order. With `prefetch`, the next group is fetched and decoded while the
- * current one is consumed (twice the memory of one group).
+ * Row groups of every file in order, decoded one at a time (memory: one decoded group); the bytes of the
+ * next group are fetched while the current one is decoded, where the file supports prefetching.
  */
-export async function* rowGroups(
-  files: OpenFile[],
-  options: { prefetch: boolean },
-): AsyncGenerator<DecodedGroup> {
+export async function* rowGroups(files: OpenFile[]): AsyncGenerator<DecodedGroup> {
   const plan: { file: OpenFile; group: number; firstRow: number }[] = [];
   for (const file of files) {
     let firstRow = 0;
@@ -314,22 +327,11 @@ export async function* rowGroups(
       firstRow += Number(g.num_rows);
     });
   }
-  const start = (i: number) => {
-    const p = plan[i];
-    if (!p) return undefined;
-    const promise = readRowGroup(p.file, p.group, p.firstRow);
-    promise.catch(() => undefined); // surfaced when awaited; never an unhandled rejection
-    return promise;
-  };
-  if (!options.prefetch) {
-    for (let i = 0; i < plan.length; i++) yield await start(i)!;
-    return;
-  }
-  let next = start(0);
-  for (let i = 0; next; i++) {
-    const current = next;
-    next = start(i + 1);
-    yield await current;
+  for (let i = 0; i < plan.length; i++) {
+    const next = plan[i + 1];
+    if (next?.file.prefetch) next.file.prefetch(...rowGroupByteRange(next.file.metadata, next.group));
+    const p = plan[i]!;
+    yield await readRowGroup(p.file, p.group, p.firstRow);
   }
 }
 

@@ -5,7 +5,7 @@
  * (which owns the S3 client) on request; encoded tuples go back as transferred buffers, a few at a time.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AsyncBuffer, FileMetaData } from 'hyparquet';
+import type { FileMetaData } from 'hyparquet';
 import {
   encodeCopyRows,
   rowGroups,
@@ -19,7 +19,6 @@ export interface DecoderInput {
   bucket: string;
   /** Files whose footers the main thread already read and checked. */
   files: (Stage2Object & { metadata: FileMetaData })[];
-  prefetch: boolean;
   batchDate: string;
   day: number;
   batchRows: number;
@@ -64,15 +63,36 @@ port.on('message', (m: ToDecoder) => {
   }
 });
 
-function remoteBuffer(object: Stage2Object): AsyncBuffer {
+function requestBytes(key: string, start: number, end: number): Promise<ArrayBuffer> {
+  return new Promise((resolve, reject) => {
+    const id = nextReadId++;
+    pendingReads.set(id, { resolve, reject });
+    post({ type: 'read', id, key, start, end });
+  });
+}
+
+/**
+ * A file read through the main thread. Ranges fetched ahead (the next row group) are kept until a read
+ * falls outside them, so at most the current and the next group's compressed bytes are held.
+ */
+function remoteFile(object: Stage2Object): Pick<OpenFile, 'buffer' | 'prefetch'> {
+  let held: { start: number; end: number; bytes: Promise<ArrayBuffer> }[] = [];
   return {
-    byteLength: object.size,
-    slice(start: number, end = object.size): Promise<ArrayBuffer> {
-      return new Promise((resolve, reject) => {
-        const id = nextReadId++;
-        pendingReads.set(id, { resolve, reject });
-        post({ type: 'read', id, key: object.key, start, end });
-      });
+    buffer: {
+      byteLength: object.size,
+      async slice(start: number, end = object.size): Promise<ArrayBuffer> {
+        const hit = held.find((h) => start >= h.start && end <= h.end);
+        if (!hit) return requestBytes(object.key, start, end);
+        held = held.filter((h) => h.start >= hit.start); // earlier groups are done with
+        const bytes = await hit.bytes;
+        return bytes.slice(start - hit.start, end - hit.start);
+      },
+    },
+    prefetch(start: number, end: number) {
+      if (end <= start) return;
+      const bytes = requestBytes(object.key, start, end);
+      bytes.catch(() => undefined); // a failed prefetch is retried by the read itself
+      held.push({ start, end, bytes: bytes.catch(() => requestBytes(object.key, start, end)) });
     },
   };
 }
@@ -80,8 +100,8 @@ function remoteBuffer(object: Stage2Object): AsyncBuffer {
 async function run(): Promise<void> {
   const files: OpenFile[] = input.files.map((f) => ({
     url: `s3://${input.bucket}/${f.key}`,
-    buffer: remoteBuffer(f),
     metadata: f.metadata,
+    ...remoteFile(f),
   }));
   const started = new Promise<void>((resolve) => (wakeStart = resolve));
   post({ type: 'ready', rows: files.reduce((n, f) => n + Number(f.metadata.num_rows), 0) });
@@ -89,7 +109,7 @@ async function run(): Promise<void> {
 
   const counters: RowCounters = { rows: 0, impactExceedsTotal: 0, emptySegmentId: 0 };
   const ctx = { batchDate: input.batchDate, day: input.day };
-  for await (const group of rowGroups(files, { prefetch: input.prefetch })) {
+  for await (const group of rowGroups(files)) {
     for (let at = 0; at < group.rows; at += input.batchRows) {
       const before = counters.rows;
       const tuples = encodeCopyRows(

@@ -216,6 +216,25 @@ describe('load_to_rdb', () => {
     assert.equal((await rowsOf('2027-04-03')).length, 80);
   });
 
+  test('one large row group with the longest segment ids decodes within the heap planned for it', async () => {
+    const date = '2027-05-01';
+    const rows = segments(date, 300_000).map((r) => ({ ...r, s_id: r.s_id!.padEnd(50, 'x') }));
+    await deletePrefix(s3, s3Config.S3_BUCKET, dayPrefix(date));
+    await putObject(
+      s3,
+      s3Config.S3_BUCKET,
+      `${dayPrefix(date)}part-00000-big.c000.snappy.parquet`,
+      writeStage2Parquet(stage2ColumnsFromRows(rows), { rowGroupSize: 300_000 }),
+    );
+    const result = await runActivity(activities.load_to_rdb, stepInput(date));
+    assert.equal(result.rowsLoaded, 300_000);
+    const { rows: check } = await db.pool.query(
+      `SELECT count(*)::int AS n, min(length(s_id))::int AS len FROM pothole_segments WHERE date = $1`,
+      [date],
+    );
+    assert.deepEqual(check[0], { n: 300_000, len: 50 });
+  });
+
   test('quality findings are reported, not failures: impact > total, empty s_id, row count jump', async () => {
     // Previous loaded date before 2026-02-12 is 2026-02-11 with 120 rows; 200 rows is +66.7 %.
     const rows = segments('2026-02-12', 202);

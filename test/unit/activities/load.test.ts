@@ -56,10 +56,9 @@ describe('naming', () => {
 });
 
 describe('decoderHeapMb', () => {
-  test('grows with the largest row group, and doubles its share when prefetching', () => {
-    assert.equal(decoderHeapMb(0, true), 24);
-    assert.equal(decoderHeapMb(131_072, true), 52);
-    assert.equal(decoderHeapMb(131_072, false), 38);
-    assert.ok(decoderHeapMb(5_000_000, false) > 500, 'a huge row group gets the heap it needs');
+  test('grows with the largest row group', () => {
+    assert.equal(decoderHeapMb(0), 32);
+    assert.equal(decoderHeapMb(131_072), 64);
+    assert.ok(decoderHeapMb(5_000_000) > 1_000, 'a huge row group gets the heap it needs');
   });
 });
