@@ -32,6 +32,7 @@ import {
   isDataFile,
   largestRowGroup,
   openStage2File,
+  type GroupShape,
   Stage2ContractError,
   type RowCounters,
   type Stage2Object,
@@ -131,15 +132,17 @@ async function readRange(
 }
 
 /**
- * Heap of a decoder thread, sized from the largest row group: capping it is what keeps a load's memory
- * bounded (an uncapped heap lets garbage pile up to several times the live data), sizing it from the
- * footers is what keeps a large row group from failing. Decoding a group of Stage2 rows peaks at about
- * 140 bytes a row (measured); the allowance is 256, on top of the thread's own code and data.
+ * Heap of a decoder thread, sized from the footers: capping it is what keeps a load's memory bounded (an
+ * uncapped heap lets garbage pile up to several times the live data), sizing it from the largest row
+ * group is what keeps a large group from failing. Decoding a group was measured to peak at about
+ * 200 bytes a row plus 2 per byte of s_id over the thread's own ~16 MB; the allowance is a third more.
  */
-const DECODER_BASE_HEAP_MB = 32;
-const DECODER_BYTES_PER_ROW = 256;
-export function decoderHeapMb(largestGroupRows: number): number {
-  return Math.ceil(DECODER_BASE_HEAP_MB + (largestGroupRows * DECODER_BYTES_PER_ROW) / 1048576);
+const DECODER_BASE_HEAP_MB = 24;
+export function decoderHeapBytes(group: GroupShape): number {
+  return group.rows * (260 + 3 * group.idBytes);
+}
+export function decoderHeapMb(group: GroupShape): number {
+  return Math.ceil(DECODER_BASE_HEAP_MB + decoderHeapBytes(group) / 1048576);
 }
 
 /** More threads decode faster but each costs its own heap; one keeps a load within ~300 MB RSS. */
@@ -169,7 +172,8 @@ function startDecoder(
   const shares = Array.from({ length: Math.max(1, Math.min(threads, input.files.length)) }, (_, t) =>
     input.files.filter((_, i) => i % threads === t),
   );
-  const heapMb = decoderHeapMb(largestRowGroup(input.files));
+  const largest = largestRowGroup(input.files, decoderHeapBytes);
+  const heapMb = decoderHeapMb(largest);
   const queue: { tuples: Buffer; from: Worker }[] = [];
   let rows = 0;
   let announced = 0;
@@ -234,7 +238,7 @@ function startDecoder(
         err.code === 'ERR_WORKER_OUT_OF_MEMORY'
           ? new Stage2ContractError(
               `decoding a row group of the Stage2 output needed more than the ${heapMb} MB planned for ` +
-                `${largestRowGroup(input.files)} rows; write it with smaller Parquet row groups (parquet.block.size)`,
+                `${largest.rows} rows; write it with smaller Parquet row groups (parquet.block.size)`,
             )
           : err,
       );

@@ -335,7 +335,26 @@ export async function* rowGroups(files: OpenFile[]): AsyncGenerator<DecodedGroup
   }
 }
 
-/** Rows of the largest row group: what one decoding step holds in memory. */
-export function largestRowGroup(files: { metadata: FileMetaData }[]): number {
-  return Math.max(0, ...files.flatMap((f) => f.metadata.row_groups.map((g) => Number(g.num_rows))));
+/** One row group's size as decoding sees it: rows, and the average encoded bytes of its s_id values. */
+export interface GroupShape {
+  rows: number;
+  idBytes: number;
+}
+
+/** The row group that takes the most memory to decode (rows weighted by the length of their ids). */
+export function largestRowGroup(
+  files: { metadata: FileMetaData }[],
+  weigh: (g: GroupShape) => number,
+): GroupShape {
+  let largest: GroupShape = { rows: 0, idBytes: 0 };
+  for (const f of files) {
+    for (const g of f.metadata.row_groups) {
+      const rows = Number(g.num_rows);
+      const ids = g.columns.find((c) => c.meta_data?.path_in_schema[0] === 's_id')?.meta_data;
+      const idBytes = ids && rows > 0 ? Number(ids.total_uncompressed_size) / rows : 0;
+      const shape = { rows, idBytes };
+      if (weigh(shape) > weigh(largest)) largest = shape;
+    }
+  }
+  return largest;
 }

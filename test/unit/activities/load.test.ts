@@ -56,9 +56,13 @@ describe('naming', () => {
 });
 
 describe('decoderHeapMb', () => {
-  test('grows with the largest row group', () => {
-    assert.equal(decoderHeapMb(0), 32);
-    assert.equal(decoderHeapMb(131_072), 64);
-    assert.ok(decoderHeapMb(5_000_000) > 1_000, 'a huge row group gets the heap it needs');
+  test('grows with the rows of the largest row group and the length of their ids', () => {
+    assert.equal(decoderHeapMb({ rows: 0, idBytes: 0 }), 24);
+    assert.equal(decoderHeapMb({ rows: 131_072, idBytes: 16 }), 24 + 39);
+    assert.equal(decoderHeapMb({ rows: 300_000, idBytes: 54 }), 24 + 121);
+    assert.ok(
+      decoderHeapMb({ rows: 5_000_000, idBytes: 16 }) > 1_000,
+      'a huge row group gets the heap it needs',
+    );
   });
 });
