@@ -15,6 +15,7 @@ import { loadConfig, readEnv } from '../src/config';
 import { migrate } from '../src/db/migrate';
 import { createPool } from '../src/db/pool';
 import { ensureDemoCluster, instanceStates } from '../src/demo/cluster';
+import { generateDemoData } from '../src/demo/data';
 import { uploadDemoData, uploadSparkCode } from '../src/demo/upload';
 import type { PipelineResult } from '../src/workflows/pipeline';
 
@@ -78,6 +79,10 @@ async function main() {
     console.log(
       `  ${data.readings} readings at ${data.rawPath}; potholes at ${data.potholeSegmentIds.join(', ')}`,
     );
+
+    // What Kakao's reverse geocoding would have filled in for these segments on a real first load.
+    const seeded = await seedSegmentAddresses(pool, batchDate);
+    console.log(`  road names of ${seeded} segments in segment_address`);
 
     say('cluster instances in the EC2 emulator');
     const cluster = await ensureDemoCluster(
@@ -159,6 +164,23 @@ async function main() {
     ec2.destroy();
     await pool.end();
   }
+}
+
+async function seedSegmentAddresses(pool: ReturnType<typeof createPool>, batchDate: string): Promise<number> {
+  const network = generateDemoData(batchDate).roadNetwork;
+  await pool.query(
+    `INSERT INTO segment_address (s_id, road_name, district, centroid_lon, centroid_lat, updated_at)
+     SELECT s_id, road_name, '강남구', lon, lat, now()
+       FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[]) AS t(s_id, road_name, lon, lat)
+     ON CONFLICT (s_id) DO NOTHING`,
+    [
+      network.map((s) => s.s_id),
+      network.map((s) => s.road),
+      network.map((s) => s.centroid_lon),
+      network.map((s) => s.centroid_lat),
+    ],
+  );
+  return network.length;
 }
 
 /** The newest received report for the date, with an .html rendering beside it. */
