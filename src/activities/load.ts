@@ -125,10 +125,18 @@ async function readRange(
     { abortSignal: signal },
   );
   if (!res.Body) throw new Error(`empty body reading s3://${bucket}/${key}`);
-  const bytes = await res.Body.transformToByteArray();
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength)
-    return bytes.buffer as ArrayBuffer;
-  return bytes.slice().buffer as ArrayBuffer;
+  // Straight into one buffer of the exact size: no collected copy to linger in this thread's memory.
+  const target = new Uint8Array(end - start);
+  let at = 0;
+  for await (const chunk of res.Body as AsyncIterable<Uint8Array>) {
+    if (at + chunk.length > target.length) throw new Error(`s3://${bucket}/${key} sent more than was asked`);
+    target.set(chunk, at);
+    at += chunk.length;
+  }
+  if (at !== target.length) {
+    throw new Error(`short read of s3://${bucket}/${key}: ${at} of ${target.length} bytes from ${start}`);
+  }
+  return target.buffer;
 }
 
 /**
@@ -138,6 +146,8 @@ async function readRange(
  * 200 bytes a row plus 2 per byte of s_id over the thread's own ~16 MB; the allowance is a third more.
  */
 const DECODER_BASE_HEAP_MB = 24;
+/** Decoding makes mostly short-lived garbage: a roomy young generation lets it die there, cheaply. */
+const DECODER_YOUNG_HEAP_MB = 24;
 export function decoderHeapBytes(group: GroupShape): number {
   return group.rows * (260 + 3 * group.idBytes);
 }
@@ -199,7 +209,7 @@ function startDecoder(
     const worker = new Worker(`${boot} require(${JSON.stringify(DECODER_ENTRY)});`, {
       eval: true,
       workerData: { ...input, files } satisfies DecoderInput,
-      resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 8 },
+      resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: DECODER_YOUNG_HEAP_MB },
     });
     const send = (m: ToDecoder, transfer: ArrayBuffer[] = []) => worker.postMessage(m, transfer);
     let done = false;
