@@ -16,6 +16,7 @@ import {
   killScript,
   launchScript,
   sparkSubmitArgs,
+  stopDaemonsScript,
 } from '../../../src/activities/spark';
 import type { ShellCommand } from '../../../src/activities/shell-quote';
 
@@ -252,4 +253,67 @@ test('followScript streams the log from an offset and ends when the driver ends'
   const r = runSh(followScript({ dir: path.join(dir, 'f'), pid: l.fields[0]!, app, offset: 5 }));
   assert.equal(r.stdout, 'one\nline two\n');
   assert.match(r.stderr, /@@alive \d+/);
+});
+
+// ---- stopping the daemons, against a stand-in SPARK_HOME ----------------------------------------------
+
+/** A SPARK_HOME whose bash env loader sets SPARK_PID_DIR, and whose stop scripts stop daemons asynchronously. */
+function fakeSparkHome(): { home: string; pidDir: string } {
+  const home = path.join(dir, `spark-home-${Math.random().toString(36).slice(2)}`);
+  const pidDir = path.join(home, 'pids');
+  fs.mkdirSync(path.join(home, 'bin'), { recursive: true });
+  fs.mkdirSync(path.join(home, 'sbin'));
+  fs.mkdirSync(path.join(home, 'conf'));
+  fs.mkdirSync(pidDir);
+  // Like Spark's own loader: bash syntax, so it must not be sourced by /bin/sh.
+  fs.writeFileSync(
+    path.join(home, 'bin', 'load-spark-env.sh'),
+    '#!/usr/bin/env bash\nif [[ -f "${SPARK_HOME}/conf/spark-env.sh" ]]; then set -a; . "${SPARK_HOME}/conf/spark-env.sh"; set +a; fi\n',
+  );
+  fs.writeFileSync(path.join(home, 'conf', 'spark-env.sh'), `SPARK_PID_DIR=${pidDir}\n`);
+  // spark-daemon.sh stop only sends SIGTERM and returns; the JVM takes a moment to exit.
+  fs.writeFileSync(
+    path.join(home, 'sbin', 'stop-all.sh'),
+    `#!/bin/sh\nfor f in ${pidDir}/*Master*.pid; do [ -f "$f" ] || continue; p=$(cat "$f"); (sleep 1; kill "$p") & done\nrm -f ${pidDir}/*Master*.pid; exit 0\n`,
+  );
+  fs.writeFileSync(path.join(home, 'sbin', 'stop-history-server.sh'), '#!/bin/sh\nexit 0\n');
+  for (const f of ['bin/load-spark-env.sh', 'sbin/stop-all.sh', 'sbin/stop-history-server.sh']) {
+    fs.chmodSync(path.join(home, f), 0o755);
+  }
+  return { home, pidDir };
+}
+
+/** A process whose name is `java` (a copy of sleep), like a Spark daemon. */
+function fakeDaemon(home: string, pidFile: string): string {
+  const java = path.join(home, 'java');
+  if (!fs.existsSync(java)) fs.copyFileSync('/bin/sleep', java);
+  fs.chmodSync(java, 0o755);
+  const r = spawnSync('setsid', ['-f', 'sh', '-c', `echo $$ > ${pidFile}; exec ${java} 60 >/dev/null 2>&1`]);
+  assert.equal(r.status, 0);
+  for (let i = 0; i < 50 && !fs.existsSync(pidFile); i++) execFileSync('sleep', ['0.05']);
+  return fs.readFileSync(pidFile, 'utf8').trim();
+}
+
+test('stopDaemonsScript returns only once the daemons have exited, and kills one that hangs', () => {
+  const { home, pidDir } = fakeSparkHome();
+  const master = fakeDaemon(home, path.join(pidDir, 'spark-x-org.apache.spark.deploy.master.Master-1.pid'));
+  const hung = fakeDaemon(
+    home,
+    path.join(pidDir, 'spark-x-org.apache.spark.deploy.history.HistoryServer-1.pid'),
+  );
+  const started = Date.now();
+  const r = runSh(stopDaemonsScript({ sparkHome: home, waitSeconds: 2 }));
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(Date.now() - started >= 900, 'it waited for the asynchronous stop');
+  assert.ok(!alive(master), 'the master exited');
+  assert.ok(!alive(hung), 'the daemon that ignored the stop script was killed');
+  assert.match(r.stdout, new RegExp(`daemon ${hung} did not stop, killing it`));
+  assert.doesNotMatch(r.stdout, new RegExp(`daemon ${master} `));
+});
+
+test('stopDaemonsScript with nothing running succeeds at once', () => {
+  const { home } = fakeSparkHome();
+  const r = runSh(stopDaemonsScript({ sparkHome: home, waitSeconds: 2 }));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '');
 });
