@@ -33,7 +33,7 @@ async function tagged(ec2: EC2Client, name: string): Promise<Instance[]> {
 
 const roleOf = (i: Instance) => i.Tags?.find((t) => t.Key === ROLE_TAG)?.Value;
 
-/** Creates what is missing (idempotent) and returns the cluster's instance ids, all stopped. */
+/** Creates what is missing (idempotent, new instances stopped) and returns the cluster's instance ids. */
 export async function ensureDemoCluster(ec2: EC2Client, name: string, workers: number): Promise<DemoCluster> {
   const existing = await tagged(ec2, name);
   const masters = existing.filter((i) => roleOf(i) === 'master');
@@ -60,12 +60,19 @@ export async function ensureDemoCluster(ec2: EC2Client, name: string, workers: n
     );
     return out.Instances ?? [];
   };
-  masters.push(...(await launch('master', 1 - masters.length)));
-  workerInstances.push(...(await launch('worker', workers - workerInstances.length)));
-  const all = [...masters.slice(0, 1), ...workerInstances.slice(0, workers)];
-  const ids = all.map((i) => i.InstanceId!);
-  await ec2.send(new StopInstancesCommand({ InstanceIds: ids }));
-  await waitUntilInstanceStopped({ client: ec2, maxWaitTime: 120 }, { InstanceIds: ids });
+  const newMasters = await launch('master', 1 - masters.length);
+  const newWorkers = await launch('worker', workers - workerInstances.length);
+  masters.push(...newMasters);
+  workerInstances.push(...newWorkers);
+  const launched = [...newMasters, ...newWorkers];
+  // New instances come up running; a cluster between runs is stopped. Instances that already existed are left
+  // as they are: a run in progress may be using them.
+  const fresh = launched.map((i) => i.InstanceId!);
+  if (fresh.length) {
+    await ec2.send(new StopInstancesCommand({ InstanceIds: fresh }));
+    await waitUntilInstanceStopped({ client: ec2, maxWaitTime: 120 }, { InstanceIds: fresh });
+  }
+  const ids = [...masters.slice(0, 1), ...workerInstances.slice(0, workers)].map((i) => i.InstanceId!);
   return { name, masterInstanceId: ids[0]!, workerInstanceIds: ids.slice(1) };
 }
 

@@ -1,0 +1,298 @@
+/**
+ * The pipeline against the real local services, through a real worker process and the `pothole` CLI:
+ * EC2 calls to the emulator (recorded by a pass-through proxy), SSH, the reference Spark jobs on the standalone
+ * cluster, S3 checks, PostgreSQL. What an on-call engineer relies on at 02:00:
+ * nothing starts without input, a cancelled run leaves nothing running, a killed worker does not run a stage twice,
+ * `run --force` waits for the cleanup, and a backfill uses one cluster session.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import pg from 'pg';
+import { createEc2Client, createS3Client } from '../../src/clients';
+import { loadConfig } from '../../src/config';
+import { migrate } from '../../src/db/migrate';
+import { ensureDemoCluster, instanceStates, type DemoCluster } from '../../src/demo/cluster';
+import { uploadDemoData, uploadSparkCode } from '../../src/demo/upload';
+import { workflowIdFor } from '../../src/steps';
+import type { PipelineProgress } from '../../src/types';
+import { AwsRecorder } from '../support/aws-recorder';
+import { stackEnv, stackEnvFile } from '../support/temporal';
+
+const root = path.resolve(__dirname, '../..');
+const bin = path.join(root, 'bin/pothole.js');
+const base = stackEnv();
+const database = `e2e_pipeline_${process.pid}`;
+const taskQueue = `e2e-pipeline-${process.pid}`;
+const clusterName = `e2e-${process.pid}`;
+const dates = {
+  missingInput: '2026-04-01',
+  cancelStart: '2026-04-02',
+  cancelStage1: '2026-04-03',
+  killedWorker: '2026-04-04',
+  force: '2026-04-05',
+  backfill: ['2026-04-06', '2026-04-07', '2026-04-08'],
+};
+
+const recorder = new AwsRecorder(base.AWS_ENDPOINT_URL!);
+const admin = new pg.Client({ connectionString: base.POSTGRES_ADMIN_URL });
+let env: NodeJS.ProcessEnv;
+let client: Client;
+let cluster: DemoCluster;
+let worker: ChildProcess | undefined;
+const config = loadConfig(['temporal', 'aws', 's3', 'postgres'], base);
+const ec2 = createEc2Client(config.aws);
+const sparkEvents = path.join(root, '.stack/spark-events');
+
+async function startWorker(): Promise<void> {
+  const child = spawn(process.execPath, [bin, 'worker'], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (err.includes('serving')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${err}`)));
+  });
+  worker = child;
+}
+
+async function stopWorker(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  const w = worker;
+  worker = undefined;
+  if (!w || w.exitCode !== null) return;
+  const exited = new Promise((r) => w.once('exit', r));
+  w.kill(signal);
+  await exited;
+}
+
+function pothole(...args: string[]) {
+  return spawnSync(process.execPath, [bin, ...args], { cwd: root, env, encoding: 'utf8', timeout: 600_000 });
+}
+
+async function waitUntil<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 180_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+const stepStatus = async (handle: WorkflowHandle, step: string) =>
+  (await handle.query<PipelineProgress>('progress').catch(() => undefined))?.steps.find(
+    (s) => s.step === step,
+  )?.status;
+
+const sparkProcesses = (pattern: string) =>
+  spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+
+/** Spark applications of that name that were started (their event logs), since the given time. */
+function sparkApplications(name: string, since: number): number {
+  if (!fs.existsSync(sparkEvents)) return 0;
+  return fs
+    .readdirSync(sparkEvents)
+    .map((f) => path.join(sparkEvents, f))
+    .filter((f) => fs.statSync(f).mtimeMs >= since && fs.statSync(f).isFile())
+    .filter((f) => fs.readFileSync(f, 'utf8').includes(`"App Name":"${name}"`)).length;
+}
+
+const states = async () =>
+  Object.values(await instanceStates(ec2, [cluster.masterInstanceId, ...cluster.workerInstanceIds]));
+
+before(async () => {
+  await recorder.start();
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database} OWNER ${base.POSTGRES_USER}`);
+  env = {
+    ...process.env,
+    POTHOLE_ENV_FILE: stackEnvFile,
+    AWS_ENDPOINT_URL: recorder.url,
+    CLUSTER_NAME: clusterName,
+    EXPECTED_WORKER_COUNT: '2',
+    POSTGRES_DB: database,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+  };
+  const pool = new pg.Pool({
+    host: config.postgres.host,
+    port: config.postgres.port,
+    user: config.postgres.user,
+    password: config.postgres.password?.reveal(),
+    database,
+  });
+  await migrate(pool);
+  await pool.end();
+  const s3 = createS3Client(config.aws);
+  await uploadSparkCode({
+    s3,
+    bucket: config.s3.S3_BUCKET,
+    codePrefix: config.s3.S3_CODE_PREFIX,
+    dir: path.join(root, 'spark'),
+  });
+  for (const date of [
+    dates.cancelStart,
+    dates.cancelStage1,
+    dates.killedWorker,
+    dates.force,
+    ...dates.backfill,
+  ]) {
+    await uploadDemoData({ s3, bucket: config.s3.S3_BUCKET, rawPrefix: config.s3.S3_RAW_DATA_PREFIX, date });
+  }
+  s3.destroy();
+  cluster = await ensureDemoCluster(ec2, clusterName, 2);
+  client = new Client({
+    connection: await Connection.connect({ address: config.temporal.TEMPORAL_ADDRESS }),
+  });
+  await startWorker();
+});
+
+after(async () => {
+  for await (const w of client.workflow.list({
+    query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+  })) {
+    if (w.type === 'potholePipeline')
+      await client.workflow
+        .getHandle(w.workflowId)
+        .cancel()
+        .catch(() => undefined);
+  }
+  await stopWorker();
+  await client?.connection.close();
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await admin.end();
+  await recorder.stop();
+  ec2.destroy();
+});
+
+describe('the pipeline on the local services', () => {
+  it('missing input fails with the s3:// path, and no StartInstances call reaches EC2', async () => {
+    const since = Date.now();
+    const r = pothole('run', dates.missingInput, '--wait');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stdout + r.stderr, /s3:\/\/pothole-local\/raw-sensor-data\/dt=2026-04-01\//);
+    assert.ok(!recorder.actions(since).includes('StartInstances'), recorder.actions(since).join(','));
+    assert.deepEqual(await states(), ['stopped', 'stopped', 'stopped']);
+  });
+
+  it('cancelled during start_cluster: the instances end stopped and the run ends cancelled', async () => {
+    recorder.holdResponses.set('StartInstances', 8_000);
+    try {
+      const since = Date.now();
+      assert.equal(pothole('run', dates.cancelStart).status, 0);
+      await waitUntil('StartInstances', () => recorder.actions(since).includes('StartInstances'));
+      const r = pothole('cancel', dates.cancelStart);
+      assert.equal(r.status, 0, r.stderr);
+      const desc = await client.workflow.getHandle(workflowIdFor(dates.cancelStart)).describe();
+      assert.equal(desc.status.name, 'CANCELLED');
+      assert.ok(recorder.actions(since).includes('StopInstances'));
+      assert.deepEqual(await states(), ['stopped', 'stopped', 'stopped']);
+    } finally {
+      recorder.holdResponses.clear();
+    }
+  });
+
+  it('cancelled during run_stage1: the driver is killed, Spark and the cluster are stopped', async () => {
+    const app = `pothole-stage1-${dates.cancelStage1}`;
+    assert.equal(pothole('run', dates.cancelStage1).status, 0);
+    const handle = client.workflow.getHandle(workflowIdFor(dates.cancelStage1));
+    await waitUntil('run_stage1 running', async () => (await stepStatus(handle, 'run_stage1')) === 'running');
+    await waitUntil('the stage1 driver', () => sparkProcesses(app).length > 0);
+    const r = pothole('cancel', dates.cancelStage1);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((await handle.describe()).status.name, 'CANCELLED');
+    const progress = await handle.query<PipelineProgress>('progress');
+    assert.equal(progress.steps.find((s) => s.step === 'stop_cluster')!.status, 'done');
+    assert.deepEqual(sparkProcesses(app), [], 'no driver left');
+    assert.deepEqual(sparkProcesses('org.apache.spark.deploy'), [], 'no Spark daemon left');
+    assert.deepEqual(await states(), ['stopped', 'stopped', 'stopped']);
+  });
+
+  it('a worker killed during run_stage1 and started again: the run completes with exactly one stage1 driver', async () => {
+    const since = Date.now();
+    assert.equal(pothole('run', dates.killedWorker).status, 0);
+    const handle = client.workflow.getHandle(workflowIdFor(dates.killedWorker));
+    await waitUntil('run_stage1 running', async () => (await stepStatus(handle, 'run_stage1')) === 'running');
+    await waitUntil(
+      'the stage1 driver',
+      () => sparkProcesses(`pothole-stage1-${dates.killedWorker}`).length > 0,
+    );
+    await stopWorker('SIGKILL');
+    await startWorker();
+    await handle.result();
+    assert.equal(sparkApplications(`pothole-stage1-${dates.killedWorker}`, since), 1);
+    assert.equal(sparkApplications(`pothole-stage2-${dates.killedWorker}`, since), 1);
+    assert.deepEqual(await states(), ['stopped', 'stopped', 'stopped']);
+  });
+
+  it('run --force on a date in progress cancels it, waits for its cleanup, and starts again', async () => {
+    const since = Date.now();
+    assert.equal(pothole('run', dates.force).status, 0);
+    const first = client.workflow.getHandle(workflowIdFor(dates.force));
+    const firstRunId = (await first.describe()).runId;
+    await waitUntil('run_stage1 running', async () => (await stepStatus(first, 'run_stage1')) === 'running');
+
+    const again = pothole('run', dates.force);
+    assert.notEqual(again.status, 0, 'without --force a run in progress is not replaced');
+    assert.match(again.stderr, /already in progress/);
+
+    const forced = pothole('run', dates.force, '--force');
+    assert.equal(forced.status, 0, forced.stderr);
+    assert.match(forced.stdout, /cleanup has finished/);
+    const old = await client.workflow.getHandle(workflowIdFor(dates.force), firstRunId).describe();
+    assert.equal(old.status.name, 'CANCELLED');
+    const fresh = await client.workflow.getHandle(workflowIdFor(dates.force)).describe();
+    assert.notEqual(fresh.runId, firstRunId);
+    assert.ok(fresh.startTime >= old.closeTime!);
+    // Between the two runs the cluster was stopped.
+    const ec2Calls = recorder.actions(since).filter((a) => a === 'StartInstances' || a === 'StopInstances');
+    assert.deepEqual(ec2Calls.slice(0, 2), ['StartInstances', 'StopInstances']);
+    assert.equal(pothole('cancel', dates.force).status, 0);
+    assert.deepEqual(await states(), ['stopped', 'stopped', 'stopped']);
+  });
+
+  it('a backfill of three dates starts and stops the cluster once and loads all three', async () => {
+    const since = Date.now();
+    const r = pothole('backfill', dates.backfill[0]!, dates.backfill[2]!, '--wait', '--json');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+      outcomes: { batchDate: string; status: string }[];
+    };
+    assert.deepEqual(
+      summary.outcomes.map((o) => [o.batchDate, o.status]),
+      dates.backfill.map((d) => [d, 'done']),
+    );
+    const calls = recorder.actions(since);
+    assert.equal(calls.filter((a) => a === 'StartInstances').length, 1, calls.join(','));
+    assert.equal(calls.filter((a) => a === 'StopInstances').length, 1, calls.join(','));
+    const db = new pg.Client({
+      host: config.postgres.host,
+      port: config.postgres.port,
+      user: config.postgres.user,
+      password: config.postgres.password?.reveal(),
+      database,
+    });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ date: string; n: string }>(
+        `SELECT to_char(date, 'YYYY-MM-DD') AS date, count(*) AS n FROM pothole_segments GROUP BY 1 ORDER BY 1`,
+      );
+      for (const d of dates.backfill)
+        assert.ok(Number(rows.find((x) => x.date === d)?.n) > 0, `rows for ${d}`);
+    } finally {
+      await db.end();
+    }
+    assert.deepEqual(await states(), ['stopped', 'stopped', 'stopped']);
+  });
+});
