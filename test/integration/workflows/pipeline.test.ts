@@ -5,28 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CancelledFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import {
-  bundleWorkflowCode,
-  DefaultLogger,
-  NativeConnection,
-  Runtime,
-  Worker,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
-import { loadConfig, readEnv } from '../../../src/config';
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { STEPS } from '../../../src/steps';
 import type { PipelineProgress } from '../../../src/types';
 import type { PipelineResult } from '../../../src/workflows/pipeline';
-import { fakeActivities, Recorder } from '../../support/fake-activities';
+import { startFakeWorld, type FakeWorld } from '../../support/temporal';
 
-const { temporal } = loadConfig(['temporal'], readEnv({ ...process.env, POTHOLE_ENV_FILE: '.stack/env' }));
-const taskQueue = `pipeline-logic-${process.pid}-${Date.now()}`;
-const rec = new Recorder();
-let client: Client;
-let worker: Worker;
-let running: Promise<void>;
-let bundle: WorkflowBundleWithSourceMap;
+let world: FakeWorld;
 let seq = 0;
 
 const CLUSTER = [
@@ -42,9 +27,9 @@ const CLUSTER = [
 
 function start(input: unknown) {
   seq++;
-  return client.workflow.start('potholePipeline', {
-    taskQueue,
-    workflowId: `${taskQueue}-${seq}`,
+  return world.client.workflow.start('potholePipeline', {
+    taskQueue: world.taskQueue,
+    workflowId: `${world.taskQueue}-${seq}`,
     args: input === undefined ? [] : [input],
   });
 }
@@ -59,45 +44,17 @@ async function failureOf(p: Promise<unknown>) {
 }
 
 function reset(behaviour: Record<string, 'fail' | 'block'> = {}) {
-  rec.calls = [];
-  rec.behaviour = new Map(Object.entries(behaviour));
+  world.rec.calls = [];
+  world.rec.behaviour = new Map(Object.entries(behaviour));
 }
 
 before(async () => {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const connection = await Connection.connect({ address: temporal.TEMPORAL_ADDRESS });
-  client = new Client({ connection, namespace: temporal.TEMPORAL_NAMESPACE });
-  bundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../../src/workflows'),
-    logger: quietLogger,
-  });
-  worker = await Worker.create({
-    connection: await NativeConnection.connect({ address: temporal.TEMPORAL_ADDRESS }),
-    namespace: temporal.TEMPORAL_NAMESPACE,
-    taskQueue,
-    workflowBundle: bundle,
-    shutdownForceTime: '10s',
-    activities: fakeActivities(rec, client, taskQueue),
-  });
-  running = worker.run();
+  world = await startFakeWorld('pipeline-logic');
 });
 
 after(async () => {
-  // A failed assertion may leave a run waiting in a blocked step: end them so the worker can drain.
-  for await (const w of client.workflow.list({
-    query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
-  })) {
-    await client.workflow
-      .getHandle(w.workflowId, w.runId)
-      .terminate('test finished')
-      .catch(() => undefined);
-  }
-  worker?.shutdown();
-  await running;
-  await client?.connection.close();
+  await world.close();
 });
-
-const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 
 describe('potholePipeline', () => {
   it('runs the original steps in order, stops the cluster before the serving steps', async () => {
@@ -105,12 +62,13 @@ describe('potholePipeline', () => {
     const handle = await start('2026-02-12');
     const result = (await handle.result()) as PipelineResult;
     assert.deepEqual(
-      rec.steps('start').filter((s) => s !== 'notify_slack'),
+      world.rec.steps('start').filter((s) => s !== 'notify_slack'),
       [
         'check_s3_input',
         'start_cluster',
         'start_spark',
-        ...(rec.steps('start').indexOf('download_code') < rec.steps('start').indexOf('install_deps')
+        ...(world.rec.steps('start').indexOf('download_code') <
+        world.rec.steps('start').indexOf('install_deps')
           ? ['download_code', 'install_deps']
           : ['install_deps', 'download_code']),
         'run_stage1',
@@ -130,19 +88,19 @@ describe('potholePipeline', () => {
     assert.equal(result.cleanupSucceeded, true);
     assert.ok(result.clusterUpSeconds >= 0);
     for (const s of STEPS) assert.ok(result.stepSeconds[s] !== undefined, `duration of ${s}`);
-    assert.deepEqual(rec.steps('start').filter((s) => s === 'notify_slack').length, 1);
+    assert.deepEqual(world.rec.steps('start').filter((s) => s === 'notify_slack').length, 1);
   });
 
   it('runs download_code and install_deps at the same time', async () => {
     reset();
-    rec.delayMs = 300;
+    world.rec.delayMs = 300;
     try {
       await (await start('2026-02-13')).result();
     } finally {
-      rec.delayMs = 0;
+      world.rec.delayMs = 0;
     }
     const at = (step: string, phase: 'start' | 'end') =>
-      rec.calls.find((c) => c.step === step && c.phase === phase)!.at;
+      world.rec.calls.find((c) => c.step === step && c.phase === phase)!.at;
     assert.ok(at('install_deps', 'start') < at('download_code', 'end'));
     assert.ok(at('download_code', 'start') < at('install_deps', 'end'));
   });
@@ -150,7 +108,7 @@ describe('potholePipeline', () => {
   it('reports every step in the progress query', async () => {
     reset({ run_stage1: 'block' });
     const handle = await start({ batchDate: '2026-02-14' });
-    await rec.waitFor('run_stage1');
+    await world.rec.waitFor('run_stage1');
     const p = await handle.query<PipelineProgress>('progress');
     assert.equal(p.batchDate, '2026-02-14');
     assert.equal(p.clusterUp, true);
@@ -171,7 +129,7 @@ describe('potholePipeline', () => {
       reset();
       const err = await failureOf((await start(bad)).result());
       assert.match(String(err.cause?.message), /batch date/);
-      assert.deepEqual(rec.steps('start'), []);
+      assert.deepEqual(world.rec.steps('start'), []);
     });
   }
 
@@ -179,7 +137,7 @@ describe('potholePipeline', () => {
     reset();
     const err = await failureOf((await start({ batchDate: '2026-02-12', fromStep: 'run_stage3' })).result());
     assert.match(String(err.cause?.message), /run_stage3/);
-    assert.deepEqual(rec.steps('start'), []);
+    assert.deepEqual(world.rec.steps('start'), []);
   });
 
   it('without a date processes yesterday in Asia/Seoul', async () => {
@@ -194,7 +152,7 @@ describe('potholePipeline', () => {
   it('from run_stage2: checks stage 1 output instead of the input, skips stage 1', async () => {
     reset();
     await (await start({ batchDate: '2026-02-12', fromStep: 'run_stage2' })).result();
-    const started = rec.steps('start');
+    const started = world.rec.steps('start');
     assert.equal(started[0], 'check_s3_stage1_out');
     assert.ok(!started.includes('check_s3_input'));
     assert.ok(!started.includes('run_stage1'));
@@ -207,7 +165,7 @@ describe('potholePipeline', () => {
     reset();
     await (await start({ batchDate: '2026-02-12', fromStep: 'load_to_rdb' })).result();
     assert.deepEqual(
-      rec.steps('start').filter((s) => s !== 'notify_slack'),
+      world.rec.steps('start').filter((s) => s !== 'notify_slack'),
       ['check_s3_stage2_out', 'load_to_rdb', 'refresh_views', 'send_email_report'],
     );
   });
@@ -215,7 +173,7 @@ describe('potholePipeline', () => {
   it('missing input: fails before the cluster is started', async () => {
     reset({ check_s3_input: 'fail' });
     await failureOf((await start('2026-02-12')).result());
-    assert.deepEqual(rec.steps('start'), ['check_s3_input', 'notify_slack']);
+    assert.deepEqual(world.rec.steps('start'), ['check_s3_input', 'notify_slack']);
   });
 
   for (const step of CLUSTER) {
@@ -226,18 +184,18 @@ describe('potholePipeline', () => {
         String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message),
         new RegExp(`${step} failed on purpose`),
       );
-      const started = rec.steps('start');
+      const started = world.rec.steps('start');
       assert.ok(started.includes('stop_spark') && started.includes('stop_cluster'), started.join(','));
       assert.ok(started.indexOf('stop_cluster') > started.indexOf('stop_spark'));
       assert.ok(!started.includes('load_to_rdb'));
-      assert.ok(rec.calls.some((c) => c.step === 'notify_slack'));
+      assert.ok(world.rec.calls.some((c) => c.step === 'notify_slack'));
     });
   }
 
   it('a failing stop_spark does not prevent stop_cluster', async () => {
     reset({ stop_spark: 'fail' });
     const result = (await (await start('2026-02-12')).result()) as PipelineResult;
-    assert.ok(rec.steps('end').includes('stop_cluster'));
+    assert.ok(world.rec.steps('end').includes('stop_cluster'));
     assert.equal(result.cleanupSucceeded, false);
   });
 
@@ -245,7 +203,7 @@ describe('potholePipeline', () => {
     it(`a failure in ${step} fails the run after the cluster was already stopped`, async () => {
       reset({ [step]: 'fail' });
       await failureOf((await start('2026-02-12')).result());
-      const ended = rec.steps('end');
+      const ended = world.rec.steps('end');
       assert.ok(ended.includes('stop_cluster'));
     });
   }
@@ -254,13 +212,13 @@ describe('potholePipeline', () => {
     it(`cancelled during ${step}: the step is cancelled first, then Spark and the cluster are stopped`, async () => {
       reset({ [step]: 'block' });
       const handle = await start('2026-02-12');
-      await rec.waitFor(step);
+      await world.rec.waitFor(step);
       await handle.cancel();
       const err = await failureOf(handle.result());
       assert.ok(err.cause instanceof CancelledFailure, String(err.cause));
-      const cancelledAt = rec.calls.find((c) => c.step === step && c.phase === 'cancelled')?.at;
-      const stopSparkAt = rec.calls.find((c) => c.step === 'stop_spark' && c.phase === 'end')?.at;
-      const stopClusterAt = rec.calls.find((c) => c.step === 'stop_cluster' && c.phase === 'end')?.at;
+      const cancelledAt = world.rec.calls.find((c) => c.step === step && c.phase === 'cancelled')?.at;
+      const stopSparkAt = world.rec.calls.find((c) => c.step === 'stop_spark' && c.phase === 'end')?.at;
+      const stopClusterAt = world.rec.calls.find((c) => c.step === 'stop_cluster' && c.phase === 'end')?.at;
       assert.ok(stopSparkAt && stopClusterAt, 'cleanup ran');
       // Long steps are waited for until they have cancelled (a killed driver, an aborted start); the quick
       // S3 checks are abandoned at once.
@@ -268,9 +226,9 @@ describe('potholePipeline', () => {
         assert.ok(cancelledAt, `${step} saw the cancellation`);
         assert.ok(cancelledAt <= stopSparkAt, `${step} was cancelled before the cleanup began`);
       }
-      assert.ok(!rec.steps('start').includes('load_to_rdb'));
+      assert.ok(!world.rec.steps('start').includes('load_to_rdb'));
       assert.ok(
-        !rec.calls.some((c) => c.step === 'notify_slack'),
+        !world.rec.calls.some((c) => c.step === 'notify_slack'),
         'a cancellation is not reported as a failure',
       );
     });
@@ -279,9 +237,9 @@ describe('potholePipeline', () => {
   it('cancelled while checking the input: nothing to clean up', async () => {
     reset({ check_s3_input: 'block' });
     const handle = await start('2026-02-12');
-    await rec.waitFor('check_s3_input');
+    await world.rec.waitFor('check_s3_input');
     await handle.cancel();
     await failureOf(handle.result());
-    assert.ok(!rec.steps('start').includes('stop_cluster'));
+    assert.ok(!world.rec.steps('start').includes('stop_cluster'));
   });
 });
