@@ -305,7 +305,7 @@ const LOCK_NAMESPACE = 'pothole_segments';
 /** Rows per buffer handed to COPY: big enough to amortise stream overhead, small enough to stay light. */
 const COPY_BATCH_ROWS = 4_096;
 /** Encoded batches in flight between the decoder thread and COPY. */
-const DECODER_WINDOW = 8;
+const DECODER_WINDOW = 4;
 const STAGE2_TYPE = 'Stage2ContractError';
 
 export function createLoadActivities(deps: LoadDeps) {
@@ -445,7 +445,7 @@ export function createLoadActivities(deps: LoadDeps) {
         // FREEZE: the table is new in this transaction, so rows are written once, already frozen (and
         // WAL-free where wal_level allows), never rewritten later for hint bits or anti-wraparound.
         await pipeline(
-          Readable.from(copyData(), { objectMode: false, highWaterMark: 1 << 20 }),
+          Readable.from(copyData(), { objectMode: false, highWaterMark: 256 * 1024 }),
           client.query(
             copyFrom(
               `COPY ${stage} (s_id, centroid_lon, centroid_lat, impact_count, total_count)
