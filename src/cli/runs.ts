@@ -26,6 +26,7 @@ import type { PipelineProgress } from '../types';
 import type { BackfillSummary, DateOutcome } from '../workflows/backfill';
 import type { PipelineResult } from '../workflows/pipeline';
 import { runUrl } from './connect';
+import { stepsFromHistory } from './history';
 import { duration, secondsBetween, table } from './render';
 
 export class UsageError extends Error {}
@@ -194,7 +195,9 @@ export async function showStatus(client: Client, out: Out, batchDate: string): P
       { attempt: a.attempt ?? undefined, failure: a.lastFailure?.message ?? undefined },
     ]),
   );
-  const rows = (progress?.steps ?? []).map((s) => {
+  // An ended run (or one without a worker) has no one to answer the query: its history tells the same story.
+  const steps = progress?.steps ?? stepsFromHistory((await handle.fetchHistory()).events ?? []);
+  const rows = steps.map((s) => {
     const p = pending.get(s.step);
     return [
       s.step,
@@ -207,14 +210,12 @@ export async function showStatus(client: Client, out: Out, batchDate: string): P
   const head =
     `${desc.workflowId}  ${desc.status.name}  started ${desc.startTime.toISOString()}` +
     (progress?.waitingFor ? `\nwaiting: ${progress.waitingFor}` : '') +
-    (progress
-      ? `\ncluster up: ${progress.clusterUp ? 'yes' : 'no'}`
-      : '\n(progress unavailable: no worker answers)');
+    (progress ? `\ncluster up: ${progress.clusterUp ? 'yes' : 'no'}` : '\n(steps read from the run history)');
   out.print(`${head}\n${table(['step', 'status', 'took', 'attempt', 'detail'], rows)}`, {
     workflowId: desc.workflowId,
     runId: desc.runId,
     status: desc.status.name,
-    progress,
+    progress: progress ?? { steps },
   });
 }
 

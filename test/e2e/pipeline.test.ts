@@ -73,8 +73,18 @@ async function stopWorker(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   await exited;
 }
 
-function pothole(...args: string[]) {
-  return spawnSync(process.execPath, [bin, ...args], { cwd: root, env, encoding: 'utf8', timeout: 600_000 });
+/** The CLI, run without blocking this process: the recording proxy lives in it. */
+function pothole(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.once('exit', (status) => resolve({ status, stdout, stderr })));
 }
 
 async function waitUntil<T>(
@@ -179,7 +189,7 @@ after(async () => {
 describe('the pipeline on the local services', () => {
   it('missing input fails with the s3:// path, and no StartInstances call reaches EC2', async () => {
     const since = Date.now();
-    const r = pothole('run', dates.missingInput, '--wait');
+    const r = await pothole('run', dates.missingInput, '--wait');
     assert.notEqual(r.status, 0);
     assert.match(r.stdout + r.stderr, /s3:\/\/pothole-local\/raw-sensor-data\/dt=2026-04-01\//);
     assert.ok(!recorder.actions(since).includes('StartInstances'), recorder.actions(since).join(','));
@@ -190,9 +200,9 @@ describe('the pipeline on the local services', () => {
     recorder.holdResponses.set('StartInstances', 8_000);
     try {
       const since = Date.now();
-      assert.equal(pothole('run', dates.cancelStart).status, 0);
+      assert.equal((await pothole('run', dates.cancelStart)).status, 0);
       await waitUntil('StartInstances', () => recorder.actions(since).includes('StartInstances'));
-      const r = pothole('cancel', dates.cancelStart);
+      const r = await pothole('cancel', dates.cancelStart);
       assert.equal(r.status, 0, r.stderr);
       const desc = await client.workflow.getHandle(workflowIdFor(dates.cancelStart)).describe();
       assert.equal(desc.status.name, 'CANCELLED');
@@ -205,11 +215,11 @@ describe('the pipeline on the local services', () => {
 
   it('cancelled during run_stage1: the driver is killed, Spark and the cluster are stopped', async () => {
     const app = `pothole-stage1-${dates.cancelStage1}`;
-    assert.equal(pothole('run', dates.cancelStage1).status, 0);
+    assert.equal((await pothole('run', dates.cancelStage1)).status, 0);
     const handle = client.workflow.getHandle(workflowIdFor(dates.cancelStage1));
     await waitUntil('run_stage1 running', async () => (await stepStatus(handle, 'run_stage1')) === 'running');
     await waitUntil('the stage1 driver', () => sparkProcesses(app).length > 0);
-    const r = pothole('cancel', dates.cancelStage1);
+    const r = await pothole('cancel', dates.cancelStage1);
     assert.equal(r.status, 0, r.stderr);
     assert.equal((await handle.describe()).status.name, 'CANCELLED');
     const progress = await handle.query<PipelineProgress>('progress');
@@ -221,7 +231,7 @@ describe('the pipeline on the local services', () => {
 
   it('a worker killed during run_stage1 and started again: the run completes with exactly one stage1 driver', async () => {
     const since = Date.now();
-    assert.equal(pothole('run', dates.killedWorker).status, 0);
+    assert.equal((await pothole('run', dates.killedWorker)).status, 0);
     const handle = client.workflow.getHandle(workflowIdFor(dates.killedWorker));
     await waitUntil('run_stage1 running', async () => (await stepStatus(handle, 'run_stage1')) === 'running');
     await waitUntil(
@@ -238,16 +248,16 @@ describe('the pipeline on the local services', () => {
 
   it('run --force on a date in progress cancels it, waits for its cleanup, and starts again', async () => {
     const since = Date.now();
-    assert.equal(pothole('run', dates.force).status, 0);
+    assert.equal((await pothole('run', dates.force)).status, 0);
     const first = client.workflow.getHandle(workflowIdFor(dates.force));
     const firstRunId = (await first.describe()).runId;
     await waitUntil('run_stage1 running', async () => (await stepStatus(first, 'run_stage1')) === 'running');
 
-    const again = pothole('run', dates.force);
+    const again = await pothole('run', dates.force);
     assert.notEqual(again.status, 0, 'without --force a run in progress is not replaced');
     assert.match(again.stderr, /already in progress/);
 
-    const forced = pothole('run', dates.force, '--force');
+    const forced = await pothole('run', dates.force, '--force');
     assert.equal(forced.status, 0, forced.stderr);
     assert.match(forced.stdout, /cleanup has finished/);
     const old = await client.workflow.getHandle(workflowIdFor(dates.force), firstRunId).describe();
@@ -258,13 +268,13 @@ describe('the pipeline on the local services', () => {
     // Between the two runs the cluster was stopped.
     const ec2Calls = recorder.actions(since).filter((a) => a === 'StartInstances' || a === 'StopInstances');
     assert.deepEqual(ec2Calls.slice(0, 2), ['StartInstances', 'StopInstances']);
-    assert.equal(pothole('cancel', dates.force).status, 0);
+    assert.equal((await pothole('cancel', dates.force)).status, 0);
     assert.deepEqual(await states(), ['stopped', 'stopped', 'stopped']);
   });
 
   it('a backfill of three dates starts and stops the cluster once and loads all three', async () => {
     const since = Date.now();
-    const r = pothole('backfill', dates.backfill[0]!, dates.backfill[2]!, '--wait', '--json');
+    const r = await pothole('backfill', dates.backfill[0]!, dates.backfill[2]!, '--wait', '--json');
     assert.equal(r.status, 0, r.stdout + r.stderr);
     const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
       outcomes: { batchDate: string; status: string }[];
