@@ -2,8 +2,8 @@
  * One run per cluster. Whatever starts them (the schedule, the CLI, the UI, a backfill), pipeline runs take turns
  * on the cluster through a lock workflow driven by signals, after Temporal's mutex sample:
  * a run asks (signal-with-start through an activity), waits for its grant signal, and releases after its cleanup.
- * A waiter that is cancelled withdraws its request; a holder that vanished without releasing (terminated, say)
- * is detected by a periodic liveness check.
+ * A waiter that is cancelled withdraws its request; a holder that vanished without releasing (terminated, or
+ * replaced by a reset) is detected by a liveness check every minute.
  */
 import {
   CancellationScope,
@@ -77,7 +77,7 @@ export async function clusterLock(state: LockState = { queue: [] }): Promise<voi
       }
     }
     const current = holder;
-    const released = await condition(() => !same(holder, current), '5 minutes');
+    const released = await condition(() => !same(holder, current), '1 minute');
     if (!released && !(await is_workflow_running(current))) {
       holder = undefined; // terminated or timed out without releasing
     }
