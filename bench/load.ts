@@ -14,11 +14,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { Logger } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { loadConfig, readEnv } from '../src/config';
-import { createLoadActivities, nextDay, partitionName } from '../src/activities/load';
+import { nextDay, partitionName } from '../src/activities/load';
+import type { ChildSpec } from './load-child';
 import { migrate } from '../src/db/migrate';
 import { createPool } from '../src/db/pool';
 import { writeStage2Parquet, type Stage2Columns } from './stage2-parquet';
@@ -33,7 +32,6 @@ interface Args {
   files: number;
   repeat: number;
   keep: boolean;
-  child?: { database: string; prefix: string; date: string };
 }
 
 function parseArgs(argv: string[]): Args {
@@ -49,7 +47,6 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--files') args.files = Number(value());
     else if (a === '--repeat') args.repeat = Number(value());
     else if (a === '--keep') args.keep = true;
-    else if (a === '--child') args.child = JSON.parse(value()) as Args['child'];
     else throw new Error(`unknown option ${a} (use --rows N, --files N, --repeat N, --keep)`);
   }
   if (!Number.isInteger(args.rows) || args.rows < 1) throw new Error('--rows must be a positive integer');
@@ -78,63 +75,6 @@ function s3Client(e: Record<string, string | undefined>): S3Client {
   });
 }
 
-/** Where a load spent its time, as load_to_rdb logs it. */
-let phaseSeconds: Record<string, number> | undefined;
-
-/** Warnings and errors only: the figures are the output. */
-const quietLogger: Logger = {
-  log: (level, message, meta) => {
-    if (level === 'WARN' || level === 'ERROR') console.error(level, message, meta ?? '');
-  },
-  trace: () => undefined,
-  debug: () => undefined,
-  info: (message, meta) => {
-    if (message === 'Stage2 output loaded') phaseSeconds = meta?.phaseSeconds as typeof phaseSeconds;
-  },
-  warn: (message, meta) => console.error('WARN', message, meta ?? ''),
-  error: (message, meta) => console.error('ERROR', message, meta ?? ''),
-};
-
-// ---- child: one load_to_rdb, reporting its time and its process's peak RSS --------------------------
-
-async function runChild(spec: NonNullable<Args['child']>): Promise<void> {
-  const e = env();
-  const { s3, postgres, kakao } = loadConfig(['s3', 'postgres', 'kakao'], e);
-  const pool = createPool({ ...postgres, connectionString: undefined, database: spec.database });
-  const client = s3Client(e);
-  const { load_to_rdb } = createLoadActivities({
-    s3: client,
-    pool,
-    config: {
-      s3: { ...s3, S3_STAGE2_OUTPUT_PREFIX: spec.prefix },
-      kakao: { ...kakao, KAKAO_REST_API_KEY: undefined },
-    },
-  });
-  const before = process.memoryUsage();
-  const peak = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
-  const sampler = setInterval(() => {
-    const m = process.memoryUsage();
-    for (const k of Object.keys(peak) as (keyof typeof peak)[])
-      peak[k] = Math.max(peak[k], Math.round(m[k] / 1048576));
-  }, 50);
-  const started = process.hrtime.bigint();
-  const result = await new MockActivityEnvironment(undefined, { logger: quietLogger }).run(load_to_rdb, {
-    batchDate: spec.date,
-    workflowId: 'bench',
-    runId: 'bench',
-  });
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  clearInterval(sampler);
-  if (process.env.BENCH_TRACE_MEMORY) console.error('peak memory (MB)', peak, 'before', before);
-  await pool.end();
-  client.destroy();
-  const maxRssMB = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(
-    JSON.stringify({ seconds, rows: (result as { rowsLoaded: number }).rowsLoaded, maxRssMB, phaseSeconds }) +
-      '\n',
-  );
-}
-
 interface LoadFigures {
   seconds: number;
   rows: number;
@@ -142,7 +82,7 @@ interface LoadFigures {
   phaseSeconds?: Record<string, number>;
 }
 
-function runLoadInChild(spec: NonNullable<Args['child']>): Promise<LoadFigures> {
+function runLoadInChild(spec: ChildSpec): Promise<LoadFigures> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -150,8 +90,7 @@ function runLoadInChild(spec: NonNullable<Args['child']>): Promise<LoadFigures> 
         ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []),
         '--import',
         'tsx',
-        __filename,
-        '--child',
+        path.join(__dirname, 'load-child.ts'),
         JSON.stringify(spec),
       ],
       {
@@ -267,7 +206,6 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  if (args.child) return runChild(args.child);
 
   const e = env();
   const adminUrl = e.POSTGRES_ADMIN_URL;
