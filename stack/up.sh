@@ -393,6 +393,7 @@ spark.driver.bindAddress                     127.0.0.1
 spark.pyspark.python                         $PY_BIN/python3
 spark.eventLog.enabled                       true
 spark.eventLog.dir                           file://$STACK_DIR/spark-events
+spark.eventLog.compress                      false
 spark.history.fs.logDirectory                file://$STACK_DIR/spark-events
 spark.history.ui.port                        18080
 spark.ui.showConsoleProgress                 false

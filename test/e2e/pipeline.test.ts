@@ -109,13 +109,20 @@ const stepStatus = async (handle: WorkflowHandle, step: string) =>
 const sparkProcesses = (pattern: string) =>
   spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
 
-/** Spark applications of that name that were started (their event logs), since the given time. */
+const describeProcesses = (pids: string[]) =>
+  pids.length
+    ? spawnSync('ps', ['-o', 'pid,lstart,args', '-p', pids.join(',')], { encoding: 'utf8' }).stdout
+    : '';
+
+/** Spark applications of that name that were started since the given time, from Spark's own event logs. */
 function sparkApplications(name: string, since: number): number {
   if (!fs.existsSync(sparkEvents)) return 0;
-  return fs
-    .readdirSync(sparkEvents)
-    .map((f) => path.join(sparkEvents, f))
-    .filter((f) => fs.statSync(f).mtimeMs >= since && fs.statSync(f).isFile())
+  const files = fs
+    .readdirSync(sparkEvents, { recursive: true, encoding: 'utf8' })
+    .map((f) => path.join(sparkEvents, f));
+  return files
+    .filter((f) => path.basename(f).startsWith('events_') || /^(app|local)-[^/]*$/.test(path.basename(f)))
+    .filter((f) => fs.statSync(f).isFile() && fs.statSync(f).mtimeMs >= since)
     .filter((f) => fs.readFileSync(f, 'utf8').includes(`"App Name":"${name}"`)).length;
 }
 
@@ -225,7 +232,8 @@ describe('the pipeline on the local services', () => {
     const progress = await handle.query<PipelineProgress>('progress');
     assert.equal(progress.steps.find((s) => s.step === 'stop_cluster')!.status, 'done');
     assert.deepEqual(sparkProcesses(app), [], 'no driver left');
-    assert.deepEqual(sparkProcesses('org.apache.spark.deploy'), [], 'no Spark daemon left');
+    const daemons = sparkProcesses('org.apache.spark.deploy.(master|worker|history)');
+    assert.deepEqual(daemons, [], `no Spark daemon left: ${describeProcesses(daemons)}`);
     assert.deepEqual(await states(), ['stopped', 'stopped', 'stopped']);
   });
 
