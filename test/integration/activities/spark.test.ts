@@ -184,7 +184,7 @@ before(async () => {
 after(async () => {
   // Leave a clean host for the next test file, whatever happened above (but never stop daemons this file
   // did not start: they belong to someone else on this host).
-  if (startedSpark && (sparkDaemons().length || processesWith('pothole-stage').length)) {
+  if (startedSpark && (sparkDaemons().length || processesWith(jobDir).length)) {
     spawnSync(path.join(sparkHome, 'sbin', 'stop-all.sh'));
     spawnSync(path.join(sparkHome, 'sbin', 'stop-history-server.sh'));
     for (const l of processesWith(`${root}`)) spawnSync('kill', ['-KILL', l.trim().split(/\s+/)[1]!]);
@@ -415,7 +415,7 @@ test('stop_spark kills our drivers and leaves no Spark daemon running; it is ide
   assert.ok(outcome instanceof ApplicationFailure, 'the stage attempt fails');
   assert.match(outcome.message, /died without an exit status/);
   assert.deepEqual(sparkDaemons(), []);
-  assert.deepEqual(processesWith('pothole-stage'), []);
+  assert.deepEqual(processesWith(jobDir), [], 'none of our drivers is left');
   assert.equal(await masterJson(), undefined);
   const again = await new ActivityHarness().run(acts.stop_spark, stepInput(date));
   assert.deepEqual(again.driversKilled, []);
