@@ -66,23 +66,19 @@ export async function startRun(
   args: { batchDate: string; fromStep?: StepName; force: boolean },
 ): Promise<WorkflowHandle> {
   const workflowId = workflowIdFor(args.batchDate);
-  const existing = client.workflow.getHandle(workflowId);
-  const running = await existing
-    .describe()
-    .then((d) => d.status.name === 'RUNNING')
-    .catch((err: unknown) => {
-      if (err instanceof WorkflowNotFoundError) return false;
-      throw err;
-    });
-  if (running) {
+  const latest = await findRun(client, args.batchDate).catch((err: unknown) => {
+    if (err instanceof UsageError) return undefined;
+    throw err;
+  });
+  if (latest?.desc.status.name === 'RUNNING') {
     if (!args.force) {
       throw new UsageError(
-        `a run for ${args.batchDate} is already in progress (${workflowId}); ` +
+        `a run for ${args.batchDate} is already in progress (${latest.desc.workflowId}); ` +
           `follow it with "pothole status ${args.batchDate}", or use --force to cancel it and start again`,
       );
     }
     out.print(`cancelling the run in progress for ${args.batchDate} and waiting for its cleanup…`);
-    await cancelAndWait(existing);
+    await cancelAndWait(latest.handle);
     out.print('previous run cancelled; its cleanup has finished');
   }
   try {
@@ -181,13 +177,30 @@ export function summary(r: PipelineResult): string {
   ].join('\n');
 }
 
+/**
+ * The run of a date: the one our CLI started (pothole-pipeline-<date>) or the nightly schedule's
+ * (pothole-pipeline-scheduled-<slot>, its slot being 02:00 Asia/Seoul the next day = 17:00 UTC on the date),
+ * whichever started last.
+ */
+export async function findRun(client: Client, batchDate: string) {
+  const candidates = [workflowIdFor(batchDate), `pothole-pipeline-scheduled-${batchDate}T17:00:00Z`];
+  const found = [];
+  for (const id of candidates) {
+    const handle = client.workflow.getHandle(id);
+    const desc = await handle.describe().catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    });
+    if (desc) found.push({ handle, desc });
+  }
+  found.sort((a, b) => b.desc.startTime.getTime() - a.desc.startTime.getTime());
+  if (!found[0]) throw new UsageError(`no run found for ${batchDate} (looked for ${candidates.join(', ')})`);
+  return found[0];
+}
+
 /** The progress query as a table, enriched with what only the server knows (attempts, heartbeats, retries). */
 export async function showStatus(client: Client, out: Out, batchDate: string): Promise<void> {
-  const handle = client.workflow.getHandle(workflowIdFor(batchDate));
-  const desc = await handle.describe().catch((err: unknown) => {
-    if (err instanceof WorkflowNotFoundError) throw new UsageError(`no run found for ${batchDate}`);
-    throw err;
-  });
+  const { handle, desc } = await findRun(client, batchDate);
   const progress = await handle.query<PipelineProgress>('progress').catch(() => undefined);
   const pending = new Map(
     (desc.raw.pendingActivities ?? []).map((a) => [
@@ -220,13 +233,21 @@ export async function showStatus(client: Client, out: Out, batchDate: string): P
 }
 
 export async function listRuns(client: Client, out: Out, last: number): Promise<void> {
-  const rows: { workflowId: string; type: string; status: string; start: Date; close?: Date }[] = [];
+  const rows: {
+    workflowId: string;
+    batchDate?: string;
+    type: string;
+    status: string;
+    start: Date;
+    close?: Date;
+  }[] = [];
   for await (const w of client.workflow.list({
     query: `WorkflowType = 'potholePipeline' OR WorkflowType = 'potholeBackfill'`,
     pageSize: last,
   })) {
     rows.push({
       workflowId: w.workflowId,
+      batchDate: batchDateOf(w.workflowId),
       type: w.type,
       status: w.status.name,
       start: w.startTime,
@@ -237,8 +258,9 @@ export async function listRuns(client: Client, out: Out, last: number): Promise<
   rows.sort((a, b) => b.start.getTime() - a.start.getTime());
   out.print(
     table(
-      ['workflow', 'status', 'started', 'took'],
+      ['date', 'workflow', 'status', 'started', 'took'],
       rows.map((r) => [
+        r.batchDate ?? '',
         r.workflowId,
         r.status,
         r.start.toISOString().replace('T', ' ').slice(0, 19),
@@ -249,12 +271,20 @@ export async function listRuns(client: Client, out: Out, last: number): Promise<
   );
 }
 
+/** The batch date a workflow id names: ours carry it, the schedule's carry their slot (the next day, 02:00 KST). */
+export function batchDateOf(workflowId: string): string | undefined {
+  const scheduled = /^pothole-pipeline-scheduled-(.+)$/.exec(workflowId);
+  if (scheduled) {
+    const slot = new Date(scheduled[1]!);
+    return Number.isNaN(slot.getTime()) ? undefined : yesterdayInSeoul(slot);
+  }
+  const backfill = /^pothole-backfill-(\d{4}-\d{2}-\d{2})-(\d{4}-\d{2}-\d{2})$/.exec(workflowId);
+  if (backfill) return `${backfill[1]}..${backfill[2]}`;
+  return /^pothole-pipeline-(\d{4}-\d{2}-\d{2})$/.exec(workflowId)?.[1];
+}
+
 export async function cancelRun(client: Client, out: Out, batchDate: string): Promise<void> {
-  const handle = client.workflow.getHandle(workflowIdFor(batchDate));
-  const desc = await handle.describe().catch((err: unknown) => {
-    if (err instanceof WorkflowNotFoundError) throw new UsageError(`no run found for ${batchDate}`);
-    throw err;
-  });
+  const { handle, desc } = await findRun(client, batchDate);
   if (desc.status.name !== 'RUNNING')
     throw new UsageError(`the run for ${batchDate} is not running (${desc.status.name})`);
   out.print(`cancelling ${desc.workflowId}; waiting for its cleanup (stop_spark, stop_cluster)…`);
