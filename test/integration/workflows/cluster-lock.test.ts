@@ -29,7 +29,7 @@ function clusterWindows(workflowIds: string[]) {
 describe('cluster lock', () => {
   it('two runs started at once never use the cluster at the same time', async () => {
     world.rec.calls = [];
-    world.rec.delayMs = 150;
+    world.rec.delayMs = 500;
     const ids = ['2026-01-05', '2026-01-06'].map((d) => `${world.taskQueue}-${d}`);
     const handles = await Promise.all(
       ids.map((workflowId, i) =>
