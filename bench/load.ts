@@ -22,6 +22,7 @@ import { migrate } from '../src/db/migrate';
 import { createPool } from '../src/db/pool';
 import { writeStage2Parquet, type Stage2Columns } from './stage2-parquet';
 import { deletePrefix, putObject } from '../test/integration/activities/serving-support';
+import { createS3Client } from '../src/clients';
 
 const TARGET_ROWS_PER_SECOND = 250_000;
 const TARGET_FLOOR_RATIO = 1.5;
@@ -62,17 +63,7 @@ function env() {
 }
 
 function s3Client(e: Record<string, string | undefined>): S3Client {
-  const { aws } = loadConfig(['aws'], e);
-  const credentials =
-    e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
-      ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY }
-      : undefined;
-  return new S3Client({
-    region: aws.AWS_REGION,
-    endpoint: aws.AWS_ENDPOINT_URL,
-    forcePathStyle: true,
-    credentials,
-  });
+  return createS3Client(loadConfig(['aws'], e).aws);
 }
 
 interface LoadFigures {

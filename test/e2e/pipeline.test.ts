@@ -15,6 +15,7 @@ import pg from 'pg';
 import { createEc2Client, createS3Client } from '../../src/clients';
 import { loadConfig } from '../../src/config';
 import { migrate } from '../../src/db/migrate';
+import { createPool } from '../../src/db/pool';
 import { ensureDemoCluster, instanceStates, type DemoCluster } from '../../src/demo/cluster';
 import { uploadDemoData, uploadSparkCode } from '../../src/demo/upload';
 import { workflowIdFor } from '../../src/steps';
@@ -135,20 +136,14 @@ before(async () => {
   await admin.query(`CREATE DATABASE ${database} OWNER ${base.POSTGRES_USER}`);
   env = {
     ...process.env,
-    POTHOLE_ENV_FILE: stackEnvFile,
+    POTHOLE_ENV_FILE: stackEnvFile(),
     AWS_ENDPOINT_URL: recorder.url,
     CLUSTER_NAME: clusterName,
     EXPECTED_WORKER_COUNT: '2',
     POSTGRES_DB: database,
     TEMPORAL_TASK_QUEUE: taskQueue,
   };
-  const pool = new pg.Pool({
-    host: config.postgres.host,
-    port: config.postgres.port,
-    user: config.postgres.user,
-    password: config.postgres.password?.reveal(),
-    database,
-  });
+  const pool = createPool({ ...config.postgres, database }, { max: 1 });
   await migrate(pool);
   await pool.end();
   const s3 = createS3Client(config.aws);
@@ -294,14 +289,7 @@ describe('the pipeline on the local services', () => {
     const calls = recorder.actions(since);
     assert.equal(calls.filter((a) => a === 'StartInstances').length, 1, calls.join(','));
     assert.equal(calls.filter((a) => a === 'StopInstances').length, 1, calls.join(','));
-    const db = new pg.Client({
-      host: config.postgres.host,
-      port: config.postgres.port,
-      user: config.postgres.user,
-      password: config.postgres.password?.reveal(),
-      database,
-    });
-    await db.connect();
+    const db = createPool({ ...config.postgres, database }, { max: 1 });
     try {
       const { rows } = await db.query<{ date: string; n: string }>(
         `SELECT to_char(date, 'YYYY-MM-DD') AS date, count(*) AS n FROM pothole_segments GROUP BY 1 ORDER BY 1`,

@@ -5,10 +5,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { S3Client } from '@aws-sdk/client-s3';
 import dotenv from 'dotenv';
 import { Client as SshClient, type ConnectConfig } from 'ssh2';
+import { createEc2Client, createS3Client } from '../../src/clients';
 import { loadConfig, type Config, type SectionName } from '../../src/config';
 
 export type Env = Record<string, string | undefined>;
@@ -52,28 +53,14 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`.toLowerCase();
 }
 
-/** The SDK reads keys from process.env only; the stack's keys live in its env file. */
-function awsClientConfig(env: Env) {
-  const { aws } = loadConfig(['aws'], env);
-  return {
-    region: aws.AWS_REGION,
-    endpoint: aws.AWS_ENDPOINT_URL,
-    credentials: {
-      accessKeyId: stackValue('AWS_ACCESS_KEY_ID', env),
-      secretAccessKey: stackValue('AWS_SECRET_ACCESS_KEY', env),
-    },
-  };
-}
-
 export function stackS3Client(env: Env = stackEnv()): S3Client {
-  return new S3Client({ ...awsClientConfig(env), forcePathStyle: true });
+  return createS3Client(loadConfig(['aws'], env).aws);
 }
 
 export function stackEc2Client(env: Env = stackEnv()): EC2Client {
-  return new EC2Client(awsClientConfig(env));
+  return createEc2Client(loadConfig(['aws'], env).aws);
 }
 
-/** Public keys that known_hosts lists for host:port (plain, unhashed entries; [host]:port for non-22). */
 export function knownHostKeys(knownHostsText: string, host: string, port: number): Buffer[] {
   const wanted = port === 22 ? host : `[${host}]:${port}`;
   const keys: Buffer[] = [];

@@ -1,12 +1,11 @@
 /** A Temporal client and a worker with recording stand-in activities on a task queue of the test's own. */
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { loadConfig, readEnv } from '../../src/config';
+import { loadConfig } from '../../src/config';
 import { fakeActivities, Recorder } from './fake-activities';
+import { stackEnv, stackEnvFile } from './stack';
 
-export const stackEnvFile = path.resolve(__dirname, '../../.stack/env');
-export const stackEnv = () => readEnv({ ...process.env, POTHOLE_ENV_FILE: stackEnvFile });
+export { stackEnv, stackEnvFile };
 
 let runtimeInstalled = false;
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };

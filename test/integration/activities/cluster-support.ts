@@ -4,7 +4,6 @@
  * activity in a real activity context (MockActivityEnvironment) while recording its heartbeats.
  */
 import crypto from 'node:crypto';
-import path from 'node:path';
 import {
   EC2Client,
   RunInstancesCommand,
@@ -17,44 +16,24 @@ import type { Info } from '@temporalio/activity';
 import { ActivityCancellationDetails } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, type LogLevel } from '@temporalio/worker';
-import { loadConfig, readEnv } from '../../../src/config';
+import { loadConfig } from '../../../src/config';
 import { CLUSTER_TAG, ROLE_TAG } from '../../../src/activities/cluster';
 import type { StepInput } from '../../../src/types';
+import { createEc2Client, createS3Client } from '../../../src/clients';
 
 export type Env = Record<string, string | undefined>;
 
-export function stackEnv(): Env {
-  const file = process.env.POTHOLE_ENV_FILE ?? path.join(__dirname, '../../../.stack/env');
-  return readEnv({ ...process.env, POTHOLE_ENV_FILE: file });
-}
+export { stackEnv } from '../../support/stack';
 
 export const unique = (label: string) =>
   `${label}-${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`;
 
-/** The stack's env file carries moto's keys; the SDK otherwise only looks at process.env. */
-function credentials(env: Env) {
-  return env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-    ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY }
-    : undefined;
-}
-
 export function ec2ClientFor(env: Env): EC2Client {
-  const { aws } = loadConfig(['aws'], env);
-  return new EC2Client({
-    region: aws.AWS_REGION,
-    endpoint: aws.AWS_ENDPOINT_URL,
-    credentials: credentials(env),
-  });
+  return createEc2Client(loadConfig(['aws'], env).aws);
 }
 
 export function s3ClientFor(env: Env): S3Client {
-  const { aws } = loadConfig(['aws'], env);
-  return new S3Client({
-    region: aws.AWS_REGION,
-    endpoint: aws.AWS_ENDPOINT_URL,
-    forcePathStyle: true,
-    credentials: credentials(env),
-  });
+  return createS3Client(loadConfig(['aws'], env).aws);
 }
 
 export interface TestCluster {

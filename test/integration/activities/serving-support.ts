@@ -3,18 +3,16 @@
  * PostgreSQL database per test file (migrated), and a unique S3 prefix per test file.
  */
 import crypto from 'node:crypto';
-import path from 'node:path';
 import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import pg from 'pg';
-import { loadConfig, readEnv, type Config } from '../../../src/config';
+import { loadConfig, type Config } from '../../../src/config';
 import { migrate } from '../../../src/db/migrate';
 import { createPool } from '../../../src/db/pool';
+import { createS3Client } from '../../../src/clients';
+import { stackEnv } from '../../support/stack';
 
-export function stackEnv(): Record<string, string | undefined> {
-  const file = process.env.POTHOLE_ENV_FILE ?? path.join(__dirname, '../../../.stack/env');
-  return readEnv({ ...process.env, POTHOLE_ENV_FILE: file });
-}
+export { stackEnv };
 
 export function uniqueSuffix(): string {
   return `${Date.now().toString(36)}_${crypto.randomBytes(3).toString('hex')}`;
@@ -62,18 +60,7 @@ export async function createThrowawayDatabase(label: string, options: { migrate?
 }
 
 export function s3ClientFor(env = stackEnv()): S3Client {
-  const { aws } = loadConfig(['aws'], env);
-  // The stack's env file carries moto's keys; the SDK otherwise only looks at process.env.
-  const credentials =
-    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-      ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY }
-      : undefined;
-  return new S3Client({
-    region: aws.AWS_REGION,
-    endpoint: aws.AWS_ENDPOINT_URL,
-    forcePathStyle: true,
-    credentials,
-  });
+  return createS3Client(loadConfig(['aws'], env).aws);
 }
 
 /** The s3 section with a Stage2 prefix of its own, so files never meet another test's objects. */

@@ -16,7 +16,7 @@ let world: FakeWorld;
 function pothole(...args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, POTHOLE_ENV_FILE: stackEnvFile, TEMPORAL_TASK_QUEUE: world.taskQueue },
+    env: { ...process.env, POTHOLE_ENV_FILE: stackEnvFile(), TEMPORAL_TASK_QUEUE: world.taskQueue },
     timeout: 60_000,
   });
   assert.equal(r.status, 0, `pothole ${args.join(' ')}: ${r.stderr}`);
@@ -26,13 +26,13 @@ function pothole(...args: string[]) {
 before(async () => {
   world = await startFakeWorld('schedule');
   spawnSync(process.execPath, [bin, 'schedule', 'delete'], {
-    env: { ...process.env, POTHOLE_ENV_FILE: stackEnvFile },
+    env: { ...process.env, POTHOLE_ENV_FILE: stackEnvFile() },
   });
 });
 
 after(async () => {
   spawnSync(process.execPath, [bin, 'schedule', 'delete'], {
-    env: { ...process.env, POTHOLE_ENV_FILE: stackEnvFile },
+    env: { ...process.env, POTHOLE_ENV_FILE: stackEnvFile() },
   });
   await world.close();
 });

@@ -4,29 +4,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
-import { loadConfig, readEnv } from '../../../src/config';
+import { loadConfig } from '../../../src/config';
 import { listKeys } from '../../../src/demo/s3-sync';
+import { createS3Client } from '../../../src/clients';
 
 export const REPO = path.join(__dirname, '../../..');
 export const SPARK_DIR = path.join(REPO, 'spark');
 
-export function stackEnv(): Record<string, string | undefined> {
-  const file = process.env.POTHOLE_ENV_FILE ?? path.join(REPO, '.stack/env');
-  if (!fs.existsSync(file))
-    throw new Error(`${file} is missing: bring the local stack up with npm run stack:up`);
-  return readEnv({ ...process.env, POTHOLE_ENV_FILE: file });
-}
+export { stackEnv } from '../../support/stack';
 
 export function s3ClientFor(env: Record<string, string | undefined>): S3Client {
-  const { aws } = loadConfig(['aws'], env);
-  return new S3Client({
-    region: aws.AWS_REGION,
-    ...(aws.AWS_ENDPOINT_URL ? { endpoint: aws.AWS_ENDPOINT_URL, forcePathStyle: true } : {}),
-    // The env file carries moto's keys; the SDK itself only looks at process.env.
-    ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-      ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } }
-      : {}),
-  });
+  return createS3Client(loadConfig(['aws'], env).aws);
 }
 
 /** A date no other test uses: far in the future, random. */
