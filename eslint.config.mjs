@@ -1,6 +1,38 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** Node built-ins, by both spellings: the workflow sandbox has no I/O, clocks or randomness of its own. */
+const nodeBuiltins = [
+  'assert',
+  'buffer',
+  'child_process',
+  'cluster',
+  'crypto',
+  'dgram',
+  'dns',
+  'events',
+  'fs',
+  'fs/promises',
+  'http',
+  'http2',
+  'https',
+  'net',
+  'os',
+  'path',
+  'perf_hooks',
+  'process',
+  'readline',
+  'stream',
+  'timers',
+  'tls',
+  'url',
+  'util',
+  'v8',
+  'vm',
+  'worker_threads',
+  'zlib',
+].flatMap((m) => [m, `node:${m}`]);
+
 export default tseslint.config(
   { ignores: ['node_modules/', '.stack/', 'dist/', 'spark/', 'bin/'] },
   js.configs.recommended,
@@ -8,6 +40,62 @@ export default tseslint.config(
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // A promise nobody awaits is a step nobody waits for: in a workflow, a cleanup that may never run.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          // node:test's describe/it return promises the runner itself awaits.
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['describe', 'it', 'test', 'suite', 'before', 'after'],
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Workflow code is replayed: it may only see activities through their types, never run their code or Node's.
+    files: ['src/workflows/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'workflow code must not do I/O: use an activity',
+          })),
+          patterns: [
+            {
+              group: ['../activities', '../activities/*', '../../activities', '../../activities/*'],
+              allowTypeImports: true,
+              message: 'workflows see activities through types only (import type), and call them via proxies',
+            },
+            {
+              group: [
+                '@aws-sdk/*',
+                'pg',
+                'pg-*',
+                'ssh2',
+                'nodemailer',
+                'dotenv',
+                '@temporalio/client',
+                '@temporalio/worker',
+                '@temporalio/activity',
+              ],
+              message: 'workflow code must not do I/O: use an activity',
+            },
+          ],
+        },
+      ],
     },
   },
 );
