@@ -95,6 +95,10 @@ const temporalSchema = z.object({
   TEMPORAL_TASK_QUEUE: withDefault('pothole-pipeline'),
   SERVING_TASK_QUEUE: optionalString,
   TEMPORAL_UI_URL: withDefault('http://localhost:8233'),
+  /** Failed stop_cluster attempts before Slack hears that the instances may be running (retries go on). */
+  CLEANUP_ALERT_AFTER_FAILURES: positiveInt(3),
+  /** The longest wait between two stop_cluster attempts. */
+  CLEANUP_RETRY_MAX_INTERVAL_SECONDS: positiveInt(120),
 });
 
 const awsSchema = z.object({

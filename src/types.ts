@@ -101,11 +101,39 @@ export interface PipelineProgress {
   /** Waiting for the cluster lock held by another run, when set. */
   waitingFor?: string;
   clusterUp: boolean;
+  /** What became of the cluster at the end of the run; set once the cleanup began. */
+  cleanup?: CleanupOutcome;
   steps: StepProgress[];
 }
 
+/**
+ * The cleanup's outcome, carried by the run's result, its progress and every notification: the one fact the team
+ * paying for the instances needs from each run.
+ */
+export interface CleanupOutcome {
+  /**
+   * not-needed: the run never reached start_cluster; stopping: stop_cluster has not succeeded yet (it is retried
+   * until it does); stopped: every instance is stopped.
+   */
+  status: 'not-needed' | 'stopping' | 'stopped';
+  /** stop_cluster attempts so far, failed ones included. */
+  attempts: number;
+  /** The cluster's instances as start_cluster saw them (empty when it never answered). */
+  instances: string[];
+  /** The instances stop_cluster stopped (the others were stopped already). */
+  stoppedInstances: string[];
+  /** The last failed stop_cluster attempt's error. */
+  lastError?: string;
+  /** stop_spark's error, when it failed (stopping the instances ends Spark regardless). */
+  sparkError?: string;
+}
+
 export interface NotifyInput {
-  kind: 'failure' | 'success';
+  /**
+   * failure / success / cancelled: how the run ended; cleanup-failing: stop_cluster keeps failing, the instances may
+   * be running.
+   */
+  kind: 'failure' | 'success' | 'cancelled' | 'cleanup-failing';
   batchDate: string;
   workflowId: string;
   runId: string;
@@ -115,4 +143,5 @@ export interface NotifyInput {
   durationSeconds?: number;
   rowsLoaded?: number;
   quality?: QualityFindings;
+  cleanup?: CleanupOutcome;
 }

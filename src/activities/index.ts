@@ -85,7 +85,11 @@ export function createClusterSideActivities(deps: {
     ...createTemporalActivities({
       client: deps.client,
       taskQueue: deps.taskQueue,
-      settings: { servingTaskQueue: config.temporal.SERVING_TASK_QUEUE },
+      settings: {
+        servingTaskQueue: config.temporal.SERVING_TASK_QUEUE,
+        cleanupAlertAfterFailures: config.temporal.CLEANUP_ALERT_AFTER_FAILURES,
+        cleanupRetryMaxIntervalSeconds: config.temporal.CLEANUP_RETRY_MAX_INTERVAL_SECONDS,
+      },
     }),
   };
   return {

@@ -1,6 +1,7 @@
 /**
  * notify_slack: a message to the team's Slack incoming webhook when a run fails (step, date, attempt,
- * error, link to the run in the Temporal UI) or succeeds (date, duration, rows loaded, quality warnings).
+ * error, link to the run in the Temporal UI), succeeds (date, duration, rows loaded, quality warnings) or is
+ * cancelled, each with what became of the cluster; and an alert when stop_cluster keeps failing.
  *
  * Only when SLACK_WEBHOOK_URL is set. A Slack problem is logged and swallowed: a notification never fails
  * the pipeline. Suggested options: startToCloseTimeout 1 min, at most 2 attempts (it never throws for Slack
@@ -8,6 +9,7 @@
  */
 import { log } from '@temporalio/activity';
 import type { SlackConfig, TemporalConfig } from '../config';
+import { describeCleanup } from '../cleanup-outcome';
 import type { NotifyInput } from '../types';
 import { currentContext, errorMessage } from './activity-support';
 
@@ -47,13 +49,37 @@ const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;
 /** The webhook payload: `text` (also the notification preview) in Slack mrkdwn. */
 export function slackMessage(input: NotifyInput, temporal: TemporalConfig): { text: string } {
   const link = `<${runUrl(temporal, input.workflowId, input.runId)}|View the run in the Temporal UI>`;
+  const cluster = input.cleanup ? [`*Cluster:* ${escape(describeCleanup(input.cleanup))}`] : [];
+  const code = (text: string) => {
+    const shown = text.length > 2500 ? `${text.slice(0, 2500)}…` : text;
+    return `\`\`\`${escape(shown).replace(/```/g, "'''")}\`\`\``;
+  };
+  if (input.kind === 'cleanup-failing') {
+    const c = input.cleanup;
+    const ids = c?.instances.length ? c.instances.join(', ') : 'the cluster instances';
+    const lines = [
+      `:rotating_light: *Instances ${ids} may be running* (run for ${input.batchDate})`,
+      `stop_cluster failed ${c?.attempts ?? '?'} time(s); it keeps retrying. Check the instances in the EC2 console.`,
+      `*Error:*\n${code((c?.lastError ?? input.error ?? 'unknown error').trim())}`,
+      link,
+    ];
+    return { text: lines.join('\n') };
+  }
+  if (input.kind === 'cancelled') {
+    const lines = [
+      `:no_entry_sign: *Pothole pipeline cancelled* for ${input.batchDate}`,
+      ...(input.durationSeconds !== undefined ? [`*Ran for:* ${formatDuration(input.durationSeconds)}`] : []),
+      ...cluster,
+      link,
+    ];
+    return { text: lines.join('\n') };
+  }
   if (input.kind === 'failure') {
-    const error = (input.error ?? 'unknown error').trim();
-    const shown = error.length > 2500 ? `${error.slice(0, 2500)}…` : error;
     const lines = [
       `:x: *Pothole pipeline failed* for ${input.batchDate}`,
       `*Step:* ${input.step ?? 'unknown'}${input.attempt ? ` (attempt ${input.attempt})` : ''}`,
-      `*Error:*\n\`\`\`${escape(shown).replace(/```/g, "'''")}\`\`\``,
+      `*Error:*\n${code((input.error ?? 'unknown error').trim())}`,
+      ...cluster,
       link,
     ];
     return { text: lines.join('\n') };
@@ -68,6 +94,7 @@ export function slackMessage(input: NotifyInput, temporal: TemporalConfig): { te
       : input.quality
         ? ['*Quality:* no warnings']
         : []),
+    ...cluster,
     link,
   ];
   return { text: lines.join('\n') };

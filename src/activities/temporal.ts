@@ -14,6 +14,10 @@ import {
 export interface PipelineSettings {
   /** Task queue of the serving steps (load_to_rdb, refresh_views, send_email_report); undefined = the same queue. */
   servingTaskQueue?: string;
+  /** CLEANUP_ALERT_AFTER_FAILURES (optional: histories recorded before the setting existed lack it). */
+  cleanupAlertAfterFailures?: number;
+  /** CLEANUP_RETRY_MAX_INTERVAL_SECONDS. */
+  cleanupRetryMaxIntervalSeconds?: number;
 }
 
 export function createTemporalActivities(deps: {

@@ -4,7 +4,7 @@
  */
 import type { temporal } from '@temporalio/proto';
 import { isStepName, STEPS } from '../steps';
-import type { StepProgress } from '../types';
+import type { CleanupOutcome, StepProgress } from '../types';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -51,4 +51,51 @@ export function stepsFromHistory(events: HistoryEvent[]): StepProgress[] {
     }
   }
   return STEPS.map((step) => latest.get(step) ?? { step, status: 'pending' });
+}
+
+/** A JSON payload's value (our activities' results are JSON), or undefined. */
+function jsonPayload(p: temporal.api.common.v1.IPayload | undefined): unknown {
+  if (!p?.data) return undefined;
+  try {
+    return JSON.parse(Buffer.from(p.data).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The cleanup's outcome read back from a history: start_cluster's instances, stop_cluster's attempts and result.
+ * A run that reached start_cluster but has no successful stop_cluster (terminated, say) left its cluster up.
+ */
+export function cleanupFromHistory(events: HistoryEvent[]): CleanupOutcome {
+  const scheduled = new Map<string, string>();
+  const outcome: CleanupOutcome = { status: 'not-needed', attempts: 0, instances: [], stoppedInstances: [] };
+  for (const e of events) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) {
+      const step = s.activityType?.name ?? '';
+      scheduled.set(String(e.eventId), step);
+      if (step === 'start_cluster' && outcome.status === 'not-needed') outcome.status = 'stopping';
+      if (step === 'stop_cluster') outcome.attempts++;
+      continue;
+    }
+    const done = e.activityTaskCompletedEventAttributes;
+    const failed = e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+    const step = scheduled.get(String((done ?? failed)?.scheduledEventId ?? ''));
+    if (done && step === 'start_cluster') {
+      const r = jsonPayload(done.result?.payloads?.[0]) as {
+        masterInstanceId?: string;
+        workerInstanceIds?: string[];
+      };
+      if (r?.masterInstanceId) outcome.instances = [r.masterInstanceId, ...(r.workerInstanceIds ?? [])];
+    } else if (done && step === 'stop_cluster') {
+      const r = jsonPayload(done.result?.payloads?.[0]) as { stopped?: string[] } | undefined;
+      Object.assign(outcome, { status: 'stopped', stoppedInstances: r?.stopped ?? [] });
+    } else if (failed && step === 'stop_cluster') {
+      outcome.lastError = failed.failure?.message?.split('\n')[0] ?? undefined;
+    } else if (failed && step === 'stop_spark') {
+      outcome.sparkError = failed.failure?.message?.split('\n')[0] ?? undefined;
+    }
+  }
+  return outcome;
 }

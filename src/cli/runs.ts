@@ -25,8 +25,9 @@ import {
 import type { PipelineProgress } from '../types';
 import type { BackfillSummary, DateOutcome } from '../workflows/backfill';
 import type { PipelineResult } from '../workflows/pipeline';
+import { describeCleanup } from '../cleanup-outcome';
 import { runUrl } from './connect';
-import { stepsFromHistory } from './history';
+import { cleanupFromHistory, stepsFromHistory } from './history';
 import { duration, secondsBetween, table } from './render';
 
 export class UsageError extends Error {}
@@ -170,7 +171,7 @@ export function summary(r: PipelineResult): string {
     `run for ${r.batchDate} finished`,
     table(['step', 'took'], rows),
     `cluster up: ${duration(r.clusterUpSeconds)}   rows loaded: ${r.rowsLoaded ?? '-'}   email sent: ${r.emailSent ? 'yes' : 'no'}` +
-      `   cleanup: ${r.cleanupSucceeded ? 'ok' : 'FAILED, check the instances'}`,
+      `\ncluster: ${describeCleanup(r.cleanup)}`,
     ...(r.quality?.warnings.length
       ? ['quality findings:', ...r.quality.warnings.map((w) => `  - ${w}`)]
       : []),
@@ -209,7 +210,9 @@ export async function showStatus(client: Client, out: Out, batchDate: string): P
     ]),
   );
   // An ended run (or one without a worker) has no one to answer the query: its history tells the same story.
-  const steps = progress?.steps ?? stepsFromHistory((await handle.fetchHistory()).events ?? []);
+  const events = progress ? [] : ((await handle.fetchHistory()).events ?? []);
+  const steps = progress?.steps ?? stepsFromHistory(events);
+  const cleanup = progress ? progress.cleanup : cleanupFromHistory(events);
   const rows = steps.map((s) => {
     const p = pending.get(s.step);
     return [
@@ -223,11 +226,15 @@ export async function showStatus(client: Client, out: Out, batchDate: string): P
   const head =
     `${desc.workflowId}  ${desc.status.name}  started ${desc.startTime.toISOString()}` +
     (progress?.waitingFor ? `\nwaiting: ${progress.waitingFor}` : '') +
-    (progress ? `\ncluster up: ${progress.clusterUp ? 'yes' : 'no'}` : '\n(steps read from the run history)');
+    (progress
+      ? `\ncluster up: ${progress.clusterUp ? 'yes' : 'no'}`
+      : '\n(steps read from the run history)') +
+    `\ncluster: ${describeCleanup(cleanup)}`;
   out.print(`${head}\n${table(['step', 'status', 'took', 'attempt', 'detail'], rows)}`, {
     workflowId: desc.workflowId,
     runId: desc.runId,
     status: desc.status.name,
+    cleanup,
     progress: progress ?? { steps },
   });
 }

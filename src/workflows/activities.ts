@@ -28,16 +28,21 @@ const sparkJobs = proxyActivities<Activities>({
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 
-/** Cleanup must get through: generous retries, it runs in a non-cancellable scope. */
-const cleanup = proxyActivities<Activities>({
+/**
+ * Cleanup runs in a non-cancellable scope. stop_spark gets a few quick attempts: stopping the instances ends Spark
+ * anyway. stop_cluster is attempted once per call: the workflow itself retries it until it succeeds, so that each
+ * failed attempt is visible and alerted on (see cleanup.ts).
+ */
+const cleanupSpark = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+const cleanupCluster = proxyActivities<Activities>({
   startToCloseTimeout: '20 minutes',
   heartbeatTimeout: '1 minute',
-  retry: {
-    initialInterval: '10 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '2 minutes',
-    maximumAttempts: 10,
-  },
+  retry: { maximumAttempts: 1 },
 });
 
 const servingOptions = {
@@ -72,8 +77,8 @@ export const acts = {
   install_deps: clusterSteps.install_deps,
   run_stage1: sparkJobs.run_stage1,
   run_stage2: sparkJobs.run_stage2,
-  stop_spark: cleanup.stop_spark,
-  stop_cluster: cleanup.stop_cluster,
+  stop_spark: cleanupSpark.stop_spark,
+  stop_cluster: cleanupCluster.stop_cluster,
   notify_slack: notifications.notify_slack,
   request_cluster_lock: lockRequests.request_cluster_lock,
   is_workflow_running: lockRequests.is_workflow_running,

@@ -6,14 +6,22 @@
  *   cleanup           stop_spark → stop_cluster      always once start_cluster was reached, also on cancel
  *   serving           load_to_rdb → refresh_views → send_email_report      (the cluster is already off)
  */
-import { CancellationScope, isCancellation, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  isCancellation,
+  patched,
+  proxyLocalActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { STEPS, type StepName } from '../steps';
-import type { LoadResult, QualityFindings, StepInput } from '../types';
+import type { CleanupOutcome, LoadResult, NotifyInput, QualityFindings, StepInput } from '../types';
 import { acts, servingActivities } from './activities';
+import { DEFAULT_CLEANUP_TIMING, stopSparkAndCluster } from './cleanup';
 import { acquireClusterLock } from './cluster-lock';
 import { resolveInput, type PipelineInput } from './input';
 import { failureMessage, Progress } from './progress';
+import { allOrCancelSiblings } from './siblings';
 
 export interface PipelineResult {
   batchDate: string;
@@ -22,7 +30,8 @@ export interface PipelineResult {
   rowsLoaded: number | null;
   quality: QualityFindings | null;
   emailSent: boolean;
-  cleanupSucceeded: boolean;
+  /** What became of the cluster: stopped (after how many attempts), or never started. */
+  cleanup: CleanupOutcome;
 }
 
 type SimpleStep = Exclude<StepName, 'send_email_report' | 'load_to_rdb' | 'refresh_views'>;
@@ -34,7 +43,12 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
   const { workflowId, runId } = workflowInfo();
   const run: StepInput = { batchDate, workflowId, runId };
   const progress = new Progress(batchDate, workflowId, runId);
-  const serving = servingActivities((await pipeline_settings()).servingTaskQueue);
+  const settings = await pipeline_settings();
+  const serving = servingActivities(settings.servingTaskQueue);
+  const cleanupTiming = {
+    alertAfterFailures: settings.cleanupAlertAfterFailures ?? DEFAULT_CLEANUP_TIMING.alertAfterFailures,
+    maxIntervalSeconds: settings.cleanupRetryMaxIntervalSeconds ?? DEFAULT_CLEANUP_TIMING.maxIntervalSeconds,
+  };
   const startsAfter = (s: StepName) => STEPS.indexOf(fromStep) > STEPS.indexOf(s);
   const step = (name: SimpleStep) =>
     startsAfter(name) ? progress.skip(name) : progress.run(name, () => acts[name](run) as Promise<unknown>);
@@ -46,9 +60,11 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
     rowsLoaded: null,
     quality: null,
     emailSent: false,
-    cleanupSucceeded: true,
+    cleanup: { status: 'not-needed', attempts: 0, instances: [], stoppedInstances: [] },
   };
+  progress.state.cleanup = result.cleanup;
   let load: LoadResult | undefined;
+  let instances: string[] = [];
 
   try {
     if (!startsAfter('check_s3_stage2_out')) {
@@ -64,11 +80,12 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
       try {
         // ── infra setup ──
         progress.state.clusterUp = true;
-        await progress.run('start_cluster', () => acts.start_cluster(run));
+        const cluster = await progress.run('start_cluster', () => acts.start_cluster(run));
+        instances = [cluster.masterInstanceId, ...cluster.workerInstanceIds];
         await progress.run('start_spark', () => acts.start_spark(run));
-        await Promise.all([
-          progress.run('download_code', () => acts.download_code(run)),
-          progress.run('install_deps', () => acts.install_deps(run)),
+        await allOrCancelSiblings([
+          () => progress.run('download_code', () => acts.download_code(run)),
+          () => progress.run('install_deps', () => acts.install_deps(run)),
         ]);
         // ── spark processing ──
         await step('run_stage1');
@@ -78,9 +95,8 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
       } finally {
         // ── cleanup: always, even when cancelled ──
         await CancellationScope.nonCancellable(async () => {
-          result.cleanupSucceeded = await stopSparkAndCluster(progress, run);
+          result.cleanup = await stopSparkAndCluster(progress, run, cleanupTiming, instances, notify);
           result.clusterUpSeconds = (Date.now() - clusterStartedAt) / 1000;
-          progress.state.clusterUp = !result.cleanupSucceeded;
           await releaseLock();
         });
       }
@@ -102,50 +118,36 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
     );
     result.emailSent = email.sent;
   } catch (err) {
-    if (!isCancellation(err)) await notify(progress, run, 'failure', err);
+    if (!isCancellation(err)) await notifyEnd(progress, run, 'failure', result, err);
+    else if (patched('announce-cancelled-runs')) await notifyEnd(progress, run, 'cancelled', result);
     throw err;
   }
   result.stepSeconds = progress.durations();
-  await notify(progress, run, 'success', undefined, result);
+  await notifyEnd(progress, run, 'success', result);
   return result;
 }
 
-/** stop_spark then stop_cluster; a failing stop_spark never prevents stop_cluster. */
-async function stopSparkAndCluster(progress: Progress, run: StepInput): Promise<boolean> {
-  const sparkStopped = await progress
-    .run('stop_spark', () => acts.stop_spark(run))
-    .then(
-      () => true,
-      () => false,
-    );
-  const clusterStopped = await progress
-    .run('stop_cluster', () => acts.stop_cluster(run))
-    .then(
-      () => true,
-      () => false,
-    );
-  return sparkStopped && clusterStopped;
-}
-
-async function notify(
+/** How the run ended, with its cleanup's outcome, to Slack. */
+function notifyEnd(
   progress: Progress,
   run: StepInput,
-  kind: 'failure' | 'success',
+  kind: 'failure' | 'success' | 'cancelled',
+  result: PipelineResult,
   err?: unknown,
-  result?: PipelineResult,
 ) {
-  const failed = progress.firstFailure();
-  await CancellationScope.nonCancellable(() =>
-    acts
-      .notify_slack({
-        kind,
-        ...run,
-        step: failed?.step,
-        error: err === undefined ? undefined : failureMessage(err),
-        durationSeconds: (Date.now() - workflowInfo().startTime.getTime()) / 1000,
-        rowsLoaded: result?.rowsLoaded ?? undefined,
-        quality: result?.quality ?? undefined,
-      })
-      .catch(() => undefined),
-  );
+  return notify({
+    kind,
+    ...run,
+    step: kind === 'failure' ? progress.firstFailure()?.step : undefined,
+    error: err === undefined ? undefined : failureMessage(err),
+    durationSeconds: (Date.now() - workflowInfo().startTime.getTime()) / 1000,
+    rowsLoaded: kind === 'success' ? (result.rowsLoaded ?? undefined) : undefined,
+    quality: kind === 'success' ? (result.quality ?? undefined) : undefined,
+    cleanup: result.cleanup,
+  });
+}
+
+/** A notification never fails or holds up the run, and is sent even while the run is being cancelled. */
+async function notify(input: NotifyInput): Promise<void> {
+  await CancellationScope.nonCancellable(() => acts.notify_slack(input).catch(() => undefined));
 }

@@ -5,11 +5,13 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, type Client } from '@temporalio/client';
 import type { Activities } from '../../src/activities';
-import { createTemporalActivities } from '../../src/activities/temporal';
+import { createTemporalActivities, type PipelineSettings } from '../../src/activities/temporal';
 import type { StepInput } from '../../src/types';
 
 export interface Call {
   step: string;
+  /** notify_slack's message kind. */
+  kind?: string;
   batchDate?: string;
   workflowId?: string;
   phase: 'start' | 'end' | 'fail' | 'cancelled';
@@ -21,6 +23,8 @@ type Behaviour = 'ok' | 'fail' | 'block';
 export class Recorder {
   calls: Call[] = [];
   behaviour = new Map<string, Behaviour>();
+  /** Steps that fail this many more times (retryably) before they succeed. */
+  failTimes = new Map<string, number>();
   /** How long each step takes when it succeeds. */
   delayMs = 0;
 
@@ -40,12 +44,31 @@ export class Recorder {
   }
 }
 
-export function fakeActivities(rec: Recorder, client: Client, taskQueue: string): Activities {
+export function fakeActivities(
+  rec: Recorder,
+  client: Client,
+  taskQueue: string,
+  settings: PipelineSettings = {},
+): Activities {
   const step =
     <R>(name: string, result: R) =>
-    async (input?: StepInput): Promise<R> => {
-      const base = { step: name, batchDate: input?.batchDate, workflowId: input?.workflowId };
+    async (input?: StepInput & { kind?: string }): Promise<R> => {
+      const base = {
+        step: name,
+        batchDate: input?.batchDate,
+        workflowId: input?.workflowId,
+        kind: input?.kind,
+      };
       rec.calls.push({ ...base, phase: 'start', at: Date.now() });
+      const failuresLeft = rec.failTimes.get(name) ?? 0;
+      if (failuresLeft > 0) {
+        rec.failTimes.set(name, failuresLeft - 1);
+        rec.calls.push({ ...base, phase: 'fail', at: Date.now() });
+        throw ApplicationFailure.retryable(
+          `${name} failed on purpose (${failuresLeft} to go)`,
+          'InjectedFailure',
+        );
+      }
       const behaviour = rec.behaviour.get(name) ?? 'ok';
       if (behaviour === 'fail') {
         rec.calls.push({ ...base, phase: 'fail', at: Date.now() });
@@ -83,7 +106,7 @@ export function fakeActivities(rec: Recorder, client: Client, taskQueue: string)
     rowCountChange: null,
     warnings: [],
   };
-  const temporal = createTemporalActivities({ client, taskQueue, settings: {} });
+  const temporal = createTemporalActivities({ client, taskQueue, settings });
   return {
     check_s3_input: step('check_s3_input', s3),
     check_s3_stage1_out: step('check_s3_stage1_out', s3),

@@ -2,6 +2,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
+import type { PipelineSettings } from '../../src/activities/temporal';
 import { fakeActivities, Recorder } from './fake-activities';
 import { stackEnv, stackEnvFile } from './stack';
 
@@ -18,7 +19,7 @@ export interface FakeWorld {
   close(): Promise<void>;
 }
 
-export async function startFakeWorld(name: string): Promise<FakeWorld> {
+export async function startFakeWorld(name: string, settings: PipelineSettings = {}): Promise<FakeWorld> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('ERROR') });
     runtimeInstalled = true;
@@ -36,7 +37,7 @@ export async function startFakeWorld(name: string): Promise<FakeWorld> {
       workflowsPath: require.resolve('../../src/workflows'),
       logger: quiet,
     }),
-    activities: fakeActivities(rec, client, taskQueue),
+    activities: fakeActivities(rec, client, taskQueue, settings),
     shutdownForceTime: '10s',
   });
   const running = worker.run();

@@ -46,10 +46,18 @@ async function failureOf(p: Promise<unknown>) {
 function reset(behaviour: Record<string, 'fail' | 'block'> = {}) {
   world.rec.calls = [];
   world.rec.behaviour = new Map(Object.entries(behaviour));
+  world.rec.failTimes = new Map();
 }
 
+const slackKinds = () =>
+  world.rec.calls.filter((c) => c.step === 'notify_slack' && c.phase === 'start').map((c) => c.kind);
+
 before(async () => {
-  world = await startFakeWorld('pipeline-logic');
+  // Quick cleanup retries: Slack hears of a failing stop_cluster after its second failure.
+  world = await startFakeWorld('pipeline-logic', {
+    cleanupAlertAfterFailures: 2,
+    cleanupRetryMaxIntervalSeconds: 1,
+  });
 });
 
 after(async () => {
@@ -85,7 +93,12 @@ describe('potholePipeline', () => {
     assert.equal(result.batchDate, '2026-02-12');
     assert.equal(result.rowsLoaded, 42);
     assert.equal(result.emailSent, true);
-    assert.equal(result.cleanupSucceeded, true);
+    assert.deepEqual(result.cleanup, {
+      status: 'stopped',
+      attempts: 1,
+      instances: ['i-m', 'i-w1', 'i-w2'],
+      stoppedInstances: ['i-m', 'i-w1', 'i-w2'],
+    });
     assert.ok(result.clusterUpSeconds >= 0);
     for (const s of STEPS) assert.ok(result.stepSeconds[s] !== undefined, `duration of ${s}`);
     assert.deepEqual(world.rec.steps('start').filter((s) => s === 'notify_slack').length, 1);
@@ -196,7 +209,8 @@ describe('potholePipeline', () => {
     reset({ stop_spark: 'fail' });
     const result = (await (await start('2026-02-12')).result()) as PipelineResult;
     assert.ok(world.rec.steps('end').includes('stop_cluster'));
-    assert.equal(result.cleanupSucceeded, false);
+    assert.equal(result.cleanup.status, 'stopped');
+    assert.match(result.cleanup.sparkError ?? '', /stop_spark failed on purpose/);
   });
 
   for (const step of ['load_to_rdb', 'refresh_views', 'send_email_report']) {
@@ -227,12 +241,59 @@ describe('potholePipeline', () => {
         assert.ok(cancelledAt <= stopSparkAt, `${step} was cancelled before the cleanup began`);
       }
       assert.ok(!world.rec.steps('start').includes('load_to_rdb'));
-      assert.ok(
-        !world.rec.calls.some((c) => c.step === 'notify_slack'),
-        'a cancellation is not reported as a failure',
-      );
+      assert.deepEqual(slackKinds(), ['cancelled'], 'a cancellation is announced as such, not as a failure');
     });
   }
+
+  it('a failing stop_cluster is retried until it succeeds, each failure visible, Slack alerted after a few', async () => {
+    reset();
+    world.rec.failTimes.set('stop_cluster', 3);
+    const handle = await start('2026-02-14');
+    // While it retries, the progress query shows the failed attempts.
+    let seen: PipelineProgress | undefined;
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const p = await handle.query<PipelineProgress>('progress');
+      if ((p.cleanup?.attempts ?? 0) >= 2 && p.cleanup?.status === 'stopping') {
+        seen = p;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(seen, 'progress showed the cleanup still stopping after failed attempts');
+    assert.match(
+      seen.steps.find((s) => s.step === 'stop_cluster')?.detail ?? '',
+      /attempt \d failed, retrying/,
+    );
+    assert.match(seen.cleanup?.lastError ?? '', /stop_cluster failed on purpose/);
+
+    const result = (await handle.result()) as PipelineResult;
+    assert.equal(world.rec.steps('start').filter((s) => s === 'stop_cluster').length, 4);
+    assert.equal(result.cleanup.status, 'stopped');
+    assert.equal(result.cleanup.attempts, 4);
+    // One alert after the second failure (not one per failure), then the run's own message.
+    assert.deepEqual(slackKinds(), ['cleanup-failing', 'success']);
+    assert.ok(
+      world.rec.steps('start').indexOf('load_to_rdb') > world.rec.steps('end').indexOf('stop_cluster'),
+      'the serving steps wait for the cluster to be stopped',
+    );
+  });
+
+  it('when download_code fails, install_deps is cancelled and has finished before the cleanup starts', async () => {
+    reset({ download_code: 'fail', install_deps: 'block' });
+    await failureOf((await start('2026-02-15')).result());
+    const at = (step: string, phase: string) =>
+      world.rec.calls.find((c) => c.step === step && c.phase === phase)?.at;
+    const cancelled = at('install_deps', 'cancelled');
+    assert.ok(cancelled, 'install_deps saw the cancellation');
+    assert.ok(cancelled <= at('stop_spark', 'start')!, 'install_deps had finished before stop_spark started');
+    assert.equal(
+      world.rec.steps('start').filter((s) => s === 'install_deps').length,
+      1,
+      'no retry after cancel',
+    );
+    assert.deepEqual(slackKinds(), ['failure']);
+  });
 
   it('cancelled while checking the input: nothing to clean up', async () => {
     reset({ check_s3_input: 'block' });

@@ -67,3 +67,51 @@ test('durations read naturally', () => {
   assert.equal(formatDuration(65), '1m 5s');
   assert.equal(formatDuration(7200), '2h 0m 0s');
 });
+
+const run = { batchDate: '2026-02-12', workflowId: 'pothole-pipeline-2026-02-12', runId: 'r1' };
+
+test('every end-of-run message says what became of the cluster', () => {
+  const stopped = {
+    status: 'stopped' as const,
+    attempts: 2,
+    instances: ['i-m', 'i-w1'],
+    stoppedInstances: ['i-m', 'i-w1'],
+  };
+  for (const kind of ['success', 'failure', 'cancelled'] as const) {
+    const { text } = slackMessage({ kind, ...run, cleanup: stopped }, temporal);
+    assert.match(text, /\*Cluster:\* stopped i-m, i-w1 after 2 attempts/, kind);
+  }
+  const { text } = slackMessage(
+    { kind: 'failure', ...run, cleanup: { ...stopped, status: 'not-needed', attempts: 0, instances: [] } },
+    temporal,
+  );
+  assert.match(text, /\*Cluster:\* not started by this run/);
+});
+
+test('a cancelled run is announced as cancelled, not as a failure', () => {
+  const { text } = slackMessage({ kind: 'cancelled', ...run, durationSeconds: 125 }, temporal);
+  assert.match(text, /cancelled\* for 2026-02-12/);
+  assert.match(text, /Ran for:\* 2m 5s/);
+  assert.doesNotMatch(text, /failed/);
+});
+
+test('a failing cleanup alert names the instances that may be running and the error', () => {
+  const { text } = slackMessage(
+    {
+      kind: 'cleanup-failing',
+      ...run,
+      step: 'stop_cluster',
+      cleanup: {
+        status: 'stopping',
+        attempts: 3,
+        instances: ['i-0abc', 'i-0def'],
+        stoppedInstances: [],
+        lastError: 'connect ECONNREFUSED 10.0.0.1:443',
+      },
+    },
+    temporal,
+  );
+  assert.match(text, /Instances i-0abc, i-0def may be running/);
+  assert.match(text, /failed 3 time\(s\); it keeps retrying/);
+  assert.match(text, /ECONNREFUSED 10\.0\.0\.1:443/);
+});

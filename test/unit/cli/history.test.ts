@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { stepsFromHistory } from '../../../src/cli/history';
+import { describeCleanup } from '../../../src/cleanup-outcome';
+import { cleanupFromHistory, stepsFromHistory } from '../../../src/cli/history';
 import { STEPS } from '../../../src/steps';
 
 const fixture = path.resolve(__dirname, '../../fixtures/histories/pipeline-success.json');
@@ -28,5 +29,34 @@ describe('steps read back from a run history', () => {
       stepsFromHistory([]).map((s) => s.status),
       STEPS.map(() => 'pending'),
     );
+  });
+});
+
+describe('the cleanup outcome read back from a run history', () => {
+  it('a recorded successful run stopped the instances start_cluster started, in one attempt', () => {
+    const history = historyFromJSON(JSON.parse(fs.readFileSync(fixture, 'utf8')));
+    const cleanup = cleanupFromHistory(history.events ?? []);
+    assert.equal(cleanup.status, 'stopped');
+    assert.equal(cleanup.attempts, 1);
+    assert.ok(cleanup.instances.length >= 2, JSON.stringify(cleanup));
+    assert.deepEqual([...cleanup.stoppedInstances].sort(), [...cleanup.instances].sort());
+    assert.match(describeCleanup(cleanup), /^stopped i-/);
+  });
+
+  it('a run that failed before start_cluster needed no cleanup', () => {
+    const missing = path.resolve(__dirname, '../../fixtures/histories/pipeline-missing-input.json');
+    const history = historyFromJSON(JSON.parse(fs.readFileSync(missing, 'utf8')));
+    assert.equal(cleanupFromHistory(history.events ?? []).status, 'not-needed');
+  });
+
+  it('a run that reached start_cluster but never stopped it (terminated) left its cluster up', () => {
+    const history = historyFromJSON(JSON.parse(fs.readFileSync(fixture, 'utf8')));
+    const events = history.events ?? [];
+    const firstStop = events.findIndex(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'stop_spark',
+    );
+    const cleanup = cleanupFromHistory(events.slice(0, firstStop));
+    assert.equal(cleanup.status, 'stopping');
+    assert.match(describeCleanup(cleanup), /^NOT STOPPED YET: i-.* may be running/);
   });
 });

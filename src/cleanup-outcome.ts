@@ -1,0 +1,25 @@
+/**
+ * One line about what became of the cluster, the same in Slack, `pothole status` and the run summary.
+ * Pure (imported by the CLI and the Slack activity).
+ */
+import type { CleanupOutcome } from './types';
+
+export function describeCleanup(c: CleanupOutcome | undefined): string {
+  if (!c) return 'unknown (run recorded before cleanup outcomes were kept)';
+  const ids = (list: string[]) => (list.length ? list.join(', ') : 'the cluster instances');
+  const attempts = c.attempts > 1 ? ` after ${c.attempts} attempts` : '';
+  const spark = c.sparkError ? ` (stop_spark failed: ${c.sparkError})` : '';
+  switch (c.status) {
+    case 'not-needed':
+      return 'not started by this run';
+    case 'stopped':
+      return c.stoppedInstances.length
+        ? `stopped ${ids(c.stoppedInstances)}${attempts}${spark}`
+        : `already stopped${attempts}${spark}`;
+    case 'stopping':
+      return (
+        `NOT STOPPED YET: ${ids(c.instances)} may be running; stop_cluster failed ${c.attempts} time(s)` +
+        `${c.lastError ? `: ${c.lastError}` : ''}${spark}`
+      );
+  }
+}

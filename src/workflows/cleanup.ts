@@ -1,0 +1,72 @@
+/**
+ * The cleanup every run owes the team paying for the instances: stop_spark, then stop_cluster until it succeeds.
+ *
+ * stop_cluster is retried here, in the workflow, rather than by Temporal's retry policy alone: each failed attempt
+ * then shows in the `progress` query (and `pothole status`), and after a few failures Slack hears that the instances
+ * may be running, while the retries go on (capped interval, no attempt limit).
+ */
+import { sleep } from '@temporalio/workflow';
+import type { CleanupOutcome, NotifyInput, StepInput } from '../types';
+import { acts } from './activities';
+import { failureMessage, type Progress } from './progress';
+
+export interface CleanupTiming {
+  /** Failed stop_cluster attempts before Slack is told the instances may be running. */
+  alertAfterFailures: number;
+  /** The longest wait between two stop_cluster attempts. */
+  maxIntervalSeconds: number;
+}
+
+export const DEFAULT_CLEANUP_TIMING: CleanupTiming = { alertAfterFailures: 3, maxIntervalSeconds: 120 };
+
+/** Runs stop_spark then stop_cluster; returns once every instance is stopped. Call it in a non-cancellable scope. */
+export async function stopSparkAndCluster(
+  progress: Progress,
+  run: StepInput,
+  timing: CleanupTiming,
+  /** The cluster's instances as start_cluster reported them, for the alert (empty when unknown). */
+  instances: string[],
+  alert: (input: NotifyInput) => Promise<void>,
+): Promise<CleanupOutcome> {
+  const outcome: CleanupOutcome = { status: 'stopping', attempts: 0, instances, stoppedInstances: [] };
+  progress.state.cleanup = outcome;
+
+  // A failing stop_spark never prevents stop_cluster: stopping the instances ends Spark too.
+  await progress
+    .run('stop_spark', () => acts.stop_spark(run))
+    .catch((err: unknown) => {
+      outcome.sparkError = failureMessage(err);
+    });
+
+  const entry = progress.get('stop_cluster');
+  let delaySeconds = Math.min(10, timing.maxIntervalSeconds);
+  for (;;) {
+    outcome.attempts++;
+    entry.attempt = outcome.attempts;
+    try {
+      const stopped = await progress.run(
+        'stop_cluster',
+        () => acts.stop_cluster(run),
+        (r) =>
+          outcome.attempts > 1
+            ? `${r.stopped.length} instance(s) stopped after ${outcome.attempts} attempts`
+            : `${r.stopped.length} instance(s) stopped`,
+      );
+      Object.assign(outcome, { status: 'stopped', stoppedInstances: stopped.stopped });
+      progress.state.clusterUp = false;
+      return outcome;
+    } catch (err) {
+      outcome.lastError = failureMessage(err);
+      Object.assign(entry, {
+        status: 'running',
+        endedAt: undefined,
+        detail: `attempt ${outcome.attempts} failed, retrying in ${delaySeconds} s: ${outcome.lastError}`,
+      });
+      if (outcome.attempts === timing.alertAfterFailures) {
+        await alert({ kind: 'cleanup-failing', ...run, step: 'stop_cluster', cleanup: { ...outcome } });
+      }
+      await sleep(delaySeconds * 1000);
+      delaySeconds = Math.min(delaySeconds * 2, timing.maxIntervalSeconds);
+    }
+  }
+}
