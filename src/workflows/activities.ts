@@ -14,7 +14,8 @@ const quickChecks = proxyActivities<Activities>({
 /** Cluster and Spark steps heartbeat; a lost worker is noticed within the heartbeat timeout. */
 const clusterSteps = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '1 minute',
+  // Cancellation reaches an activity with its next heartbeat, sent at most every 80 % of this.
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumAttempts: 4 },
   // Cancellation waits for the activity to finish cancelling (a killed driver, an aborted start) before cleanup.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,

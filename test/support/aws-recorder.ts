@@ -28,7 +28,11 @@ export class AwsRecorder {
     return this.calls.filter((c) => c.at >= since).map((c) => c.action);
   }
 
+  private port = 0;
+
+  /** Starts the proxy (on the port it had before, after an outage). */
   async start(): Promise<void> {
+    if (this.server?.listening) return;
     const target = new URL(this.target);
     this.server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -71,7 +75,16 @@ export class AwsRecorder {
         upstream.end(body);
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  /**
+   * A network outage between the worker and EC2: open connections are cut and new ones refused until
+   * `start()` listens on the same port again.
+   */
+  async outage(): Promise<void> {
+    await this.stop();
   }
 
   async stop(): Promise<void> {
