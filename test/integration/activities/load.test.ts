@@ -254,6 +254,51 @@ describe('load_to_rdb', () => {
     assert.equal((await rowsOf('2026-02-12')).length, 200);
   });
 
+  test("a committed write's _temporary/ leftovers are not loaded, even under a prefix with _ and .", async () => {
+    // The configured prefix may itself hold `_` and `.`; only the path below dt=<date>/ is judged.
+    const leftoverConfig = {
+      ...s3Config,
+      S3_STAGE2_OUTPUT_PREFIX: `${s3Config.S3_STAGE2_OUTPUT_PREFIX}/_team.data/.stage2_out`,
+    };
+    const load = createLoadActivities({
+      s3,
+      pool: db.pool,
+      config: { s3: leftoverConfig, kakao: kakaoOff },
+    });
+    const date = '2027-06-01';
+    const day = `${leftoverConfig.S3_STAGE2_OUTPUT_PREFIX}/dt=${date}/`;
+    const real = segments(date, 90);
+    const part = (n: number) => `part-${String(n).padStart(5, '0')}-0a1b2c3d.c000.snappy.parquet`;
+    for (const [n, slice] of [real.slice(0, 45), real.slice(45)].entries()) {
+      await putObject(
+        s3,
+        s3Config.S3_BUCKET,
+        `${day}${part(n)}`,
+        writeStage2Parquet(stage2ColumnsFromRows(slice)),
+      );
+    }
+    await putObject(s3, s3Config.S3_BUCKET, `${day}_SUCCESS`, '');
+    // A task attempt that was never cleaned up: valid Parquet of the same date, with rows of its own.
+    const extra = segments(date, 40, 1_000);
+    const attempt = '_temporary/0/_temporary/attempt_202706010200_0003_m_000001_7';
+    await putObject(
+      s3,
+      s3Config.S3_BUCKET,
+      `${day}${attempt}/${part(1)}`,
+      writeStage2Parquet(stage2ColumnsFromRows(extra)),
+    );
+    await putObject(s3, s3Config.S3_BUCKET, `${day}.${part(0)}.crc`, 'crc');
+
+    const result = await runActivity(load.load_to_rdb, stepInput(date));
+    assert.equal(result.rowsLoaded, 90);
+    assert.equal(result.files, 2);
+    const loaded = await rowsOf(date);
+    assert.deepEqual(
+      loaded.map((r) => r.s_id),
+      real.map((r) => r.s_id),
+    );
+  });
+
   test('a cancelled load rolls back and leaves the previous rows of the date', async () => {
     const date = '2026-02-10';
     const many = segments(date, 30_000, 0);
