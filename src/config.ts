@@ -95,6 +95,11 @@ const temporalSchema = z.object({
   TEMPORAL_TASK_QUEUE: withDefault('pothole-pipeline'),
   SERVING_TASK_QUEUE: optionalString,
   TEMPORAL_UI_URL: withDefault('http://localhost:8233'),
+  /**
+   * How long each serving step (load_to_rdb, refresh_views, send_email_report) keeps retrying through an
+   * outage of PostgreSQL or SMTP; the cluster is already stopped, so waiting costs nothing.
+   */
+  SERVING_RETRY_WINDOW_SECONDS: positiveInt(1800),
 });
 
 const awsSchema = z.object({

@@ -50,6 +50,7 @@ import { createEc2Client, createS3Client } from '../clients';
 import type { Config } from '../config';
 import { createPool } from '../db/pool';
 import { createClusterActivities } from './cluster';
+import { reportingDatabaseOutages } from './database';
 import { createLoadActivities } from './load';
 import { createSshExecutor } from './remote';
 import { createReportActivities } from './report';
@@ -85,7 +86,10 @@ export function createClusterSideActivities(deps: {
     ...createTemporalActivities({
       client: deps.client,
       taskQueue: deps.taskQueue,
-      settings: { servingTaskQueue: config.temporal.SERVING_TASK_QUEUE },
+      settings: {
+        servingTaskQueue: config.temporal.SERVING_TASK_QUEUE,
+        servingRetryWindowSeconds: config.temporal.SERVING_RETRY_WINDOW_SECONDS,
+      },
     }),
   };
   return {
@@ -104,11 +108,14 @@ export function createServingSideActivities(
 ) {
   const s3 = createS3Client(config.aws);
   const pool = overrides.pool ?? createPool(config.postgres);
-  const activities = {
-    ...createLoadActivities({ s3, pool, config }),
-    ...createViewActivities({ pool }),
-    ...createReportActivities({ pool, config, transport: overrides.transport }),
-  };
+  const activities = reportingDatabaseOutages(
+    {
+      ...createLoadActivities({ s3, pool, config }),
+      ...createViewActivities({ pool }),
+      ...createReportActivities({ pool, config, transport: overrides.transport }),
+    },
+    config.postgres,
+  );
   return {
     activities,
     async close() {

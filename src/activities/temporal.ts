@@ -14,6 +14,8 @@ import {
 export interface PipelineSettings {
   /** Task queue of the serving steps (load_to_rdb, refresh_views, send_email_report); undefined = the same queue. */
   servingTaskQueue?: string;
+  /** SERVING_RETRY_WINDOW_SECONDS; absent in runs recorded before the setting existed. */
+  servingRetryWindowSeconds?: number;
 }
 
 export function createTemporalActivities(deps: {

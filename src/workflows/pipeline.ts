@@ -34,7 +34,7 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
   const { workflowId, runId } = workflowInfo();
   const run: StepInput = { batchDate, workflowId, runId };
   const progress = new Progress(batchDate, workflowId, runId);
-  const serving = servingActivities((await pipeline_settings()).servingTaskQueue);
+  const serving = servingActivities(await pipeline_settings());
   const startsAfter = (s: StepName) => STEPS.indexOf(fromStep) > STEPS.indexOf(s);
   const step = (name: SimpleStep) =>
     startsAfter(name) ? progress.skip(name) : progress.run(name, () => acts[name](run) as Promise<unknown>);

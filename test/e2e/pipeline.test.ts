@@ -6,7 +6,7 @@
  * `run --force` waits for the cleanup, and a backfill uses one cluster session.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,9 +22,9 @@ import { workflowIdFor } from '../../src/steps';
 import type { PipelineProgress } from '../../src/types';
 import { AwsRecorder } from '../support/aws-recorder';
 import { stackEnv, stackEnvFile } from '../support/temporal';
+import { runPothole, startWorkerProcess, stopWorkerProcess } from '../support/worker-process';
 
 const root = path.resolve(__dirname, '../..');
-const bin = path.join(root, 'bin/pothole.js');
 const base = stackEnv();
 const database = `e2e_pipeline_${process.pid}`;
 const taskQueue = `e2e-pipeline-${process.pid}`;
@@ -49,44 +49,17 @@ const ec2 = createEc2Client(config.aws);
 const sparkEvents = path.join(root, '.stack/spark-events');
 
 async function startWorker(): Promise<void> {
-  const child = spawn(process.execPath, [bin, 'worker'], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      if (err.includes('serving')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${err}`)));
-  });
-  worker = child;
+  worker = await startWorkerProcess(env);
 }
 
 async function stopWorker(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   const w = worker;
   worker = undefined;
-  if (!w || w.exitCode !== null) return;
-  const exited = new Promise((r) => w.once('exit', r));
-  w.kill(signal);
-  await exited;
+  await stopWorkerProcess(w, signal);
 }
 
 /** The CLI, run without blocking this process: the recording proxy lives in it. */
-function pothole(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [bin, ...args], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.once('exit', (status) => resolve({ status, stdout, stderr })));
-}
+const pothole = (...args: string[]) => runPothole(env, ...args);
 
 async function waitUntil<T>(
   what: string,

@@ -25,6 +25,7 @@ import {
   stepInput,
   type ThrowawayDatabase,
 } from './serving-support';
+import { putStage2Output, stage2Segments } from '../../support/stage2-output';
 
 let db: ThrowawayDatabase;
 let s3: S3Client;
@@ -37,37 +38,14 @@ const kakaoOff: Config['kakao'] = {
   KAKAO_CONCURRENCY: 2,
 };
 
-function segments(date: string, count: number, from = 0): Stage2Row[] {
-  return Array.from({ length: count }, (_, i) => ({
-    s_id: `SEG_${String(from + i).padStart(5, '0')}`,
-    date,
-    impact_count: (from + i) % 7,
-    total_count: 10 + ((from + i) % 13),
-    centroid_lon: 126.9 + (from + i) / 100_000,
-    centroid_lat: 37.5 + (from + i) / 100_000,
-  }));
-}
+const segments = stage2Segments;
 
 const dayPrefix = (date: string) => `${s3Config.S3_STAGE2_OUTPUT_PREFIX}/dt=${date}/`;
 
 /** Spark's layout: several snappy part files and a _SUCCESS marker. */
 async function putDay(date: string, rows: Stage2Row[], parts = 3): Promise<string[]> {
   await deletePrefix(s3, s3Config.S3_BUCKET, dayPrefix(date));
-  const keys: string[] = [];
-  const size = Math.ceil(rows.length / parts);
-  for (let p = 0; p < parts; p++) {
-    const slice = rows.slice(p * size, (p + 1) * size);
-    const key = `${dayPrefix(date)}part-${String(p).padStart(5, '0')}-0a1b2c3d.c000.snappy.parquet`;
-    await putObject(
-      s3,
-      s3Config.S3_BUCKET,
-      key,
-      writeStage2Parquet(stage2ColumnsFromRows(slice), { rowGroupSize: 40 }),
-    );
-    keys.push(key);
-  }
-  await putObject(s3, s3Config.S3_BUCKET, `${dayPrefix(date)}_SUCCESS`, '');
-  return keys;
+  return putStage2Output(s3, s3Config.S3_BUCKET, dayPrefix(date), rows, parts);
 }
 
 async function rowsOf(date: string) {
