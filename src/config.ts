@@ -99,6 +99,11 @@ const temporalSchema = z.object({
   CLEANUP_ALERT_AFTER_FAILURES: positiveInt(3),
   /** The longest wait between two stop_cluster attempts. */
   CLEANUP_RETRY_MAX_INTERVAL_SECONDS: positiveInt(120),
+  /**
+   * How long each serving step (load_to_rdb, refresh_views, send_email_report) keeps retrying through an
+   * outage of PostgreSQL or SMTP; the cluster is already stopped, so waiting costs nothing.
+   */
+  SERVING_RETRY_WINDOW_SECONDS: positiveInt(1800),
 });
 
 const awsSchema = z.object({

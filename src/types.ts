@@ -75,12 +75,17 @@ export interface RefreshViewsResult {
 
 export interface EmailReportInput extends StepInput {
   quality?: QualityFindings;
+  /** Send even when an SMTP server already accepted this very report (same date and content). */
+  resend?: boolean;
 }
 
 export interface EmailReportResult {
   messageId: string;
   recipients: string[];
+  /** False when the same report had already been accepted and was not sent again. */
   sent: boolean;
+  /** The earlier delivery of the same report, when it was not sent again. */
+  alreadySent?: { acceptedAt: string; recipients: string[]; workflowId: string; runId: string };
 }
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed';

@@ -50,6 +50,7 @@ import { createEc2Client, createS3Client } from '../clients';
 import type { Config } from '../config';
 import { createPool } from '../db/pool';
 import { createClusterActivities } from './cluster';
+import { reportingDatabaseOutages } from './database';
 import { createLoadActivities } from './load';
 import { createSshExecutor } from './remote';
 import { createReportActivities } from './report';
@@ -89,6 +90,7 @@ export function createClusterSideActivities(deps: {
         servingTaskQueue: config.temporal.SERVING_TASK_QUEUE,
         cleanupAlertAfterFailures: config.temporal.CLEANUP_ALERT_AFTER_FAILURES,
         cleanupRetryMaxIntervalSeconds: config.temporal.CLEANUP_RETRY_MAX_INTERVAL_SECONDS,
+        servingRetryWindowSeconds: config.temporal.SERVING_RETRY_WINDOW_SECONDS,
       },
     }),
   };
@@ -108,11 +110,14 @@ export function createServingSideActivities(
 ) {
   const s3 = createS3Client(config.aws);
   const pool = overrides.pool ?? createPool(config.postgres);
-  const activities = {
-    ...createLoadActivities({ s3, pool, config }),
-    ...createViewActivities({ pool }),
-    ...createReportActivities({ pool, config, transport: overrides.transport }),
-  };
+  const activities = reportingDatabaseOutages(
+    {
+      ...createLoadActivities({ s3, pool, config }),
+      ...createViewActivities({ pool }),
+      ...createReportActivities({ pool, config, transport: overrides.transport }),
+    },
+    config.postgres,
+  );
   return {
     activities,
     async close() {

@@ -103,7 +103,10 @@ async function listStage2Objects(
     );
     for (const o of page.Contents ?? []) {
       all++;
-      if (o.Key && isDataFile(o.Key)) data.push({ key: o.Key, size: o.Size ?? 0 });
+      // Judged below the date's folder only: the configured prefix may itself contain `_` or `.`.
+      if (o.Key?.startsWith(prefix) && isDataFile(o.Key.slice(prefix.length))) {
+        data.push({ key: o.Key, size: o.Size ?? 0 });
+      }
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);

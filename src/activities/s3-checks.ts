@@ -22,6 +22,7 @@ import { log } from '@temporalio/activity';
 import type { S3Config } from '../config';
 import type { S3CheckResult, StepInput } from '../types';
 import { validateBatchDate } from '../steps';
+import { isDataFile } from './stage2-contract';
 
 export interface S3CheckDeps {
   s3: S3Client;
@@ -49,10 +50,9 @@ export type OutputVerdict =
 
 /** Pure decision on a listing of `<prefix>/dt=<date>/` (keys relative to that folder). */
 export function judgeStageOutput(objects: { key: string; size: number }[]): OutputVerdict {
-  const hidden = (key: string) => key.split('/').some((seg) => seg.startsWith('_') || seg.startsWith('.'));
   const successMarker = objects.some((o) => o.key === '_SUCCESS');
   const temporary = objects.some((o) => o.key.startsWith('_temporary/'));
-  const parquet = objects.filter((o) => !hidden(o.key) && o.key.endsWith('.parquet') && o.size > 0);
+  const parquet = objects.filter((o) => isDataFile(o.key) && o.size > 0);
   if (objects.length === 0) return { ok: false, problem: 'empty', detail: 'there are no objects' };
   if (temporary && !successMarker) {
     return {

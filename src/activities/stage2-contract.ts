@@ -209,10 +209,17 @@ export interface Stage2Object {
   size: number;
 }
 
-/** Part files Spark writes; markers (_SUCCESS, _committed…) and hidden files (.crc) are not data. */
-export function isDataFile(key: string): boolean {
-  const base = key.slice(key.lastIndexOf('/') + 1);
-  return base.endsWith('.parquet') && !base.startsWith('_') && !base.startsWith('.');
+/**
+ * Part files Spark writes, given their key relative to the date's folder (`<prefix>/dt=<date>/`; the
+ * configured prefix itself may contain anything). Anything under a path segment starting with `_` or `.`
+ * is not data, as Spark and Hive read it: markers (_SUCCESS, _committed…), checksums (.crc) and the
+ * `_temporary/…/attempt_…/part-….parquet` files an uncommitted or uncleaned write leaves behind.
+ */
+export function isDataFile(keyInDateFolder: string): boolean {
+  return (
+    keyInDateFolder.endsWith('.parquet') &&
+    keyInDateFolder.split('/').every((seg) => !seg.startsWith('_') && !seg.startsWith('.'))
+  );
 }
 
 /** Reads and checks one file's footer; a file that is not Parquet or breaks the contract is named. */

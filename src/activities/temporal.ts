@@ -18,6 +18,8 @@ export interface PipelineSettings {
   cleanupAlertAfterFailures?: number;
   /** CLEANUP_RETRY_MAX_INTERVAL_SECONDS. */
   cleanupRetryMaxIntervalSeconds?: number;
+  /** SERVING_RETRY_WINDOW_SECONDS; absent in runs recorded before the setting existed. */
+  servingRetryWindowSeconds?: number;
 }
 
 export function createTemporalActivities(deps: {

@@ -3,6 +3,7 @@
  * the previous content while the new one is computed.
  */
 import { Context, log } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import type { RefreshViewsResult, StepInput } from '../types';
 
@@ -36,7 +37,12 @@ export function createViewActivities(deps: { pool: pg.Pool }) {
             WHERE relname = $1 AND relkind = 'm' AND relnamespace = current_schema()::regnamespace`,
           [name],
         );
-        if (!rows[0]) throw new Error(`materialized view ${name} does not exist; run \`pothole db migrate\``);
+        if (!rows[0]) {
+          throw ApplicationFailure.nonRetryable(
+            `materialized view ${name} does not exist; run \`pothole db migrate\``,
+            'BadConfiguration',
+          );
+        }
         // CONCURRENTLY needs a populated view; the very first refresh has nothing for readers to keep.
         const concurrently = rows[0].populated;
         const started = process.hrtime.bigint();

@@ -3,8 +3,16 @@
  * Business errors (missing data, bad configuration, a failed Spark job) are thrown non-retryable by the
  * activities themselves; what is retried here is infrastructure trouble (a dropped SSH connection, a throttled API).
  */
-import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  proxyActivities,
+  TimeoutFailure,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { PipelineSettings } from '../activities/temporal';
 
 const quickChecks = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -46,13 +54,6 @@ const cleanupCluster = proxyActivities<Activities>({
   retry: { maximumAttempts: 1 },
 });
 
-const servingOptions = {
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumAttempts: 4 },
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-} as const;
-
 const notifications = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', maximumAttempts: 3 },
@@ -63,9 +64,76 @@ const lockRequests = proxyActivities<Activities>({
   retry: { initialInterval: '2 seconds', maximumAttempts: 10 },
 });
 
-/** The serving steps may run on their own task queue (SERVING_TASK_QUEUE), on the database host. */
-export function servingActivities(taskQueue: string | undefined) {
-  return proxyActivities<Activities>(taskQueue ? { ...servingOptions, taskQueue } : servingOptions);
+/** SERVING_RETRY_WINDOW_SECONDS's default, also for runs recorded before the setting existed. */
+export const DEFAULT_SERVING_RETRY_WINDOW_SECONDS = 1800;
+
+/** Longest healthy attempt of each serving step; load_to_rdb and refresh_views heartbeat. */
+const SERVING_ATTEMPT_SECONDS = { load_to_rdb: 3600, refresh_views: 3600, send_email_report: 300 } as const;
+type ServingStep = keyof typeof SERVING_ATTEMPT_SECONDS;
+
+/**
+ * The serving steps run after the cluster is stopped, so an outage of PostgreSQL or the SMTP server is
+ * waited out: attempts are unlimited, backing off to one a minute, for the retry window
+ * (SERVING_RETRY_WINDOW_SECONDS) measured from the step's first attempt (scheduleToCloseTimeout). The
+ * window bounds the whole step, healthy attempts included, so an attempt never runs past it: each attempt
+ * gets its own startToCloseTimeout or what is left of the window, whichever is shorter. Errors retrying
+ * cannot fix (bad Stage2 data, a refused login) are non-retryable and fail the step at once.
+ * The steps may run on their own task queue (SERVING_TASK_QUEUE), on the database host.
+ */
+export function servingActivities(settings: PipelineSettings) {
+  const windowSeconds = settings.servingRetryWindowSeconds ?? DEFAULT_SERVING_RETRY_WINDOW_SECONDS;
+  const proxy = (step: ServingStep) =>
+    proxyActivities<Activities>({
+      ...(settings.servingTaskQueue ? { taskQueue: settings.servingTaskQueue } : {}),
+      scheduleToCloseTimeout: windowSeconds * 1000,
+      startToCloseTimeout: Math.min(SERVING_ATTEMPT_SECONDS[step], windowSeconds) * 1000,
+      ...(step === 'send_email_report' ? {} : { heartbeatTimeout: '2 minutes' }),
+      // No maximumAttempts: unlimited, bounded by scheduleToCloseTimeout.
+      retry: { initialInterval: '5 seconds', backoffCoefficient: 1.5, maximumInterval: '1 minute' },
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    })[step];
+  const withinWindow =
+    <A extends unknown[], R>(step: ServingStep, fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        throw windowExhausted(err, step, windowSeconds) ?? err;
+      }
+    };
+  return {
+    load_to_rdb: withinWindow('load_to_rdb', proxy('load_to_rdb') as Activities['load_to_rdb']),
+    refresh_views: withinWindow('refresh_views', proxy('refresh_views') as Activities['refresh_views']),
+    send_email_report: withinWindow(
+      'send_email_report',
+      proxy('send_email_report') as Activities['send_email_report'],
+    ),
+  };
+}
+
+/**
+ * With unlimited attempts a serving step fails only on a non-retryable error, a cancellation, or the end
+ * of its window. For the last, one message an operator can act on: which step, how long it retried, and
+ * the last attempt's error (which names the database or SMTP server, never a password).
+ */
+function windowExhausted(
+  err: unknown,
+  step: ServingStep,
+  windowSeconds: number,
+): ApplicationFailure | undefined {
+  if (!(err instanceof ActivityFailure) || isCancellation(err)) return undefined;
+  let cause: unknown = err.cause;
+  if (cause instanceof ApplicationFailure && cause.nonRetryable) return undefined;
+  let still = '';
+  if (cause instanceof TimeoutFailure) {
+    still = cause.cause ? '' : ` (its last attempt was still running: ${cause.message})`;
+    cause = cause.cause ?? cause;
+  }
+  const last = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+  return ApplicationFailure.nonRetryable(
+    `${step} still failing after its ${windowSeconds} s retry window (SERVING_RETRY_WINDOW_SECONDS)${still}: ${last}`,
+    'ServingRetryWindowExceeded',
+  );
 }
 
 export const acts = {

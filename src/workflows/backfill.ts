@@ -69,8 +69,7 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
   setHandler(backfillProgressQuery, () => ({ ...state, outcomes: [...previous, ...outcomes] }));
 
   const { workflowId, runId } = workflowInfo();
-  const { servingTaskQueue } = await pipeline_settings();
-  const serving = servingActivities(servingTaskQueue);
+  const serving = servingActivities(await pipeline_settings());
 
   /** Runs one step of one date; a failure marks the date failed and returns undefined. */
   const attempt = async <T>(o: DateOutcome, step: StepName, fn: (run: StepInput) => Promise<T>) => {

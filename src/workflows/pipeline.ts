@@ -44,7 +44,7 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
   const run: StepInput = { batchDate, workflowId, runId };
   const progress = new Progress(batchDate, workflowId, runId);
   const settings = await pipeline_settings();
-  const serving = servingActivities(settings.servingTaskQueue);
+  const serving = servingActivities(settings);
   const cleanupTiming = {
     alertAfterFailures: settings.cleanupAlertAfterFailures ?? DEFAULT_CLEANUP_TIMING.alertAfterFailures,
     maxIntervalSeconds: settings.cleanupRetryMaxIntervalSeconds ?? DEFAULT_CLEANUP_TIMING.maxIntervalSeconds,

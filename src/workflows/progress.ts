@@ -84,6 +84,7 @@ export function detailOf(result: unknown): string | undefined {
   if (typeof r.path === 'string') return `${String(r.objects)} files at ${r.path}`;
   if (typeof r.rowsLoaded === 'number') return `${r.rowsLoaded} rows`;
   if (Array.isArray(r.views)) return `${r.views.length} views refreshed`;
+  if (r.alreadySent) return `not sent again: this report was accepted earlier`;
   if (Array.isArray(r.recipients)) return `sent to ${r.recipients.length} recipient(s)`;
   if (Array.isArray(r.stopped)) return `${r.stopped.length} instance(s) stopped`;
   if (Array.isArray(r.packages)) return `${r.packages.join(' ')} on ${String(r.hosts)} host(s)`;

@@ -1,7 +1,6 @@
 /**
  * Secrets never leave the worker's memory: every secret setting carries a distinctive value, the pipeline runs end to
- * end on the local stack (a successful run, a run that fails in a cluster step and one that fails in a serving
- * step), and none of the values appears in any event of the recorded histories (payloads decoded), in the worker's
+ * end on the local stack (a successful run and a run that fails), and none of the values appears in any event of the recorded histories (payloads decoded), in the worker's
  * log, in the Slack payloads or in `pothole status --json`. The values are real: the database role, Slack, SMTP and
  * the Kakao stand-in all receive them, so a test that never used them could not pass by accident.
  */
@@ -31,7 +30,7 @@ const secrets = {
   DATABASE_URL: '',
 };
 const role = `secrets_${process.pid}`;
-const dates = { ok: '2026-06-01', missingInput: '2026-06-02', missingStage2: '2026-06-03' };
+const dates = { ok: '2026-06-01', missingInput: '2026-06-02' };
 const kakaoKeysSeen: string[] = [];
 let kakao: http.Server;
 
@@ -105,14 +104,12 @@ describe('secrets', () => {
   it('appear in no history, log line, Slack payload or status output of successful and failed runs', async () => {
     const ok = await world.pothole('run', dates.ok, '--wait');
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-    const clusterFailure = await world.pothole('run', dates.missingInput, '--wait');
-    assert.notEqual(clusterFailure.status, 0);
-    const servingFailure = await world.pothole('run', dates.missingStage2, '--from', 'load_to_rdb', '--wait');
-    assert.notEqual(servingFailure.status, 0);
+    const failure = await world.pothole('run', dates.missingInput, '--wait');
+    assert.notEqual(failure.status, 0);
 
     // The values were really used.
     assert.ok(kakaoKeysSeen.includes(`KakaoAK ${secrets.KAKAO_REST_API_KEY}`), 'Kakao got the key');
-    assert.equal(slack.messages.length, 3, slack.messages.map((m) => m.text).join('\n---\n'));
+    assert.equal(slack.messages.length, 2, slack.messages.map((m) => m.text).join('\n---\n'));
 
     let events = 0;
     for (const date of Object.values(dates)) {
@@ -124,8 +121,7 @@ describe('secrets', () => {
       assert.equal(status.status, 0, status.stderr);
       assertNoSecret(`pothole status ${date} --json`, status.stdout + status.stderr);
     }
-    for (const r of [ok, clusterFailure, servingFailure])
-      assertNoSecret('pothole run output', r.stdout + r.stderr);
+    for (const r of [ok, failure]) assertNoSecret('pothole run output', r.stdout + r.stderr);
     assertNoSecret('the worker log', world.workerLog);
     assertNoSecret('the Slack payloads', slack.messages.map((m) => m.text).join('\n'));
     console.log(

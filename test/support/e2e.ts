@@ -3,7 +3,7 @@
  * the test file's own, the reference Spark jobs and demo data in S3, EC2 calls recorded by a pass-through proxy,
  * a real worker process (`pothole worker`) and the `pothole` CLI, both run as child processes.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
@@ -17,15 +17,9 @@ import { uploadDemoData, uploadSparkCode } from '../../src/demo/upload';
 import type { PipelineProgress } from '../../src/types';
 import { AwsRecorder } from './aws-recorder';
 import { REPO_ROOT, stackEnv, stackEnvFile, type Env } from './stack';
+import { runPothole, startWorkerProcess, stopWorkerProcess, type CliOutcome } from './worker-process';
 
-const bin = path.join(REPO_ROOT, 'bin/pothole.js');
 const sparkEvents = path.join(REPO_ROOT, '.stack/spark-events');
-
-export interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 export async function waitUntil<T>(
   what: string,
@@ -136,45 +130,22 @@ export class PipelineWorld {
   }
 
   async startWorker(extraEnv: Env = {}): Promise<void> {
-    const child = spawn(process.execPath, [bin, 'worker'], {
-      cwd: REPO_ROOT,
-      env: { ...this.env, ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (c: Buffer) => (this.workerLog += c.toString()));
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      child.stderr!.on('data', (c: Buffer) => {
-        this.workerLog += c.toString();
-        err += c.toString();
-        if (err.includes('serving')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${err}`)));
-    });
-    this.worker = child;
+    this.worker = await startWorkerProcess(
+      { ...this.env, ...extraEnv },
+      [],
+      (text) => (this.workerLog += text),
+    );
   }
 
   async stopWorker(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
-    if (!w || w.exitCode !== null) return;
-    const exited = new Promise((r) => w.once('exit', r));
-    w.kill(signal);
-    await exited;
+    await stopWorkerProcess(w, signal);
   }
 
   /** The CLI, run without blocking this process (the recording proxy lives in it). */
-  pothole(...args: string[]): Promise<CliResult> {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: REPO_ROOT,
-      env: this.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    return new Promise((resolve) => child.once('exit', (status) => resolve({ status, stdout, stderr })));
+  pothole(...args: string[]): Promise<CliOutcome> {
+    return runPothole(this.env, ...args);
   }
 
   async progress(handle: WorkflowHandle): Promise<PipelineProgress | undefined> {

@@ -183,3 +183,11 @@ export function findMailByMessageId(
     { timeoutMs },
   );
 }
+
+/** How many messages carrying this Message-ID the SMTP sink has written to MAIL_DIR. */
+export function deliveredCopies(mailDir: string, messageId: string): number {
+  return fs
+    .readdirSync(mailDir)
+    .filter((name) => name.endsWith('.eml'))
+    .filter((name) => fs.readFileSync(path.join(mailDir, name), 'utf8').includes(messageId)).length;
+}

@@ -42,6 +42,16 @@ describe('configuration', () => {
     }
   });
 
+  it('the serving retry window is 30 minutes unless SERVING_RETRY_WINDOW_SECONDS says otherwise', () => {
+    assert.equal(loadConfig(['temporal'], {}).temporal.SERVING_RETRY_WINDOW_SECONDS, 1800);
+    const set = loadConfig(['temporal'], { SERVING_RETRY_WINDOW_SECONDS: '20' });
+    assert.equal(set.temporal.SERVING_RETRY_WINDOW_SECONDS, 20);
+    assert.deepEqual(
+      problems(() => loadConfig(['temporal'], { SERVING_RETRY_WINDOW_SECONDS: '0' })),
+      ['SERVING_RETRY_WINDOW_SECONDS must be a positive integer, got "0"'],
+    );
+  });
+
   it('refuses a worker list with a gap: WORKER3 missing while WORKER4 is set', () => {
     const found = problems(() => loadConfig(['cluster'], { ...clusterEnv, WORKER4_INSTANCE_ID: 'i-w4' }));
     assert.deepEqual(found, ['WORKER3_INSTANCE_ID is missing while WORKER4_INSTANCE_ID is set']);

@@ -2,6 +2,7 @@
  * send_email_report: the daily report about the batch date, sent over SMTP (Gmail by default).
  * renderReport is the same content without sending (`pothole report preview`).
  */
+import crypto from 'node:crypto';
 import { log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import nodemailer, { type Transporter } from 'nodemailer';
@@ -24,12 +25,48 @@ export async function renderReport(
 }
 
 /**
- * The same for every attempt of one run and date, so a retried send is recognisable as the same
- * message (mail clients and archives de-duplicate on it).
+ * Derived from the date and the report's content: every attempt and every rerun that would send the same
+ * report uses the same Message-ID (recorded once accepted, and what mail clients de-duplicate on), while a
+ * report whose content changed (the date was reloaded with other data) is a new message.
  */
-export function reportMessageId(batchDate: string, runId: string): string {
-  const run = runId.replace(/[^A-Za-z0-9-]/g, '') || 'manual';
-  return `<pothole-report-${batchDate}-${run}@pothole-pipeline>`;
+export function reportMessageId(batchDate: string, report: RenderedReport): string {
+  const digest = crypto
+    .createHash('sha256')
+    .update(report.subject)
+    .update('\0')
+    .update(report.text)
+    .update('\0')
+    .update(report.html)
+    .digest('hex')
+    .slice(0, 24);
+  return `<pothole-report-${batchDate}-${digest}@pothole-pipeline>`;
+}
+
+/** The earlier delivery of this report, if an SMTP server accepted it. */
+async function findDelivery(
+  pool: pg.Pool,
+  batchDate: string,
+  messageId: string,
+): Promise<EmailReportResult['alreadySent']> {
+  const { rows } = await pool.query<{
+    accepted_at: Date;
+    recipients: string[];
+    workflow_id: string;
+    run_id: string;
+  }>(
+    `SELECT accepted_at, recipients, workflow_id, run_id FROM report_deliveries
+      WHERE batch_date = $1 AND message_id = $2`,
+    [batchDate, messageId],
+  );
+  const r = rows[0];
+  return r
+    ? {
+        acceptedAt: r.accepted_at.toISOString(),
+        recipients: r.recipients,
+        workflowId: r.workflow_id,
+        runId: r.run_id,
+      }
+    : undefined;
 }
 
 export function createTransportFromConfig(email: EmailConfig): Transporter {
@@ -47,6 +84,9 @@ export function createTransportFromConfig(email: EmailConfig): Transporter {
     socketTimeout: 60_000,
   });
 }
+
+/** nodemailer's codes for a server that cannot be reached or dropped the connection. */
+const SMTP_UNAVAILABLE_CODES = new Set(['ECONNECTION', 'ESOCKET', 'ETIMEDOUT', 'EDNS', 'ECONNREFUSED']);
 
 export interface ReportDeps {
   pool: pg.Pool;
@@ -69,8 +109,18 @@ export function createReportActivities(deps: ReportDeps) {
       throw ApplicationFailure.nonRetryable('REPORT_EMAIL lists no recipient', 'BadConfiguration');
     }
     const report = await renderReport(pool, batchDate, input.quality);
-    const messageId = reportMessageId(batchDate, input.runId);
+    const messageId = reportMessageId(batchDate, report);
+    const earlier = await findDelivery(pool, batchDate, messageId);
+    if (earlier && !input.resend) {
+      log.info('this report was already accepted by the SMTP server; not sending it again', {
+        batchDate,
+        messageId,
+        acceptedAt: earlier.acceptedAt,
+      });
+      return { messageId, recipients: earlier.recipients, sent: false, alreadySent: earlier };
+    }
     transport ??= createTransportFromConfig(config.email);
+    let accepted: string[];
     try {
       const info = await transport.sendMail({
         from: config.email.from,
@@ -82,15 +132,23 @@ export function createReportActivities(deps: ReportDeps) {
         headers: { 'X-Pothole-Batch-Date': batchDate, 'X-Pothole-Workflow-Id': input.workflowId },
       });
       const address = (a: unknown) => (typeof a === 'string' ? a : (a as { address: string }).address);
-      const accepted = ((info.accepted ?? []) as unknown[]).map(address);
+      accepted = ((info.accepted ?? []) as unknown[]).map(address);
       const rejected = ((info.rejected ?? []) as unknown[]).map(address);
       if (rejected.length > 0) {
         log.warn('some report recipients were refused', { batchDate, rejected });
       }
-      log.info('daily report sent', { batchDate, messageId, recipients: accepted });
-      return { messageId, recipients: accepted, sent: true };
     } catch (err) {
       const e = err as { code?: string; responseCode?: number; message: string };
+      const server = `${config.email.smtp.host}:${config.email.smtp.port}`;
+      if (
+        SMTP_UNAVAILABLE_CODES.has(e.code ?? '') ||
+        (e.responseCode !== undefined && e.responseCode >= 400 && e.responseCode < 500)
+      ) {
+        throw ApplicationFailure.retryable(
+          `SMTP server ${server} is unavailable: ${e.message}`,
+          'SmtpUnavailable',
+        );
+      }
       if (e.code === 'EAUTH') {
         throw ApplicationFailure.nonRetryable(
           `SMTP login to ${config.email.smtp.host} refused (${e.message}); check GMAIL_ADDRESS/GMAIL_PASSWORD ` +
@@ -109,6 +167,17 @@ export function createReportActivities(deps: ReportDeps) {
       }
       throw err;
     }
+    // Recorded once accepted: a rerun of the date finds it and does not deliver the report again.
+    await pool.query(
+      `INSERT INTO report_deliveries (batch_date, message_id, recipients, workflow_id, run_id)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (batch_date, message_id)
+       DO UPDATE SET recipients = EXCLUDED.recipients, accepted_at = now(),
+                     workflow_id = EXCLUDED.workflow_id, run_id = EXCLUDED.run_id`,
+      [batchDate, messageId, accepted, input.workflowId, input.runId],
+    );
+    log.info('daily report sent', { batchDate, messageId, recipients: accepted });
+    return { messageId, recipients: accepted, sent: true };
   }
 
   return { send_email_report };

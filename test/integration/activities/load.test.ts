@@ -25,6 +25,7 @@ import {
   stepInput,
   type ThrowawayDatabase,
 } from './serving-support';
+import { putStage2Output, stage2Segments } from '../../support/stage2-output';
 
 let db: ThrowawayDatabase;
 let s3: S3Client;
@@ -37,37 +38,14 @@ const kakaoOff: Config['kakao'] = {
   KAKAO_CONCURRENCY: 2,
 };
 
-function segments(date: string, count: number, from = 0): Stage2Row[] {
-  return Array.from({ length: count }, (_, i) => ({
-    s_id: `SEG_${String(from + i).padStart(5, '0')}`,
-    date,
-    impact_count: (from + i) % 7,
-    total_count: 10 + ((from + i) % 13),
-    centroid_lon: 126.9 + (from + i) / 100_000,
-    centroid_lat: 37.5 + (from + i) / 100_000,
-  }));
-}
+const segments = stage2Segments;
 
 const dayPrefix = (date: string) => `${s3Config.S3_STAGE2_OUTPUT_PREFIX}/dt=${date}/`;
 
 /** Spark's layout: several snappy part files and a _SUCCESS marker. */
 async function putDay(date: string, rows: Stage2Row[], parts = 3): Promise<string[]> {
   await deletePrefix(s3, s3Config.S3_BUCKET, dayPrefix(date));
-  const keys: string[] = [];
-  const size = Math.ceil(rows.length / parts);
-  for (let p = 0; p < parts; p++) {
-    const slice = rows.slice(p * size, (p + 1) * size);
-    const key = `${dayPrefix(date)}part-${String(p).padStart(5, '0')}-0a1b2c3d.c000.snappy.parquet`;
-    await putObject(
-      s3,
-      s3Config.S3_BUCKET,
-      key,
-      writeStage2Parquet(stage2ColumnsFromRows(slice), { rowGroupSize: 40 }),
-    );
-    keys.push(key);
-  }
-  await putObject(s3, s3Config.S3_BUCKET, `${dayPrefix(date)}_SUCCESS`, '');
-  return keys;
+  return putStage2Output(s3, s3Config.S3_BUCKET, dayPrefix(date), rows, parts);
 }
 
 async function rowsOf(date: string) {
@@ -252,6 +230,51 @@ describe('load_to_rdb', () => {
     assert.equal(result.quality.warnings.length, 3);
     assert.match(result.quality.warnings.join('\n'), /2026-02-11/);
     assert.equal((await rowsOf('2026-02-12')).length, 200);
+  });
+
+  test("a committed write's _temporary/ leftovers are not loaded, even under a prefix with _ and .", async () => {
+    // The configured prefix may itself hold `_` and `.`; only the path below dt=<date>/ is judged.
+    const leftoverConfig = {
+      ...s3Config,
+      S3_STAGE2_OUTPUT_PREFIX: `${s3Config.S3_STAGE2_OUTPUT_PREFIX}/_team.data/.stage2_out`,
+    };
+    const load = createLoadActivities({
+      s3,
+      pool: db.pool,
+      config: { s3: leftoverConfig, kakao: kakaoOff },
+    });
+    const date = '2027-06-01';
+    const day = `${leftoverConfig.S3_STAGE2_OUTPUT_PREFIX}/dt=${date}/`;
+    const real = segments(date, 90);
+    const part = (n: number) => `part-${String(n).padStart(5, '0')}-0a1b2c3d.c000.snappy.parquet`;
+    for (const [n, slice] of [real.slice(0, 45), real.slice(45)].entries()) {
+      await putObject(
+        s3,
+        s3Config.S3_BUCKET,
+        `${day}${part(n)}`,
+        writeStage2Parquet(stage2ColumnsFromRows(slice)),
+      );
+    }
+    await putObject(s3, s3Config.S3_BUCKET, `${day}_SUCCESS`, '');
+    // A task attempt that was never cleaned up: valid Parquet of the same date, with rows of its own.
+    const extra = segments(date, 40, 1_000);
+    const attempt = '_temporary/0/_temporary/attempt_202706010200_0003_m_000001_7';
+    await putObject(
+      s3,
+      s3Config.S3_BUCKET,
+      `${day}${attempt}/${part(1)}`,
+      writeStage2Parquet(stage2ColumnsFromRows(extra)),
+    );
+    await putObject(s3, s3Config.S3_BUCKET, `${day}.${part(0)}.crc`, 'crc');
+
+    const result = await runActivity(load.load_to_rdb, stepInput(date));
+    assert.equal(result.rowsLoaded, 90);
+    assert.equal(result.files, 2);
+    const loaded = await rowsOf(date);
+    assert.deepEqual(
+      loaded.map((r) => r.s_id),
+      real.map((r) => r.s_id),
+    );
   });
 
   test('a cancelled load rolls back and leaves the previous rows of the date', async () => {

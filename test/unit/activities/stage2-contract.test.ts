@@ -195,11 +195,22 @@ describe('encodeCopyRows', () => {
 
 describe('files and dates', () => {
   test('Spark part files are data; markers and checksum files are not', () => {
-    assert.ok(isDataFile('p/dt=2026-02-12/part-00000-abc.c000.snappy.parquet'));
-    assert.ok(!isDataFile('p/dt=2026-02-12/_SUCCESS'));
-    assert.ok(!isDataFile('p/dt=2026-02-12/.part-00000-abc.c000.snappy.parquet.crc'));
-    assert.ok(!isDataFile('p/dt=2026-02-12/_temporary/part-0.parquet.tmp'));
-    assert.ok(!isDataFile('p/dt=2026-02-12/_committed_123.parquet'));
+    assert.ok(isDataFile('part-00000-abc.c000.snappy.parquet'));
+    assert.ok(isDataFile('region=seoul/part-00000-abc.c000.snappy.parquet'));
+    assert.ok(!isDataFile('_SUCCESS'));
+    assert.ok(!isDataFile('.part-00000-abc.c000.snappy.parquet.crc'));
+    assert.ok(!isDataFile('_committed_123.parquet'));
+    assert.ok(!isDataFile('part-00000-abc.c000.snappy.parquet.crc'));
+  });
+
+  test('nothing under a folder starting with _ or . is data, however deep, whatever its name', () => {
+    const leftover =
+      '_temporary/0/_temporary/attempt_202602120200_0003_m_000001_7/part-00001-abc.c000.snappy.parquet';
+    assert.ok(!isDataFile(leftover));
+    assert.ok(!isDataFile('_temporary/0/task_202602120200_0003_m_000001/part-00001.parquet'));
+    assert.ok(!isDataFile('.spark-staging-1b2c/part-00000.parquet'));
+    assert.ok(!isDataFile('region=seoul/_temporary/part-00000.parquet'));
+    assert.ok(!isDataFile('region=seoul/.hidden/part-00000.parquet'));
   });
 
   test('epochDay counts days since 1970-01-01 as Parquet DATE does', () => {

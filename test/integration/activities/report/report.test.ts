@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { loadConfig, type Config } from '../../../../src/config';
-import { createReportActivities, renderReport } from '../../../../src/activities/report';
+import { createReportActivities, renderReport, reportMessageId } from '../../../../src/activities/report';
 import type { QualityFindings } from '../../../../src/types';
 import {
   createThrowawayDatabase,
@@ -18,6 +18,7 @@ import {
   stepInput,
   type ThrowawayDatabase,
 } from '../serving-support';
+import { deliveredCopies } from '../../../support/stack';
 
 let db: ThrowawayDatabase;
 let email: Config['email'];
@@ -128,9 +129,9 @@ describe('send_email_report', () => {
     assert.deepEqual(addresses(mail.from), [email.from]);
   });
 
-  test('the Message-ID is derived from the date and the run', () => {
-    const runId = input.runId.replace(/[^A-Za-z0-9-]/g, '');
-    assert.equal(mail.messageId, `<pothole-report-${BATCH}-${runId}@pothole-pipeline>`);
+  test('the Message-ID is derived from the date and the report content', async () => {
+    const report = await renderReport(db.pool, BATCH, quality);
+    assert.equal(mail.messageId, reportMessageId(BATCH, report));
   });
 
   test('the top 5 repair priorities of the batch date are listed in rank order, in both parts', () => {
@@ -177,10 +178,17 @@ describe('send_email_report', () => {
     assert.match(html, /background:#cf222e/, 'the batch date has a drawn bar');
   });
 
-  test('a retried send of the same run carries the same Message-ID', async () => {
+  test('the same report for the date, from another run, is not delivered again; resend delivers it', async () => {
     const { send_email_report } = createReportActivities({ pool: db.pool, config: { email } });
-    const again = await runActivity(send_email_report, input);
+    const rerun = { ...stepInput(BATCH), quality };
+    const again = await runActivity(send_email_report, rerun);
     assert.equal(again.messageId, result.messageId);
+    assert.equal(again.sent, false);
+    assert.equal(again.alreadySent?.runId, input.runId);
+    assert.deepEqual(again.alreadySent?.recipients.sort(), result.recipients.sort());
+    const forced = await runActivity(send_email_report, { ...rerun, resend: true });
+    assert.equal(forced.sent, true);
+    assert.equal(deliveredCopies(mailDir, result.messageId), 2);
   });
 });
 

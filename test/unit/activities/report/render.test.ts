@@ -134,15 +134,13 @@ describe('report rendering', () => {
     assert.equal(changeText(5, null), '전일 데이터 없음');
   });
 
-  test('the Message-ID is the same for a date and run, and differs across runs', () => {
-    assert.equal(
-      reportMessageId('2026-02-12', '0194f-ab12'),
-      '<pothole-report-2026-02-12-0194f-ab12@pothole-pipeline>',
-    );
-    assert.notEqual(reportMessageId('2026-02-12', 'a'), reportMessageId('2026-02-12', 'b'));
-    assert.equal(
-      reportMessageId('2026-02-12', '<evil>@x'),
-      '<pothole-report-2026-02-12-evilx@pothole-pipeline>',
-    );
+  test('the Message-ID is the same for the same date and content, whatever the run', () => {
+    const report = { subject: 's', html: '<p>h</p>', text: 't' };
+    const id = reportMessageId('2026-02-12', report);
+    assert.match(id, /^<pothole-report-2026-02-12-[0-9a-f]{24}@pothole-pipeline>$/);
+    assert.equal(reportMessageId('2026-02-12', { ...report }), id);
+    assert.notEqual(reportMessageId('2026-02-13', report), id);
+    assert.notEqual(reportMessageId('2026-02-12', { ...report, text: 't2' }), id);
+    assert.notEqual(reportMessageId('2026-02-12', { ...report, html: '<p>h2</p>' }), id);
   });
 });

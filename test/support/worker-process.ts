@@ -1,0 +1,67 @@
+/**
+ * A real `pothole worker` process and the `pothole` CLI, run as an operator would, for end-to-end and
+ * fault tests. Children never block this process (tests may serve things, e.g. a recording proxy).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { REPO_ROOT } from './stack';
+
+export const POTHOLE_BIN = path.join(REPO_ROOT, 'bin/pothole.js');
+
+/**
+ * Starts `pothole worker` with this environment; resolves once it serves its task queues. `onOutput` receives
+ * everything it prints (its JSON log lines), for tests that read the log.
+ */
+export async function startWorkerProcess(
+  env: NodeJS.ProcessEnv,
+  args: string[] = [],
+  onOutput?: (text: string) => void,
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [POTHOLE_BIN, 'worker', ...args], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', onOutput ? 'pipe' : 'ignore', 'pipe'],
+  });
+  child.stdout?.on('data', (c: Buffer) => onOutput?.(c.toString()));
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => {
+      onOutput?.(c.toString());
+      err += c.toString();
+      if (err.includes('serving')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${err}`)));
+  });
+  return child;
+}
+
+/** Stops a worker process (SIGTERM: graceful; SIGKILL: a crash) and waits for it to exit. */
+export async function stopWorkerProcess(
+  child: ChildProcess | undefined,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill(signal);
+  await exited;
+}
+
+export interface CliOutcome {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `pothole <args>` and collects its output. */
+export function runPothole(env: NodeJS.ProcessEnv, ...args: string[]): Promise<CliOutcome> {
+  const child = spawn(process.execPath, [POTHOLE_BIN, ...args], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.once('exit', (status) => resolve({ status, stdout, stderr })));
+}
