@@ -123,6 +123,8 @@ describe('secrets', () => {
     }
     for (const r of [ok, failure]) assertNoSecret('pothole run output', r.stdout + r.stderr);
     assertNoSecret('the worker log', world.workerLog);
+    // download_code's presigned URLs stay out of logs as well.
+    assert.ok(!world.workerLog.includes('X-Amz-Signature'), 'a presigned URL appears in the worker log');
     assertNoSecret('the Slack payloads', slack.messages.map((m) => m.text).join('\n'));
     console.log(
       `checked ${events} history events, ${world.workerLog.split('\n').length} worker log lines and ` +
