@@ -14,7 +14,7 @@ import type {
   StartSparkResult,
   StepInput,
 } from '../types';
-import type { LockRequester } from '../workflows/cluster-lock';
+import type { LockRequest, LockRequester } from '../workflows/cluster-lock';
 import type { PipelineSettings } from './temporal';
 
 /** The contract between the workflow and the activity modules. */
@@ -35,7 +35,7 @@ export interface Activities {
   send_email_report(input: EmailReportInput): Promise<EmailReportResult>;
   notify_slack(input: NotifyInput): Promise<unknown>;
   pipeline_settings(): Promise<PipelineSettings>;
-  request_cluster_lock(r: LockRequester & { lockWorkflowId: string }): Promise<{ holder?: string }>;
+  request_cluster_lock(r: LockRequest & { lockWorkflowId: string }): Promise<{ holder?: string }>;
   is_workflow_running(w: LockRequester): Promise<boolean>;
 }
 
