@@ -95,6 +95,8 @@ const temporalSchema = z.object({
   TEMPORAL_TASK_QUEUE: withDefault('pothole-pipeline'),
   SERVING_TASK_QUEUE: optionalString,
   TEMPORAL_UI_URL: withDefault('http://localhost:8233'),
+  /** Dates per cluster session of a backfill (one cluster start and stop, then the next chunk continues as new). */
+  BACKFILL_DATES_PER_SESSION: positiveInt(31),
 });
 
 const awsSchema = z.object({

@@ -85,7 +85,10 @@ export function createClusterSideActivities(deps: {
     ...createTemporalActivities({
       client: deps.client,
       taskQueue: deps.taskQueue,
-      settings: { servingTaskQueue: config.temporal.SERVING_TASK_QUEUE },
+      settings: {
+        servingTaskQueue: config.temporal.SERVING_TASK_QUEUE,
+        backfillDatesPerSession: config.temporal.BACKFILL_DATES_PER_SESSION,
+      },
     }),
   };
   return {

@@ -15,6 +15,8 @@ import {
 export interface PipelineSettings {
   /** Task queue of the serving steps (load_to_rdb, refresh_views, send_email_report); undefined = the same queue. */
   servingTaskQueue?: string;
+  /** Dates per cluster session of a backfill (BACKFILL_DATES_PER_SESSION). */
+  backfillDatesPerSession?: number;
 }
 
 export function createTemporalActivities(deps: {

@@ -1,7 +1,9 @@
 /**
- * potholeBackfill: several dates in ONE cluster session. The cluster starts once, both Spark stages run for each
- * date in order, the cluster stops once, then the serving steps run for each date. A failed date is reported and
- * does not stop the others. Long ranges continue as new every few dates to keep the history small.
+ * potholeBackfill: a range of dates, one cluster session per chunk of BACKFILL_DATES_PER_SESSION dates (31 by
+ * default, so a month is one session). Per chunk the cluster starts once, both Spark stages run for each date in
+ * order, the cluster stops once, then the serving steps run for each date; the next chunk continues as new, which
+ * keeps the history small. A failed date is reported and does not stop the others; a failed cluster session fails
+ * the dates of its chunk.
  */
 import {
   ApplicationFailure,
@@ -48,8 +50,8 @@ export const backfillProgressQuery = defineQuery<{
   outcomes: DateOutcome[];
 }>('progress');
 
-/** Dates per cluster session before continuing as new. */
-const DATES_PER_RUN = 7;
+/** The chunk size of runs whose recorded settings predate BACKFILL_DATES_PER_SESSION: they replay unchanged. */
+const RECORDED_DATES_PER_SESSION = 7;
 
 const { pipeline_settings } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
 
@@ -62,15 +64,17 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
     throw ApplicationFailure.nonRetryable(`FROM ${input.from} is after TO ${input.to}`, 'InvalidInput');
   }
   const all = input.remaining ?? dateRange(input.from, input.to);
-  const dates = all.slice(0, DATES_PER_RUN);
   const previous = input.outcomes ?? [];
-  const outcomes: DateOutcome[] = dates.map((batchDate) => ({ batchDate, status: 'pending' }));
   const state: { current?: string; step?: StepName; waitingFor?: string } = {};
+  let outcomes: DateOutcome[] = [];
   setHandler(backfillProgressQuery, () => ({ ...state, outcomes: [...previous, ...outcomes] }));
 
   const { workflowId, runId } = workflowInfo();
-  const { servingTaskQueue } = await pipeline_settings();
+  const { servingTaskQueue, backfillDatesPerSession = RECORDED_DATES_PER_SESSION } =
+    await pipeline_settings();
   const serving = servingActivities(servingTaskQueue);
+  const dates = all.slice(0, backfillDatesPerSession);
+  outcomes = dates.map((batchDate) => ({ batchDate, status: 'pending' }));
 
   /** Runs one step of one date; a failure marks the date failed and returns undefined. */
   const attempt = async <T>(o: DateOutcome, step: StepName, fn: (run: StepInput) => Promise<T>) => {
@@ -128,7 +132,7 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
   }
   Object.assign(state, { current: undefined, step: undefined });
 
-  const rest = all.slice(DATES_PER_RUN);
+  const rest = all.slice(dates.length);
   if (rest.length > 0) {
     await continueAsNew<typeof potholeBackfill>({
       ...input,

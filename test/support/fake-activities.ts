@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, type Client } from '@temporalio/client';
 import type { Activities } from '../../src/activities';
-import { createTemporalActivities } from '../../src/activities/temporal';
+import { createTemporalActivities, type PipelineSettings } from '../../src/activities/temporal';
 import type { StepInput } from '../../src/types';
 
 export interface Call {
@@ -23,6 +23,8 @@ export class Recorder {
   behaviour = new Map<string, Behaviour>();
   /** How long each step takes when it succeeds. */
   delayMs = 0;
+  /** What pipeline_settings answers (the worker's configuration). */
+  settings: PipelineSettings = {};
 
   steps(phase: Call['phase'] = 'start', workflowId?: string): string[] {
     return this.calls
@@ -84,6 +86,7 @@ export function fakeActivities(rec: Recorder, client: Client, taskQueue: string)
     warnings: [],
   };
   const temporal = createTemporalActivities({ client, taskQueue, settings: {} });
+  const pipeline_settings: Activities['pipeline_settings'] = async () => ({ ...rec.settings });
   return {
     check_s3_input: step('check_s3_input', s3),
     check_s3_stage1_out: step('check_s3_stage1_out', s3),
@@ -111,7 +114,7 @@ export function fakeActivities(rec: Recorder, client: Client, taskQueue: string)
     refresh_views: step('refresh_views', { views: [{ name: 'mvw_dashboard_heatmap', seconds: 0.1 }] }),
     send_email_report: step('send_email_report', { messageId: '<m@x>', recipients: ['a@b'], sent: true }),
     notify_slack: step('notify_slack', { sent: false }),
-    pipeline_settings: temporal.pipeline_settings,
+    pipeline_settings,
     request_cluster_lock: temporal.request_cluster_lock,
     is_workflow_running: temporal.is_workflow_running,
   };
