@@ -104,8 +104,21 @@ export interface PipelineProgress {
   steps: StepProgress[];
 }
 
+/** What the watchdog did to a cluster left running with no run holding it. */
+export interface WatchdogReport {
+  stopped: { id: string; role: string; launchTime?: string }[];
+  /** Running instances tagged to be kept: reported, never stopped. */
+  kept: { id: string; role: string; launchTime?: string }[];
+  /** Since when no run held the cluster (ISO 8601). */
+  idleSince?: string;
+  /** When a run last held the cluster lock, and which (when the lock still knew). */
+  lastHeldBy?: string;
+  lastHeldUntil?: string;
+  driversKilled: string[];
+}
+
 export interface NotifyInput {
-  kind: 'failure' | 'success';
+  kind: 'failure' | 'success' | 'watchdog';
   batchDate: string;
   workflowId: string;
   runId: string;
@@ -115,4 +128,5 @@ export interface NotifyInput {
   durationSeconds?: number;
   rowsLoaded?: number;
   quality?: QualityFindings;
+  watchdog?: WatchdogReport;
 }

@@ -58,8 +58,12 @@ import { createSlackActivities } from './slack';
 import { createSparkActivities } from './spark';
 import { createTemporalActivities } from './temporal';
 import { createViewActivities } from './views';
+import { createWatchdogActivities } from './watchdog';
 
-type ClusterSideConfig = Pick<Config, 'temporal' | 'aws' | 's3' | 'ssh' | 'spark' | 'cluster' | 'slack'>;
+type ClusterSideConfig = Pick<
+  Config,
+  'temporal' | 'aws' | 's3' | 'ssh' | 'spark' | 'cluster' | 'slack' | 'watchdog'
+>;
 type ServingSideConfig = Pick<Config, 'aws' | 's3' | 'postgres' | 'email' | 'kakao'>;
 
 export interface ServingSideDeps {
@@ -67,7 +71,7 @@ export interface ServingSideDeps {
   transport: Transporter;
 }
 
-/** The workflow's side on the cluster host: S3 checks, EC2, SSH/Spark, Slack and the cluster lock. */
+/** The workflow's side on the cluster host: S3 checks, EC2, SSH/Spark, Slack, the cluster lock and the watchdog. */
 export function createClusterSideActivities(deps: {
   config: ClusterSideConfig;
   client: Client;
@@ -82,6 +86,7 @@ export function createClusterSideActivities(deps: {
     ...createClusterActivities({ ec2, ssh, config }),
     ...createSparkActivities({ ec2, ssh, s3, config }),
     ...createSlackActivities({ config }),
+    ...createWatchdogActivities({ ec2, ssh, client: deps.client, taskQueue: deps.taskQueue, config }),
     ...createTemporalActivities({
       client: deps.client,
       taskQueue: deps.taskQueue,

@@ -42,8 +42,9 @@ export interface LockState {
   queue: LockRequester[];
   /** When the holder was granted the lock (ms since the epoch). */
   heldSince?: number;
-  /** When the lock was last released (ms since the epoch). */
+  /** When the lock was last released (ms since the epoch), and who held it then. */
   lastReleasedAt?: number;
+  lastHolder?: LockRequester;
   /** Continue as new once the history has this many events (or when Temporal suggests it). */
   historyLimit?: number;
 }
@@ -76,7 +77,7 @@ const same = (a: LockRequester | undefined, b: LockRequester): boolean =>
 export async function clusterLock(state: LockState = { queue: [] }): Promise<void> {
   const historyLimit = state.historyLimit ?? LOCK_HISTORY_LIMIT;
   const queue = [...state.queue];
-  let { holder, heldSince, lastReleasedAt } = state;
+  let { holder, heldSince, lastReleasedAt, lastHolder } = state;
   // A repeated request reaching a lock that started afresh means the previous lock workflow vanished: whoever
   // held the cluster then is given time to re-assert before anyone is granted it.
   let awaitHolders = false;
@@ -84,7 +85,10 @@ export async function clusterLock(state: LockState = { queue: [] }): Promise<voi
   let granted = 0;
 
   const setHolder = (next: LockRequester | undefined) => {
-    if (holder && !next) lastReleasedAt = Date.now();
+    if (holder && !next) {
+      lastReleasedAt = Date.now();
+      lastHolder = holder;
+    }
     holder = next;
     heldSince = next ? Date.now() : undefined;
   };
@@ -103,13 +107,20 @@ export async function clusterLock(state: LockState = { queue: [] }): Promise<voi
     const i = queue.findIndex((q) => same(q, r));
     if (i >= 0) queue.splice(i, 1);
   });
-  setHandler(lockStateQuery, () => ({ holder, queue, heldSince, lastReleasedAt, historyLimit }));
+  setHandler(lockStateQuery, () => ({ holder, queue, heldSince, lastReleasedAt, lastHolder, historyLimit }));
 
   for (;;) {
     const info = workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength >= historyLimit) {
       // Signals that arrive meanwhile make the server retry this task with them applied: none is lost.
-      await continueAsNew<typeof clusterLock>({ holder, queue, heldSince, lastReleasedAt, historyLimit });
+      await continueAsNew<typeof clusterLock>({
+        holder,
+        queue,
+        heldSince,
+        lastReleasedAt,
+        lastHolder,
+        historyLimit,
+      });
     }
     if (!holder) {
       if (queue.length === 0) {
