@@ -6,7 +6,7 @@
  * `run --force` waits for the cleanup, and a backfill uses one cluster session.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -21,10 +21,17 @@ import { uploadDemoData, uploadSparkCode } from '../../src/demo/upload';
 import { workflowIdFor } from '../../src/steps';
 import type { PipelineProgress } from '../../src/types';
 import { AwsRecorder } from '../support/aws-recorder';
+import {
+  describeProcesses,
+  potholeCli,
+  sparkProcesses,
+  startWorkerProcess,
+  stopWorkerProcess,
+  waitUntil,
+} from '../support/processes';
 import { stackEnv, stackEnvFile } from '../support/temporal';
 
 const root = path.resolve(__dirname, '../..');
-const bin = path.join(root, 'bin/pothole.js');
 const base = stackEnv();
 const database = `e2e_pipeline_${process.pid}`;
 const taskQueue = `e2e-pipeline-${process.pid}`;
@@ -49,71 +56,21 @@ const ec2 = createEc2Client(config.aws);
 const sparkEvents = path.join(root, '.stack/spark-events');
 
 async function startWorker(): Promise<void> {
-  const child = spawn(process.execPath, [bin, 'worker'], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      if (err.includes('serving')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${err}`)));
-  });
-  worker = child;
+  worker = await startWorkerProcess(env);
 }
 
 async function stopWorker(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   const w = worker;
   worker = undefined;
-  if (!w || w.exitCode !== null) return;
-  const exited = new Promise((r) => w.once('exit', r));
-  w.kill(signal);
-  await exited;
+  await stopWorkerProcess(w, signal);
 }
 
-/** The CLI, run without blocking this process: the recording proxy lives in it. */
-function pothole(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [bin, ...args], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.once('exit', (status) => resolve({ status, stdout, stderr })));
-}
-
-async function waitUntil<T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 180_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+const pothole = (...args: string[]) => potholeCli(env, ...args);
 
 const stepStatus = async (handle: WorkflowHandle, step: string) =>
   (await handle.query<PipelineProgress>('progress').catch(() => undefined))?.steps.find(
     (s) => s.step === step,
   )?.status;
-
-const sparkProcesses = (pattern: string) =>
-  spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
-
-const describeProcesses = (pids: string[]) =>
-  pids.length
-    ? spawnSync('ps', ['-o', 'pid,lstart,args', '-p', pids.join(',')], { encoding: 'utf8' }).stdout
-    : '';
 
 /** Spark applications of that name that were started since the given time, from Spark's own event logs. */
 function sparkApplications(name: string, since: number): number {
