@@ -126,7 +126,9 @@ export function buildProgram(): Command {
 
   program
     .command('schedule')
-    .description('manage the nightly schedule pothole-nightly (02:00 Asia/Seoul)')
+    .description(
+      'manage the schedules: pothole-nightly (02:00 Asia/Seoul) and pothole-watchdog (stops a cluster left running)',
+    )
     .addArgument(
       new Argument('<action>').choices([
         'create',
@@ -140,8 +142,8 @@ export function buildProgram(): Command {
     )
     .addOption(json)
     .action(async (action: string, opts: { json?: boolean }) => {
-      const config = temporalConfig();
-      await scheduleCommand(await connectClient(config), config, output(!!opts.json), action);
+      const config = loadConfig(SECTIONS_FOR.client, readEnv());
+      await scheduleCommand(await connectClient(config.temporal), config, output(!!opts.json), action);
     });
 
   registerToolCommands(program, output);

@@ -104,6 +104,8 @@ const temporalSchema = z.object({
    * outage of PostgreSQL or SMTP; the cluster is already stopped, so waiting costs nothing.
    */
   SERVING_RETRY_WINDOW_SECONDS: positiveInt(1800),
+  /** Dates per cluster session of a backfill (one cluster start and stop, then the next chunk continues as new). */
+  BACKFILL_DATES_PER_SESSION: positiveInt(31),
 });
 
 const awsSchema = z.object({
@@ -311,8 +313,18 @@ const kakaoSchema = z.object({
   KAKAO_CONCURRENCY: positiveInt(4),
 });
 
+const watchdogSchema = z.object({
+  /** How often the watchdog looks for a cluster left running (the Schedule pothole-watchdog). */
+  WATCHDOG_INTERVAL_SECONDS: positiveInt(300),
+  /** How long running instances may stay without a run holding the cluster lock before they are stopped. */
+  WATCHDOG_GRACE_SECONDS: positiveInt(600),
+  /** Instances with this tag (any value but "false") are reported, never stopped. */
+  WATCHDOG_KEEP_TAG: withDefault('pothole:keep'),
+});
+
 const sections = {
   temporal: temporalSchema,
+  watchdog: watchdogSchema,
   aws: awsSchema,
   s3: s3Schema,
   ssh: sshSchema,
@@ -336,14 +348,15 @@ export type PostgresConfig = Config['postgres'];
 export type EmailConfig = Config['email'];
 export type SlackConfig = Config['slack'];
 export type KakaoConfig = Config['kakao'];
+export type WatchdogConfig = Config['watchdog'];
 
 /** Which configuration each role needs. */
 export const SECTIONS_FOR = {
   /** Cluster and Spark steps, S3 checks. */
-  cluster: ['temporal', 'aws', 's3', 'ssh', 'spark', 'cluster', 'slack'],
+  cluster: ['temporal', 'aws', 's3', 'ssh', 'spark', 'cluster', 'slack', 'watchdog'],
   /** load_to_rdb, refresh_views, send_email_report. */
   serving: ['temporal', 'aws', 's3', 'postgres', 'email', 'slack', 'kakao'],
-  client: ['temporal'],
+  client: ['temporal', 'watchdog'],
 } as const satisfies Record<string, readonly SectionName[]>;
 
 /**

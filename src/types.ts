@@ -133,12 +133,25 @@ export interface CleanupOutcome {
   sparkError?: string;
 }
 
+/** What the watchdog did to a cluster left running with no run holding it. */
+export interface WatchdogReport {
+  stopped: { id: string; role: string; launchTime?: string }[];
+  /** Running instances tagged to be kept: reported, never stopped. */
+  kept: { id: string; role: string; launchTime?: string }[];
+  /** Since when no run held the cluster (ISO 8601). */
+  idleSince?: string;
+  /** When a run last held the cluster lock, and which (when the lock still knew). */
+  lastHeldBy?: string;
+  lastHeldUntil?: string;
+  driversKilled: string[];
+}
+
 export interface NotifyInput {
   /**
    * failure / success / cancelled: how the run ended; cleanup-failing: stop_cluster keeps failing, the instances may
-   * be running.
+   * be running; watchdog: the watchdog stopped a cluster no run held.
    */
-  kind: 'failure' | 'success' | 'cancelled' | 'cleanup-failing';
+  kind: 'failure' | 'success' | 'cancelled' | 'cleanup-failing' | 'watchdog';
   batchDate: string;
   workflowId: string;
   runId: string;
@@ -149,4 +162,5 @@ export interface NotifyInput {
   rowsLoaded?: number;
   quality?: QualityFindings;
   cleanup?: CleanupOutcome;
+  watchdog?: WatchdogReport;
 }

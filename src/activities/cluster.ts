@@ -64,6 +64,9 @@ export interface ClusterInstance {
   role: 'master' | 'worker';
   state: string;
   privateIp?: string;
+  /** When the instance was last started (ISO 8601). */
+  launchTime?: string;
+  tags?: Record<string, string>;
 }
 
 /** Where SSH reaches a node: SSH_HOST when set (single-host clusters, tunnels), else its private IP. */
@@ -74,7 +77,14 @@ export function sshAddress(ssh: SshConfig, privateIp: string): string {
 const GONE = new Set(['terminated', 'shutting-down']);
 
 function toClusterInstance(i: Instance, role: 'master' | 'worker'): ClusterInstance {
-  return { id: i.InstanceId!, role, state: i.State?.Name ?? 'unknown', privateIp: i.PrivateIpAddress };
+  return {
+    id: i.InstanceId!,
+    role,
+    state: i.State?.Name ?? 'unknown',
+    privateIp: i.PrivateIpAddress,
+    launchTime: i.LaunchTime?.toISOString(),
+    tags: Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+  };
 }
 
 async function describeAll(ec2: EC2Client, input: { InstanceIds?: string[]; Filters?: Filter[] }) {
@@ -318,9 +328,72 @@ export async function ensureClusterRunning(
   return { ...info, started };
 }
 
-export function createClusterActivities(deps: ClusterDeps) {
+/**
+ * Stops the cluster's instances (those `only` picks, or all) and waits until they are stopped: the heart of
+ * stop_cluster, shared with the watchdog. Pending instances are let reach running first; terminated ones skipped.
+ */
+export async function stopClusterInstances(
+  deps: ClusterDeps,
+  options: { label: string; only?: (i: ClusterInstance) => boolean },
+): Promise<StopClusterResult> {
   const timing = { ...DEFAULT_CLUSTER_TIMING, ...deps.timing };
+  const chosen = options.only ?? (() => true);
+  const started = Date.now();
+  const signal = cancellationSignal();
+  const { ec2 } = deps;
+  let instances = (await describeCluster(deps)).filter(chosen);
+  const waiter = {
+    client: ec2,
+    minDelay: timing.waiterMinDelaySeconds,
+    maxDelay: timing.waiterMaxDelaySeconds,
+    maxWaitTime: timing.waiterMaxWaitSeconds,
+    abortSignal: signal,
+  };
+  let phase = 'checking instances';
+  const details = () => ({ phase, instances: instances.map((i) => `${i.id}:${i.state}`) });
+  const gone = instances.filter((i) => GONE.has(i.state));
+  if (gone.length) log.warn(`not stopping terminated instance(s): ${gone.map((i) => i.id).join(', ')}`);
+  const alreadyStopped = instances.filter((i) => i.state === 'stopped').map((i) => i.id);
+  const toStop: string[] = [];
 
+  await withHeartbeat(
+    details,
+    async () => {
+      // A pending instance cannot be stopped yet (IncorrectInstanceState): let it reach running first.
+      const pending = instances.filter((i) => i.state === 'pending').map((i) => i.id);
+      if (pending.length) {
+        phase = `waiting for pending ${pending.join(', ')} before stopping`;
+        await waitUntilInstanceRunning(waiter, { InstanceIds: pending });
+        instances = (await describeCluster(deps)).filter(chosen);
+      }
+      toStop.push(...instances.filter((i) => i.state === 'running').map((i) => i.id));
+      if (toStop.length) {
+        phase = `stopping ${toStop.join(', ')}`;
+        log.info(`${options.label}: ${phase}`);
+        await ec2.send(new StopInstancesCommand({ InstanceIds: toStop }), { abortSignal: signal });
+      }
+      const waitFor = instances.filter((i) => !GONE.has(i.state) && i.state !== 'stopped').map((i) => i.id);
+      if (waitFor.length) {
+        phase = `waiting until ${waitFor.join(', ')} are stopped`;
+        await waitUntilInstanceStopped(waiter, { InstanceIds: waitFor });
+      }
+    },
+    timing.heartbeatIntervalMs,
+  );
+  const result: StopClusterResult = {
+    stopped: toStop,
+    alreadyStopped,
+    seconds: (Date.now() - started) / 1000,
+  };
+  log.info(
+    toStop.length
+      ? `cluster stopped (${toStop.join(', ')}) in ${result.seconds.toFixed(1)} s`
+      : 'cluster was already stopped',
+  );
+  return result;
+}
+
+export function createClusterActivities(deps: ClusterDeps) {
   /**
    * Starts master and workers (skipping running ones), waits until running, then until the master
    * accepts SSH. Idempotent. Suggested options: startToCloseTimeout 15 min, heartbeatTimeout 30 s,
@@ -339,59 +412,7 @@ export function createClusterActivities(deps: ClusterDeps) {
    * costliest failure.
    */
   async function stop_cluster(input: StepInput): Promise<StopClusterResult> {
-    const started = Date.now();
-    const signal = cancellationSignal();
-    const { ec2 } = deps;
-    let instances = await describeCluster(deps);
-    const waiter = {
-      client: ec2,
-      minDelay: timing.waiterMinDelaySeconds,
-      maxDelay: timing.waiterMaxDelaySeconds,
-      maxWaitTime: timing.waiterMaxWaitSeconds,
-      abortSignal: signal,
-    };
-    let phase = 'checking instances';
-    const details = () => ({ phase, instances: instances.map((i) => `${i.id}:${i.state}`) });
-    const gone = instances.filter((i) => GONE.has(i.state));
-    if (gone.length) log.warn(`not stopping terminated instance(s): ${gone.map((i) => i.id).join(', ')}`);
-    const alreadyStopped = instances.filter((i) => i.state === 'stopped').map((i) => i.id);
-    const toStop: string[] = [];
-
-    await withHeartbeat(
-      details,
-      async () => {
-        // A pending instance cannot be stopped yet (IncorrectInstanceState): let it reach running first.
-        const pending = instances.filter((i) => i.state === 'pending').map((i) => i.id);
-        if (pending.length) {
-          phase = `waiting for pending ${pending.join(', ')} before stopping`;
-          await waitUntilInstanceRunning(waiter, { InstanceIds: pending });
-          instances = await describeCluster(deps);
-        }
-        toStop.push(...instances.filter((i) => i.state === 'running').map((i) => i.id));
-        if (toStop.length) {
-          phase = `stopping ${toStop.join(', ')}`;
-          log.info(`stop_cluster for ${input.batchDate}: ${phase}`);
-          await ec2.send(new StopInstancesCommand({ InstanceIds: toStop }), { abortSignal: signal });
-        }
-        const waitFor = instances.filter((i) => !GONE.has(i.state) && i.state !== 'stopped').map((i) => i.id);
-        if (waitFor.length) {
-          phase = `waiting until ${waitFor.join(', ')} are stopped`;
-          await waitUntilInstanceStopped(waiter, { InstanceIds: waitFor });
-        }
-      },
-      timing.heartbeatIntervalMs,
-    );
-    const result: StopClusterResult = {
-      stopped: toStop,
-      alreadyStopped,
-      seconds: (Date.now() - started) / 1000,
-    };
-    log.info(
-      toStop.length
-        ? `cluster stopped (${toStop.join(', ')}) in ${result.seconds.toFixed(1)} s`
-        : 'cluster was already stopped',
-    );
-    return result;
+    return stopClusterInstances(deps, { label: `stop_cluster for ${input.batchDate}` });
   }
 
   return { start_cluster, stop_cluster };

@@ -14,7 +14,7 @@ import type {
   StartSparkResult,
   StepInput,
 } from '../types';
-import type { LockRequester } from '../workflows/cluster-lock';
+import type { LockRequest, LockRequester } from '../workflows/cluster-lock';
 import type { PipelineSettings } from './temporal';
 
 /** The contract between the workflow and the activity modules. */
@@ -35,7 +35,7 @@ export interface Activities {
   send_email_report(input: EmailReportInput): Promise<EmailReportResult>;
   notify_slack(input: NotifyInput): Promise<unknown>;
   pipeline_settings(): Promise<PipelineSettings>;
-  request_cluster_lock(r: LockRequester & { lockWorkflowId: string }): Promise<{ holder?: string }>;
+  request_cluster_lock(r: LockRequest & { lockWorkflowId: string }): Promise<{ holder?: string }>;
   is_workflow_running(w: LockRequester): Promise<boolean>;
 }
 
@@ -59,8 +59,12 @@ import { createSlackActivities } from './slack';
 import { createSparkActivities } from './spark';
 import { createTemporalActivities } from './temporal';
 import { createViewActivities } from './views';
+import { createWatchdogActivities } from './watchdog';
 
-type ClusterSideConfig = Pick<Config, 'temporal' | 'aws' | 's3' | 'ssh' | 'spark' | 'cluster' | 'slack'>;
+type ClusterSideConfig = Pick<
+  Config,
+  'temporal' | 'aws' | 's3' | 'ssh' | 'spark' | 'cluster' | 'slack' | 'watchdog'
+>;
 type ServingSideConfig = Pick<Config, 'aws' | 's3' | 'postgres' | 'email' | 'kakao'>;
 
 export interface ServingSideDeps {
@@ -68,7 +72,7 @@ export interface ServingSideDeps {
   transport: Transporter;
 }
 
-/** The workflow's side on the cluster host: S3 checks, EC2, SSH/Spark, Slack and the cluster lock. */
+/** The workflow's side on the cluster host: S3 checks, EC2, SSH/Spark, Slack, the cluster lock and the watchdog. */
 export function createClusterSideActivities(deps: {
   config: ClusterSideConfig;
   client: Client;
@@ -83,6 +87,7 @@ export function createClusterSideActivities(deps: {
     ...createClusterActivities({ ec2, ssh, config }),
     ...createSparkActivities({ ec2, ssh, s3, config }),
     ...createSlackActivities({ config }),
+    ...createWatchdogActivities({ ec2, ssh, client: deps.client, taskQueue: deps.taskQueue, config }),
     ...createTemporalActivities({
       client: deps.client,
       taskQueue: deps.taskQueue,
@@ -91,6 +96,7 @@ export function createClusterSideActivities(deps: {
         cleanupAlertAfterFailures: config.temporal.CLEANUP_ALERT_AFTER_FAILURES,
         cleanupRetryMaxIntervalSeconds: config.temporal.CLEANUP_RETRY_MAX_INTERVAL_SECONDS,
         servingRetryWindowSeconds: config.temporal.SERVING_RETRY_WINDOW_SECONDS,
+        backfillDatesPerSession: config.temporal.BACKFILL_DATES_PER_SESSION,
       },
     }),
   };

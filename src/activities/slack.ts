@@ -10,7 +10,7 @@
 import { log } from '@temporalio/activity';
 import type { SlackConfig, TemporalConfig } from '../config';
 import { describeCleanup } from '../cleanup-outcome';
-import type { NotifyInput } from '../types';
+import type { NotifyInput, WatchdogReport } from '../types';
 import { currentContext, errorMessage } from './activity-support';
 
 export interface SlackDeps {
@@ -74,6 +74,7 @@ export function slackMessage(input: NotifyInput, temporal: TemporalConfig): { te
     ];
     return { text: lines.join('\n') };
   }
+  if (input.kind === 'watchdog') return { text: `${watchdogLines(input.watchdog)}\n${link}` };
   if (input.kind === 'failure') {
     const lines = [
       `:x: *Pothole pipeline failed* for ${input.batchDate}`,
@@ -98,6 +99,24 @@ export function slackMessage(input: NotifyInput, temporal: TemporalConfig): { te
     link,
   ];
   return { text: lines.join('\n') };
+}
+
+/** The watchdog stopped a cluster that no run was using: which instances, up since when, idle since when. */
+function watchdogLines(report: WatchdogReport | undefined): string {
+  const r = report ?? { stopped: [], kept: [], driversKilled: [] };
+  const instance = (i: WatchdogReport['stopped'][number]) =>
+    `• ${i.id} (${i.role})${i.launchTime ? `, running since ${i.launchTime}` : ''}`;
+  return [
+    `:rotating_light: *Watchdog stopped a cluster left running* (no run held it)`,
+    ...(r.idleSince ? [`*Unused since:* ${r.idleSince}`] : []),
+    ...(r.lastHeldBy
+      ? [`*Last held by:* ${escape(r.lastHeldBy)}${r.lastHeldUntil ? ` until ${r.lastHeldUntil}` : ''}`]
+      : []),
+    `*Stopped:*`,
+    ...r.stopped.map(instance),
+    ...(r.driversKilled.length ? [`*Spark drivers killed:* ${r.driversKilled.map(escape).join(', ')}`] : []),
+    ...(r.kept.length ? [`*Kept running (tagged to keep):*`, ...r.kept.map(instance)] : []),
+  ].join('\n');
 }
 
 export function createSlackActivities(deps: SlackDeps) {

@@ -8,6 +8,7 @@ import {
   clusterLock,
   lockStateQuery,
   requestLockSignal,
+  type LockRequest,
   type LockRequester,
 } from '../workflows/cluster-lock';
 
@@ -20,6 +21,8 @@ export interface PipelineSettings {
   cleanupRetryMaxIntervalSeconds?: number;
   /** SERVING_RETRY_WINDOW_SECONDS; absent in runs recorded before the setting existed. */
   servingRetryWindowSeconds?: number;
+  /** Dates per cluster session of a backfill (BACKFILL_DATES_PER_SESSION). */
+  backfillDatesPerSession?: number;
 }
 
 export function createTemporalActivities(deps: {
@@ -34,8 +37,8 @@ export function createTemporalActivities(deps: {
     },
 
     /** Queues the requester at the lock (starting the lock workflow when none runs); returns who holds it now. */
-    async request_cluster_lock(r: LockRequester & { lockWorkflowId: string }): Promise<{ holder?: string }> {
-      const requester = { workflowId: r.workflowId, runId: r.runId };
+    async request_cluster_lock(r: LockRequest & { lockWorkflowId: string }): Promise<{ holder?: string }> {
+      const { lockWorkflowId: _, ...requester } = r;
       const handle = await client.workflow.signalWithStart(clusterLock, {
         workflowId: r.lockWorkflowId,
         taskQueue,

@@ -1,7 +1,9 @@
 /**
- * potholeBackfill: several dates in ONE cluster session. The cluster starts once, both Spark stages run for each
- * date in order, the cluster stops once, then the serving steps run for each date. A failed date is reported and
- * does not stop the others. Long ranges continue as new every few dates to keep the history small.
+ * potholeBackfill: a range of dates, one cluster session per chunk of BACKFILL_DATES_PER_SESSION dates (31 by
+ * default, so a month is one session). Per chunk the cluster starts once, both Spark stages run for each date in
+ * order, the cluster stops once, then the serving steps run for each date; the next chunk continues as new, which
+ * keeps the history small. A failed date is reported and does not stop the others; a failed cluster session fails
+ * the dates of its chunk.
  */
 import {
   ApplicationFailure,
@@ -14,10 +16,12 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { dateRange, validateBatchDate, type StepName } from '../steps';
-import type { StepInput } from '../types';
+import type { CleanupOutcome, NotifyInput, StepInput } from '../types';
 import { acts, servingActivities } from './activities';
+import { cleanupTiming, stopSparkAndCluster } from './cleanup';
 import { acquireClusterLock } from './cluster-lock';
-import { failureMessage } from './progress';
+import { failureMessage, Progress } from './progress';
+import { allOrCancelSiblings } from './siblings';
 
 export interface BackfillInput {
   from: string;
@@ -40,16 +44,19 @@ export interface BackfillSummary {
   from: string;
   to: string;
   outcomes: DateOutcome[];
+  /** What became of the cluster in this run's session (the last chunk's, after continue-as-new). */
+  cleanup?: CleanupOutcome;
 }
 
 export const backfillProgressQuery = defineQuery<{
   current?: string;
   step?: StepName;
   outcomes: DateOutcome[];
+  cleanup?: CleanupOutcome;
 }>('progress');
 
-/** Dates per cluster session before continuing as new. */
-const DATES_PER_RUN = 7;
+/** The chunk size of runs whose recorded settings predate BACKFILL_DATES_PER_SESSION: they replay unchanged. */
+const RECORDED_DATES_PER_SESSION = 7;
 
 const { pipeline_settings } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
 
@@ -62,14 +69,22 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
     throw ApplicationFailure.nonRetryable(`FROM ${input.from} is after TO ${input.to}`, 'InvalidInput');
   }
   const all = input.remaining ?? dateRange(input.from, input.to);
-  const dates = all.slice(0, DATES_PER_RUN);
   const previous = input.outcomes ?? [];
-  const outcomes: DateOutcome[] = dates.map((batchDate) => ({ batchDate, status: 'pending' }));
   const state: { current?: string; step?: StepName; waitingFor?: string } = {};
-  setHandler(backfillProgressQuery, () => ({ ...state, outcomes: [...previous, ...outcomes] }));
+  let outcomes: DateOutcome[] = [];
+  let cleanup: Progress | undefined;
+  setHandler(backfillProgressQuery, () => ({
+    ...state,
+    outcomes: [...previous, ...outcomes],
+    cleanup: cleanup?.state.cleanup,
+  }));
 
   const { workflowId, runId } = workflowInfo();
-  const serving = servingActivities(await pipeline_settings());
+  const settings = await pipeline_settings();
+  const serving = servingActivities(settings);
+  const backfillDatesPerSession = settings.backfillDatesPerSession ?? RECORDED_DATES_PER_SESSION;
+  const dates = all.slice(0, backfillDatesPerSession);
+  outcomes = dates.map((batchDate) => ({ batchDate, status: 'pending' }));
 
   /** Runs one step of one date; a failure marks the date failed and returns undefined. */
   const attempt = async <T>(o: DateOutcome, step: StepName, fn: (run: StepInput) => Promise<T>) => {
@@ -90,11 +105,13 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
     const release = await acquireClusterLock(acts.request_cluster_lock, (waitingFor) => {
       state.waitingFor = waitingFor;
     });
+    const first = { batchDate: dates[0]!, workflowId, runId };
+    let instances: string[] = [];
     try {
-      const first = { batchDate: dates[0]!, workflowId, runId };
-      await acts.start_cluster(first);
+      const cluster = await acts.start_cluster(first);
+      instances = [cluster.masterInstanceId, ...cluster.workerInstanceIds];
       await acts.start_spark(first);
-      await Promise.all([acts.download_code(first), acts.install_deps(first)]);
+      await allOrCancelSiblings([() => acts.download_code(first), () => acts.install_deps(first)]);
       for (const o of outcomes) {
         await attempt(o, 'run_stage1', acts.run_stage1);
         await attempt(o, 'check_s3_stage1_out', acts.check_s3_stage1_out);
@@ -109,8 +126,13 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
       if (CancellationScope.current().consideredCancelled) throw err;
     } finally {
       await CancellationScope.nonCancellable(async () => {
-        await acts.stop_spark({ batchDate: dates[0]!, workflowId, runId }).catch(() => undefined);
-        await acts.stop_cluster({ batchDate: dates[0]!, workflowId, runId });
+        cleanup = new Progress(first.batchDate, workflowId, runId, ['stop_spark', 'stop_cluster'], false);
+        const alert = (n: NotifyInput) =>
+          acts.notify_slack(n).then(
+            () => undefined,
+            () => undefined,
+          );
+        await stopSparkAndCluster(cleanup, first, cleanupTiming(settings), instances, alert);
         await release();
       });
     }
@@ -127,7 +149,7 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
   }
   Object.assign(state, { current: undefined, step: undefined });
 
-  const rest = all.slice(DATES_PER_RUN);
+  const rest = all.slice(dates.length);
   if (rest.length > 0) {
     await continueAsNew<typeof potholeBackfill>({
       ...input,
@@ -135,5 +157,10 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
       outcomes: [...previous, ...outcomes],
     });
   }
-  return { from: input.from, to: input.to, outcomes: [...previous, ...outcomes] };
+  return {
+    from: input.from,
+    to: input.to,
+    outcomes: [...previous, ...outcomes],
+    cleanup: cleanup?.state.cleanup,
+  };
 }

@@ -6,6 +6,7 @@
  * may be running, while the retries go on (capped interval, no attempt limit).
  */
 import { sleep } from '@temporalio/workflow';
+import type { PipelineSettings } from '../activities/temporal';
 import type { CleanupOutcome, NotifyInput, StepInput } from '../types';
 import { acts } from './activities';
 import { failureMessage, type Progress } from './progress';
@@ -17,7 +18,13 @@ export interface CleanupTiming {
   maxIntervalSeconds: number;
 }
 
-export const DEFAULT_CLEANUP_TIMING: CleanupTiming = { alertAfterFailures: 3, maxIntervalSeconds: 120 };
+/** The worker's CLEANUP_* settings; runs recorded before the settings existed get the defaults. */
+export function cleanupTiming(settings: PipelineSettings): CleanupTiming {
+  return {
+    alertAfterFailures: settings.cleanupAlertAfterFailures ?? 3,
+    maxIntervalSeconds: settings.cleanupRetryMaxIntervalSeconds ?? 120,
+  };
+}
 
 /** Runs stop_spark then stop_cluster; returns once every instance is stopped. Call it in a non-cancellable scope. */
 export async function stopSparkAndCluster(

@@ -1,9 +1,14 @@
 /**
- * One run per cluster. Whatever starts them (the schedule, the CLI, the UI, a backfill), pipeline runs take turns
- * on the cluster through a lock workflow driven by signals, after Temporal's mutex sample:
+ * One run per cluster. Whatever starts them (the schedule, the CLI, the UI, a backfill, the watchdog), runs take
+ * turns on the cluster through a lock workflow driven by signals, after Temporal's mutex sample:
  * a run asks (signal-with-start through an activity), waits for its grant signal, and releases after its cleanup.
  * A waiter that is cancelled withdraws its request; a holder that vanished without releasing (terminated, or
  * replaced by a reset) is detected by a liveness check every minute.
+ *
+ * The lock cannot wedge: it continues as new before its history grows long (a holder of many hours adds a
+ * liveness check a minute), carrying holder and queue; and if the lock workflow itself vanishes (terminated),
+ * waiters ask again every LOCK_RECHECK and holders re-assert, so a fresh lock workflow learns who holds the
+ * cluster before it grants it to anyone else.
  */
 import {
   CancellationScope,
@@ -12,10 +17,12 @@ import {
   defineQuery,
   defineSignal,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { Duration } from '@temporalio/common';
 import type { Activities } from '../activities';
 
 export interface LockRequester {
@@ -23,17 +30,40 @@ export interface LockRequester {
   runId: string;
 }
 
+export interface LockRequest extends LockRequester {
+  /** Asked before and was not granted within LOCK_RECHECK: the lock workflow may have been started afresh. */
+  again?: boolean;
+  /** Already holds the cluster: re-asserts it, in case the lock workflow vanished and forgot. */
+  holding?: boolean;
+}
+
 export interface LockState {
   holder?: LockRequester;
   queue: LockRequester[];
+  /** When the holder was granted the lock (ms since the epoch). */
+  heldSince?: number;
+  /** When the lock was last released (ms since the epoch), and who held it then. */
+  lastReleasedAt?: number;
+  lastHolder?: LockRequester;
+  /** Continue as new once the history has this many events (or when Temporal suggests it). */
+  historyLimit?: number;
 }
 
-export const requestLockSignal = defineSignal<[LockRequester]>('requestLock');
+export const requestLockSignal = defineSignal<[LockRequest]>('requestLock');
 export const releaseLockSignal = defineSignal<[LockRequester]>('releaseLock');
 export const lockGrantedSignal = defineSignal<[{ lockWorkflowId: string }]>('lockGranted');
 export const lockStateQuery = defineQuery<LockState>('lockState');
 
 export const lockWorkflowIdFor = (taskQueue: string): string => `pothole-cluster-lock-${taskQueue}`;
+
+/** Events before the lock continues as new: a holder adds about 11 a minute, so about every 3 hours. */
+export const LOCK_HISTORY_LIMIT = 2_000;
+/** How often a waiter asks again and a holder re-asserts. */
+export const LOCK_RECHECK: Duration = '10 minutes';
+/** How long a lock workflow started afresh by a repeated request waits for a holder to re-assert. */
+const REASSERT_GRACE: Duration = '11 minutes';
+/** An idle lock workflow ends after this long; the next request starts a new one. */
+const IDLE_END: Duration = '10 minutes';
 
 const { is_workflow_running } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -45,77 +75,163 @@ const same = (a: LockRequester | undefined, b: LockRequester): boolean =>
 
 /** The lock itself. Ends when idle; the next request starts it again. */
 export async function clusterLock(state: LockState = { queue: [] }): Promise<void> {
-  const { holder: initialHolder, queue } = state;
-  let holder = initialHolder;
+  const historyLimit = state.historyLimit ?? LOCK_HISTORY_LIMIT;
+  const queue = [...state.queue];
+  let { holder, heldSince, lastReleasedAt, lastHolder } = state;
+  // A repeated request reaching a lock that started afresh means the previous lock workflow vanished: whoever
+  // held the cluster then is given time to re-assert before anyone is granted it.
+  let awaitHolders = false;
+  const fresh = !workflowInfo().continuedFromExecutionRunId && !state.holder && state.queue.length === 0;
+  let granted = 0;
+
+  const setHolder = (next: LockRequester | undefined) => {
+    if (holder && !next) {
+      lastReleasedAt = Date.now();
+      lastHolder = holder;
+    }
+    holder = next;
+    heldSince = next ? Date.now() : undefined;
+  };
   setHandler(requestLockSignal, (r) => {
-    if (!same(holder, r) && !queue.some((q) => same(q, r))) queue.push(r);
+    const who = { workflowId: r.workflowId, runId: r.runId };
+    if (same(holder, who) || queue.some((q) => same(q, who))) return;
+    if (r.holding && !holder) {
+      setHolder(who);
+      return;
+    }
+    if (r.again && fresh && granted === 0 && !holder) awaitHolders = true;
+    queue.push(who);
   });
   setHandler(releaseLockSignal, (r) => {
-    if (same(holder, r)) holder = undefined;
+    if (same(holder, r)) setHolder(undefined);
     const i = queue.findIndex((q) => same(q, r));
     if (i >= 0) queue.splice(i, 1);
   });
-  setHandler(lockStateQuery, () => ({ holder, queue }));
+  setHandler(lockStateQuery, () => ({ holder, queue, heldSince, lastReleasedAt, lastHolder, historyLimit }));
 
-  for (let grants = 0; grants < 100;) {
+  for (;;) {
+    const info = workflowInfo();
+    if (info.continueAsNewSuggested || info.historyLength >= historyLimit) {
+      // Signals that arrive meanwhile make the server retry this task with them applied: none is lost.
+      await continueAsNew<typeof clusterLock>({
+        holder,
+        queue,
+        heldSince,
+        lastReleasedAt,
+        lastHolder,
+        historyLimit,
+      });
+    }
     if (!holder) {
-      const next = queue.shift();
-      if (!next) {
-        // Idle for a while: end; a later request starts a fresh lock workflow.
-        if (!(await condition(() => queue.length > 0, '10 minutes'))) return;
+      if (queue.length === 0) {
+        if (!(await condition(() => queue.length > 0 || !!holder, IDLE_END))) return;
         continue;
       }
-      holder = next;
-      grants++;
+      if (awaitHolders) {
+        awaitHolders = false;
+        await condition(() => !!holder, REASSERT_GRACE);
+        continue;
+      }
+      const next = queue.shift()!;
+      setHolder(next);
+      granted++;
       try {
         await getExternalWorkflowHandle(next.workflowId, next.runId).signal(lockGrantedSignal, {
           lockWorkflowId: workflowInfo().workflowId,
         });
       } catch {
-        holder = undefined; // the requester is gone
+        setHolder(undefined); // the requester is gone
         continue;
       }
     }
     const current = holder;
+    if (!current) continue;
     const released = await condition(() => !same(holder, current), '1 minute');
-    if (!released && !(await is_workflow_running(current))) {
-      holder = undefined; // terminated or timed out without releasing
+    if (!released && !(await is_workflow_running(current)) && same(holder, current)) {
+      setHolder(undefined); // terminated or timed out without releasing
     }
   }
-  await continueAsNew<typeof clusterLock>({ holder, queue });
 }
+
+export type LockRequestFn = (r: LockRequest & { lockWorkflowId: string }) => Promise<{ holder?: string }>;
 
 /**
  * Waits for the cluster lock; returns a function that releases it (safe to call in a non-cancellable scope,
  * also when the lock was never granted: it then withdraws the request).
  */
 export async function acquireClusterLock(
-  request: (r: LockRequester & { lockWorkflowId: string }) => Promise<{ holder?: string }>,
+  request: LockRequestFn,
   /** Told what the run waits for while it waits (the holder's workflow id when known), then undefined. */
   onWaiting: (waitingFor: string | undefined) => void,
 ): Promise<() => Promise<void>> {
+  return (await lockWithin(request, onWaiting))!;
+}
+
+/**
+ * As acquireClusterLock, but gives up after `timeout`: then the request is withdrawn and the result is
+ * undefined. A run that holds the lock is never overtaken.
+ */
+export async function tryClusterLock(
+  request: LockRequestFn,
+  timeout: Duration,
+): Promise<(() => Promise<void>) | undefined> {
+  return lockWithin(request, () => undefined, timeout);
+}
+
+async function lockWithin(
+  request: LockRequestFn,
+  onWaiting: (waitingFor: string | undefined) => void,
+  timeout?: Duration,
+): Promise<(() => Promise<void>) | undefined> {
   const info = workflowInfo();
   const me = { workflowId: info.workflowId, runId: info.runId };
   const lockWorkflowId = lockWorkflowIdFor(info.taskQueue);
   let granted = false;
+  let released = false;
+  let reasserting: Promise<void> = Promise.resolve();
   setHandler(lockGrantedSignal, () => {
     granted = true;
   });
   const release = async () => {
+    released = true;
+    // A re-assertion in flight must reach the lock before the release, or it would take the lock back.
+    await reasserting;
     try {
       await getExternalWorkflowHandle(lockWorkflowId).signal(releaseLockSignal, me);
     } catch {
       // The lock workflow is gone: nothing is held.
     }
   };
+  // Runs recorded before re-requests existed replay as they ran.
+  const recheck = patched('cluster-lock-recheck');
   try {
     const { holder } = await request({ ...me, lockWorkflowId });
     if (!granted) onWaiting(holder ? `cluster in use by ${holder}` : 'waiting for the cluster lock');
-    await condition(() => granted);
+    if (timeout !== undefined) {
+      if (!(await condition(() => granted, timeout))) {
+        await CancellationScope.nonCancellable(release);
+        return undefined;
+      }
+    } else if (recheck) {
+      // Asking again is harmless (requests are idempotent) and starts a new lock workflow if it vanished.
+      while (!(await condition(() => granted, LOCK_RECHECK))) {
+        await request({ ...me, lockWorkflowId, again: true });
+      }
+    } else {
+      await condition(() => granted);
+    }
   } catch (err) {
     await CancellationScope.nonCancellable(release);
     throw err;
   }
   onWaiting(undefined);
+  if (recheck) {
+    // Until released, re-assert now and then, so that a lock workflow started afresh knows who holds it.
+    reasserting = CancellationScope.nonCancellable(async () => {
+      while (!(await condition(() => released, LOCK_RECHECK))) {
+        await request({ ...me, lockWorkflowId, holding: true }).catch(() => undefined);
+      }
+    }).catch(() => undefined);
+  }
   return release;
 }

@@ -2,3 +2,4 @@
 export { potholePipeline } from './pipeline';
 export { potholeBackfill } from './backfill';
 export { clusterLock } from './cluster-lock';
+export { potholeWatchdog } from './watchdog';

@@ -17,7 +17,7 @@ import type { Activities } from '../activities';
 import { STEPS, type StepName } from '../steps';
 import type { CleanupOutcome, LoadResult, NotifyInput, QualityFindings, StepInput } from '../types';
 import { acts, servingActivities } from './activities';
-import { DEFAULT_CLEANUP_TIMING, stopSparkAndCluster } from './cleanup';
+import { cleanupTiming, stopSparkAndCluster } from './cleanup';
 import { acquireClusterLock } from './cluster-lock';
 import { resolveInput, type PipelineInput } from './input';
 import { failureMessage, Progress } from './progress';
@@ -45,10 +45,6 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
   const progress = new Progress(batchDate, workflowId, runId);
   const settings = await pipeline_settings();
   const serving = servingActivities(settings);
-  const cleanupTiming = {
-    alertAfterFailures: settings.cleanupAlertAfterFailures ?? DEFAULT_CLEANUP_TIMING.alertAfterFailures,
-    maxIntervalSeconds: settings.cleanupRetryMaxIntervalSeconds ?? DEFAULT_CLEANUP_TIMING.maxIntervalSeconds,
-  };
   const startsAfter = (s: StepName) => STEPS.indexOf(fromStep) > STEPS.indexOf(s);
   const step = (name: SimpleStep) =>
     startsAfter(name) ? progress.skip(name) : progress.run(name, () => acts[name](run) as Promise<unknown>);
@@ -95,7 +91,13 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
       } finally {
         // ── cleanup: always, even when cancelled ──
         await CancellationScope.nonCancellable(async () => {
-          result.cleanup = await stopSparkAndCluster(progress, run, cleanupTiming, instances, notify);
+          result.cleanup = await stopSparkAndCluster(
+            progress,
+            run,
+            cleanupTiming(settings),
+            instances,
+            notify,
+          );
           result.clusterUpSeconds = (Date.now() - clusterStartedAt) / 1000;
           await releaseLock();
         });

@@ -17,7 +17,14 @@ export const progressQuery = defineQuery<PipelineProgress>('progress');
 export class Progress {
   readonly state: PipelineProgress;
 
-  constructor(batchDate: string, workflowId: string, runId: string, steps: readonly StepName[] = STEPS) {
+  constructor(
+    batchDate: string,
+    workflowId: string,
+    runId: string,
+    steps: readonly StepName[] = STEPS,
+    /** False for a part of a larger workflow that answers the progress query itself (a backfill's cleanup). */
+    answersQuery = true,
+  ) {
     this.state = {
       batchDate,
       workflowId,
@@ -25,7 +32,7 @@ export class Progress {
       clusterUp: false,
       steps: steps.map((step) => ({ step, status: 'pending' })),
     };
-    setHandler(progressQuery, () => this.state);
+    if (answersQuery) setHandler(progressQuery, () => this.state);
   }
 
   get(step: StepName): StepProgress {

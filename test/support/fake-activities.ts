@@ -27,6 +27,8 @@ export class Recorder {
   failTimes = new Map<string, number>();
   /** How long each step takes when it succeeds. */
   delayMs = 0;
+  /** What pipeline_settings answers (the worker's configuration). */
+  settings: PipelineSettings = {};
 
   steps(phase: Call['phase'] = 'start', workflowId?: string): string[] {
     return this.calls
@@ -44,12 +46,7 @@ export class Recorder {
   }
 }
 
-export function fakeActivities(
-  rec: Recorder,
-  client: Client,
-  taskQueue: string,
-  settings: PipelineSettings = {},
-): Activities {
+export function fakeActivities(rec: Recorder, client: Client, taskQueue: string): Activities {
   const step =
     <R>(name: string, result: R) =>
     async (input?: StepInput & { kind?: string }): Promise<R> => {
@@ -106,7 +103,8 @@ export function fakeActivities(
     rowCountChange: null,
     warnings: [],
   };
-  const temporal = createTemporalActivities({ client, taskQueue, settings });
+  const temporal = createTemporalActivities({ client, taskQueue, settings: {} });
+  const pipeline_settings: Activities['pipeline_settings'] = async () => ({ ...rec.settings });
   return {
     check_s3_input: step('check_s3_input', s3),
     check_s3_stage1_out: step('check_s3_stage1_out', s3),
@@ -134,7 +132,7 @@ export function fakeActivities(
     refresh_views: step('refresh_views', { views: [{ name: 'mvw_dashboard_heatmap', seconds: 0.1 }] }),
     send_email_report: step('send_email_report', { messageId: '<m@x>', recipients: ['a@b'], sent: true }),
     notify_slack: step('notify_slack', { sent: false }),
-    pipeline_settings: temporal.pipeline_settings,
+    pipeline_settings,
     request_cluster_lock: temporal.request_cluster_lock,
     is_workflow_running: temporal.is_workflow_running,
   };

@@ -29,6 +29,7 @@ export async function startFakeWorld(name: string, settings: PipelineSettings = 
   const connection = await Connection.connect({ address: temporal.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: temporal.TEMPORAL_NAMESPACE });
   const rec = new Recorder();
+  rec.settings = { ...settings };
   const worker = await Worker.create({
     connection: await NativeConnection.connect({ address: temporal.TEMPORAL_ADDRESS }),
     namespace: temporal.TEMPORAL_NAMESPACE,
@@ -37,7 +38,7 @@ export async function startFakeWorld(name: string, settings: PipelineSettings = 
       workflowsPath: require.resolve('../../src/workflows'),
       logger: quiet,
     }),
-    activities: fakeActivities(rec, client, taskQueue, settings),
+    activities: fakeActivities(rec, client, taskQueue),
     shutdownForceTime: '10s',
   });
   const running = worker.run();

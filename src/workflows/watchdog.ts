@@ -1,0 +1,83 @@
+/**
+ * potholeWatchdog: one round of the Schedule pothole-watchdog. A terminated run (or a crash of everything) skips
+ * the cleanup and leaves the cluster running; this stops it once no open run has held the cluster lock for longer
+ * than WATCHDOG_GRACE_SECONDS. It takes the cluster lock itself before touching anything, so a run that holds
+ * the cluster is never disturbed, by construction: if the lock is not free soon, it does nothing this round.
+ */
+import { CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { WatchdogActivities, WatchdogPlan } from '../activities/watchdog';
+import { tryClusterLock } from './cluster-lock';
+
+export interface WatchdogResult {
+  stopped: string[];
+  kept: string[];
+  reason: string;
+}
+
+const { watchdog_survey } = proxyActivities<WatchdogActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', maximumAttempts: 3 },
+});
+const { watchdog_stop } = proxyActivities<WatchdogActivities>({
+  startToCloseTimeout: '20 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumAttempts: 5 },
+});
+const { request_cluster_lock, notify_slack } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', maximumAttempts: 5 },
+});
+
+/** How long a round waits for the cluster lock before leaving the cluster to whoever is about to use it. */
+const LOCK_WAIT = '1 minute';
+
+const nothing = (plan: WatchdogPlan): WatchdogResult => ({
+  stopped: [],
+  kept: plan.kept.map((i) => i.id),
+  reason: plan.reason,
+});
+
+export async function potholeWatchdog(): Promise<WatchdogResult> {
+  const first = await watchdog_survey({});
+  if (first.plan.stop.length === 0) return nothing(first.plan);
+
+  const release = await tryClusterLock(request_cluster_lock, LOCK_WAIT);
+  if (!release)
+    return { ...nothing(first.plan), reason: 'the cluster lock was not free: a run uses the cluster' };
+  const { workflowId, runId } = workflowInfo();
+  let stopped: { stopped: string[]; driversKilled: string[] };
+  let plan: WatchdogPlan;
+  let lastHeld = first.lock;
+  try {
+    // Holding the lock, look again: what was idle may have been taken and released since.
+    const again = await watchdog_survey({ self: { workflowId, runId } });
+    plan = again.plan;
+    if (again.lock.lastHeldBy) lastHeld = again.lock;
+    if (plan.stop.length === 0) return nothing(plan);
+    stopped = await watchdog_stop({ instanceIds: plan.stop.map((i) => i.id) });
+  } finally {
+    await CancellationScope.nonCancellable(release);
+  }
+
+  const describe = (i: WatchdogPlan['stop'][number]) => ({
+    id: i.id,
+    role: i.role,
+    launchTime: i.launchTime,
+  });
+  await notify_slack({
+    kind: 'watchdog',
+    batchDate: new Date().toISOString().slice(0, 10),
+    workflowId,
+    runId,
+    watchdog: {
+      stopped: plan.stop.filter((i) => stopped.stopped.includes(i.id)).map(describe),
+      kept: plan.kept.map(describe),
+      idleSince: plan.idleSince,
+      lastHeldBy: lastHeld.lastHeldBy,
+      lastHeldUntil: lastHeld.lastHeldUntil,
+      driversKilled: stopped.driversKilled,
+    },
+  }).catch(() => undefined);
+  return { stopped: stopped.stopped, kept: plan.kept.map((i) => i.id), reason: plan.reason };
+}

@@ -1,0 +1,128 @@
+/**
+ * The cluster lock cannot wedge: a holder of many hours does not grow the lock's history without bound (the
+ * lock continues as new, keeping holder and queue), and a lock workflow that vanishes (terminated) is started
+ * again by its waiters, learns who holds the cluster from the holder itself, and still lets the runs take turns.
+ * Hours pass in seconds on the time-skipping test server.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { lockStateQuery, lockWorkflowIdFor, type LockState } from '../../src/workflows/cluster-lock';
+import { fakeActivities, Recorder } from '../support/fake-activities';
+import type { Holding } from '../support/lock-workflows';
+import { startTimeSkipping } from '../support/time-skipping';
+
+let env: TestWorkflowEnvironment;
+const workers: { shutdown(): void; done: Promise<void> }[] = [];
+
+before(async () => {
+  env = await startTimeSkipping();
+});
+after(async () => {
+  for (const w of workers) w.shutdown();
+  await Promise.all(workers.map((w) => w.done));
+  await env?.teardown();
+});
+
+/** A worker on a task queue of its own, so each test has a lock of its own. */
+async function lockWorld(name: string) {
+  const taskQueue = `lock-${name}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath: require.resolve('../support/lock-workflows'),
+    activities: fakeActivities(new Recorder(), env.client, taskQueue),
+  });
+  workers.push({ shutdown: () => worker.shutdown(), done: worker.run() });
+  const lock = () => env.client.workflow.getHandle(lockWorkflowIdFor(taskQueue));
+  const hold = (id: string, holdFor: string) =>
+    env.client.workflow.start('holdClusterLock', {
+      taskQueue,
+      workflowId: `${taskQueue}-${id}`,
+      args: [holdFor],
+    });
+  const lockState = () => lock().query(lockStateQuery);
+  const until = async (what: string, ok: (s: LockState) => boolean) => {
+    for (let i = 0; i < 200; i++) {
+      const s = await lockState().catch(() => undefined);
+      if (s && ok(s)) return s;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting until ${what}; lock state ${JSON.stringify(await lockState())}`);
+  };
+  return { taskQueue, lock, hold, lockState, until };
+}
+
+/** The runs of the lock workflow from its first, following continue-as-new. */
+async function lockRuns(workflowId: string, firstRunId: string) {
+  const runs: { runId: string; events: number; status: string }[] = [];
+  let runId: string | undefined = firstRunId;
+  while (runId) {
+    const handle: WorkflowHandle = env.client.workflow.getHandle(workflowId, runId);
+    const events = (await handle.fetchHistory()).events ?? [];
+    runs.push({ runId, events: events.length, status: (await handle.describe()).status.name });
+    const next: string | null | undefined =
+      events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    runId = next ?? undefined;
+  }
+  return runs;
+}
+
+describe('the cluster lock under faults', () => {
+  it('a holder of six hours: the lock continues as new with a bounded history and then grants the waiter', async () => {
+    const w = await lockWorld('long-holder');
+    const historyLimit = 150;
+    const lock = await env.client.workflow.start('clusterLock', {
+      taskQueue: w.taskQueue,
+      workflowId: lockWorkflowIdFor(w.taskQueue),
+      args: [{ queue: [], historyLimit }],
+    });
+    const holder = await w.hold('holder', '6 hours');
+    await w.until('the holder holds', (s) => s.holder?.workflowId === holder.workflowId);
+    const waiter = await w.hold('waiter', '1 minute');
+    await w.until('the waiter is queued', (s) => s.queue.some((q) => q.workflowId === waiter.workflowId));
+
+    const waited = (await waiter.result()) as Holding;
+    const held = (await holder.result()) as Holding;
+    assert.ok(held.releasedAt - held.grantedAt >= 6 * 3600_000);
+    assert.ok(waited.grantedAt >= held.releasedAt, 'the waiter was granted only after the holder released');
+
+    const runs = await lockRuns(lock.workflowId, lock.firstExecutionRunId);
+    const longest = Math.max(...runs.map((r) => r.events));
+    console.log(`lock workflow: ${runs.length} runs over 6 h of holding, longest history ${longest} events`);
+    assert.ok(runs.length >= 10, `continued as new ${runs.length - 1} times`);
+    assert.equal(runs[0]!.status, 'CONTINUED_AS_NEW');
+    assert.ok(longest <= historyLimit + 40, `a run's history stays near the limit: ${longest} events`);
+  });
+
+  it('a terminated lock: the waiter asks again, the holder re-asserts, the runs still take turns, and a later release frees it', async () => {
+    const w = await lockWorld('vanished');
+    const holder = await w.hold('holder', '2 hours');
+    await w.until('the holder holds', (s) => s.holder?.workflowId === holder.workflowId);
+    // The waiter asks 5 minutes after the holder was granted: its repeated request (every 10 minutes) then
+    // reaches the new lock workflow before the holder's re-assertion does.
+    await env.sleep('5 minutes');
+    const waiter = await w.hold('waiter', '1 minute');
+    await w.until('the waiter is queued', (s) => s.queue.some((q) => q.workflowId === waiter.workflowId));
+    await env.sleep('6 minutes');
+    const terminated = (await w.lock().describe()).runId;
+    await w.lock().terminate('the lock workflow vanishes');
+
+    const waited = (await waiter.result()) as Holding;
+    const held = (await holder.result()) as Holding;
+    assert.ok(waited.grantedAt >= held.releasedAt, 'the waiter never overtook the holder');
+    const after = await w.lock().describe();
+    assert.notEqual(after.runId, terminated, 'a new lock workflow was started by the repeated requests');
+
+    // The waiter's release left nothing behind: the next run is granted at once.
+    const s = await w.lockState();
+    assert.equal(s.holder, undefined);
+    assert.deepEqual(s.queue, []);
+    const start = await env.currentTimeMs();
+    const third = await w.hold('third', '1 minute');
+    const next = (await third.result()) as Holding;
+    assert.ok(next.grantedAt - start < 60_000, `granted ${next.grantedAt - start} ms after asking`);
+  });
+});
