@@ -6,29 +6,19 @@
  * `run --force` waits for the cleanup, and a backfill uses one cluster session.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import pg from 'pg';
-import { createEc2Client, createS3Client } from '../../src/clients';
-import { loadConfig } from '../../src/config';
-import { migrate } from '../../src/db/migrate';
-import { createPool } from '../../src/db/pool';
-import { ensureDemoCluster, instanceStates, type DemoCluster } from '../../src/demo/cluster';
-import { uploadDemoData, uploadSparkCode } from '../../src/demo/upload';
-import { workflowIdFor } from '../../src/steps';
 import type { PipelineProgress } from '../../src/types';
-import { AwsRecorder } from '../support/aws-recorder';
-import { stackEnv, stackEnvFile } from '../support/temporal';
+import { createPool } from '../../src/db/pool';
+import { workflowIdFor } from '../../src/steps';
+import {
+  PipelineStack,
+  describeProcesses,
+  sparkApplications,
+  sparkProcesses,
+  stepStatus,
+  waitUntil,
+} from '../support/pipeline-stack';
 
-const root = path.resolve(__dirname, '../..');
-const bin = path.join(root, 'bin/pothole.js');
-const base = stackEnv();
-const database = `e2e_pipeline_${process.pid}`;
-const taskQueue = `e2e-pipeline-${process.pid}`;
-const clusterName = `e2e-${process.pid}`;
 const dates = {
   missingInput: '2026-04-01',
   cancelStart: '2026-04-02',
@@ -38,155 +28,24 @@ const dates = {
   backfill: ['2026-04-06', '2026-04-07', '2026-04-08'],
 };
 
-const recorder = new AwsRecorder(base.AWS_ENDPOINT_URL!);
-const admin = new pg.Client({ connectionString: base.POSTGRES_ADMIN_URL });
-let env: NodeJS.ProcessEnv;
-let client: Client;
-let cluster: DemoCluster;
-let worker: ChildProcess | undefined;
-const config = loadConfig(['temporal', 'aws', 's3', 'postgres'], base);
-const ec2 = createEc2Client(config.aws);
-const sparkEvents = path.join(root, '.stack/spark-events');
-
-async function startWorker(): Promise<void> {
-  const child = spawn(process.execPath, [bin, 'worker'], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      if (err.includes('serving')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${err}`)));
-  });
-  worker = child;
-}
-
-async function stopWorker(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  const w = worker;
-  worker = undefined;
-  if (!w || w.exitCode !== null) return;
-  const exited = new Promise((r) => w.once('exit', r));
-  w.kill(signal);
-  await exited;
-}
-
-/** The CLI, run without blocking this process: the recording proxy lives in it. */
-function pothole(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [bin, ...args], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.once('exit', (status) => resolve({ status, stdout, stderr })));
-}
-
-async function waitUntil<T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 180_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-const stepStatus = async (handle: WorkflowHandle, step: string) =>
-  (await handle.query<PipelineProgress>('progress').catch(() => undefined))?.steps.find(
-    (s) => s.step === step,
-  )?.status;
-
-const sparkProcesses = (pattern: string) =>
-  spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
-
-const describeProcesses = (pids: string[]) =>
-  pids.length
-    ? spawnSync('ps', ['-o', 'pid,lstart,args', '-p', pids.join(',')], { encoding: 'utf8' }).stdout
-    : '';
-
-/** Spark applications of that name that were started since the given time, from Spark's own event logs. */
-function sparkApplications(name: string, since: number): number {
-  if (!fs.existsSync(sparkEvents)) return 0;
-  const files = fs
-    .readdirSync(sparkEvents, { recursive: true, encoding: 'utf8' })
-    .map((f) => path.join(sparkEvents, f));
-  return files
-    .filter((f) => path.basename(f).startsWith('events_') || /^(app|local)-[^/]*$/.test(path.basename(f)))
-    .filter((f) => fs.statSync(f).isFile() && fs.statSync(f).mtimeMs >= since)
-    .filter((f) => fs.readFileSync(f, 'utf8').includes(`"App Name":"${name}"`)).length;
-}
-
-const states = async () =>
-  Object.values(await instanceStates(ec2, [cluster.masterInstanceId, ...cluster.workerInstanceIds]));
+const stack = new PipelineStack('e2e-pipeline');
+const { recorder, config, database } = stack;
+const pothole = (...args: string[]) => stack.pothole(...args);
+const states = () => stack.states();
+let client: PipelineStack['client'];
 
 before(async () => {
-  await recorder.start();
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${database} OWNER ${base.POSTGRES_USER}`);
-  env = {
-    ...process.env,
-    POTHOLE_ENV_FILE: stackEnvFile(),
-    AWS_ENDPOINT_URL: recorder.url,
-    CLUSTER_NAME: clusterName,
-    EXPECTED_WORKER_COUNT: '2',
-    POSTGRES_DB: database,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-  };
-  const pool = createPool({ ...config.postgres, database }, { max: 1 });
-  await migrate(pool);
-  await pool.end();
-  const s3 = createS3Client(config.aws);
-  await uploadSparkCode({
-    s3,
-    bucket: config.s3.S3_BUCKET,
-    codePrefix: config.s3.S3_CODE_PREFIX,
-    dir: path.join(root, 'spark'),
-  });
-  for (const date of [
+  await stack.setUp([
     dates.cancelStart,
     dates.cancelStage1,
     dates.killedWorker,
     dates.force,
     ...dates.backfill,
-  ]) {
-    await uploadDemoData({ s3, bucket: config.s3.S3_BUCKET, rawPrefix: config.s3.S3_RAW_DATA_PREFIX, date });
-  }
-  s3.destroy();
-  cluster = await ensureDemoCluster(ec2, clusterName, 2);
-  client = new Client({
-    connection: await Connection.connect({ address: config.temporal.TEMPORAL_ADDRESS }),
-  });
-  await startWorker();
+  ]);
+  client = stack.client;
 });
 
-after(async () => {
-  for await (const w of client.workflow.list({
-    query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
-  })) {
-    if (w.type === 'potholePipeline')
-      await client.workflow
-        .getHandle(w.workflowId)
-        .cancel()
-        .catch(() => undefined);
-  }
-  await stopWorker();
-  await client?.connection.close();
-  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  await admin.end();
-  await recorder.stop();
-  ec2.destroy();
-});
+after(() => stack.tearDown());
 
 describe('the pipeline on the local services', () => {
   it('missing input fails with the s3:// path, and no StartInstances call reaches EC2', async () => {
@@ -241,8 +100,8 @@ describe('the pipeline on the local services', () => {
       'the stage1 driver',
       () => sparkProcesses(`pothole-stage1-${dates.killedWorker}`).length > 0,
     );
-    await stopWorker('SIGKILL');
-    await startWorker();
+    await stack.worker.stop('SIGKILL');
+    await stack.worker.start();
     await handle.result();
     assert.equal(sparkApplications(`pothole-stage1-${dates.killedWorker}`, since), 1);
     assert.equal(sparkApplications(`pothole-stage2-${dates.killedWorker}`, since), 1);

@@ -43,6 +43,11 @@ export interface SparkDeps {
   s3: S3Client;
   config: { cluster: ClusterConfig; ssh: SshConfig; spark: SparkConfig; s3: S3Config; aws: AwsConfig };
   timing?: Partial<SparkTiming>;
+  /**
+   * Asks Temporal whether a pipeline run is still open (throws when Temporal cannot answer). A cancelled
+   * stage attempt kills its driver only when its run asked for it or has closed.
+   */
+  isRunOpen(run: { workflowId: string; runId: string }): Promise<boolean>;
   /** Fetches the master's status JSON (injectable for tests; the real global fetch by default). */
   fetch?: typeof fetch;
 }

@@ -12,6 +12,7 @@ import { log } from '@temporalio/activity';
 import type { ClusterInfo, StageResult, StartSparkResult, StepInput } from '../../types';
 import { currentContext, errorMessage, heartbeat, sleep, withHeartbeat } from '../activity-support';
 import { LineSplitter, SshConnectionError, lastLines, sh } from '../remote';
+import { decideDriverOnCancellation } from './cancellation';
 import { validDate, type SparkContext } from './context';
 import {
   appName,
@@ -23,17 +24,6 @@ import {
   type Stage,
 } from './scripts';
 
-/** Whether a cancellation should take the remote driver down with it. */
-function cancellationKillsDriver(reason: unknown): boolean {
-  const details = currentContext()?.cancellationDetails;
-  if (details) {
-    if (details.workerShutdown || details.timedOut || details.paused) return false;
-    if (details.cancelRequested || details.notFound || details.reset) return true;
-  }
-  const r = reason instanceof Error ? reason.message : String(reason);
-  return !/WORKER_SHUTDOWN|TIMED_OUT|PAUSED/.test(r);
-}
-
 export function createDriverControl(
   ctx: SparkContext,
   steps: {
@@ -42,6 +32,7 @@ export function createDriverControl(
   },
 ) {
   const { ssh, spark, config, timing, masterSsh, masterUrl, cluster } = ctx;
+  const { isRunOpen } = ctx.deps;
   const { ensureSparkRunning, ensureCode } = steps;
 
   async function runStage(stage: Stage, input: StepInput): Promise<StageResult> {
@@ -161,14 +152,16 @@ export function createDriverControl(
     } catch (err) {
       splitter.end();
       if (signal?.aborted) {
-        if (cancellationKillsDriver(signal.reason)) {
-          await killDriver('the activity was cancelled').catch((e: unknown) =>
+        const verdict = await decideDriverOnCancellation(
+          { details: ctx?.cancellationDetails, reason: errorMessage(signal.reason) },
+          () => isRunOpen({ workflowId: input.workflowId, runId: input.runId }),
+        );
+        if (verdict.kill) {
+          await killDriver(verdict.why).catch((e: unknown) =>
             log.error(`${stage}: could not kill driver ${pid}: ${errorMessage(e)}`),
           );
         } else {
-          log.info(
-            `${stage}: leaving driver ${pid} running for the next attempt (${errorMessage(signal.reason)})`,
-          );
+          log.warn(`${stage} ${batchDate}: leaving driver session ${pid} running: ${verdict.why}`);
         }
         throw signal.reason instanceof CancelledFailure ? signal.reason : new CancelledFailure('cancelled');
       }
