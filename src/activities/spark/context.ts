@@ -23,6 +23,8 @@ export interface SparkTiming extends ClusterTiming {
   killGraceSeconds: number;
   /** Lifetime of the presigned URLs download_code hands to curl. */
   presignExpirySeconds: number;
+  /** How often run_stageN reads the master's status while its driver runs (lost workers). */
+  workerWatchPollMs: number;
   /** How long run_stageN keeps reconnecting when SSH to the master drops while following a driver. */
   followReconnectMs: number;
 }
@@ -34,6 +36,7 @@ export const DEFAULT_SPARK_TIMING: SparkTiming = {
   killGraceSeconds: 15,
   presignExpirySeconds: 3_600,
   followReconnectMs: 120_000,
+  workerWatchPollMs: 5_000,
 };
 
 export interface SparkDeps {

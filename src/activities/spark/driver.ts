@@ -14,6 +14,7 @@ import { currentContext, errorMessage, heartbeat, sleep, withHeartbeat } from '.
 import { LineSplitter, SshConnectionError, lastLines, sh } from '../remote';
 import { decideDriverOnCancellation } from './cancellation';
 import { validDate, type SparkContext } from './context';
+import { WorkerLossWatch, watchWorkers } from './worker-watch';
 import {
   appName,
   followScript,
@@ -31,7 +32,18 @@ export function createDriverControl(
     ensureCode(info: ClusterInfo, stage: Stage): Promise<void>;
   },
 ) {
-  const { ssh, spark, config, timing, masterSsh, masterUrl, cluster } = ctx;
+  const {
+    ssh,
+    spark,
+    config,
+    timing,
+    masterSsh,
+    masterUrl,
+    statusUrl,
+    expectedWorkers,
+    masterStatus,
+    cluster,
+  } = ctx;
   const { isRunOpen } = ctx.deps;
   const { ensureSparkRunning, ensureCode } = steps;
 
@@ -94,7 +106,27 @@ export function createDriverControl(
       lastLine = line;
       log.info(`[${stage} driver] ${line}`);
     });
-    const progress = () => ({ stage, batchDate, pid, offset, lastLine: lastLine.slice(0, 300), reattached });
+    // Without workers the driver would wait for executors until the stage timeout: watch the master meanwhile.
+    const workers = watchWorkers({
+      watch: new WorkerLossWatch(
+        expectedWorkers(info),
+        spark.SPARK_WORKER_LOSS_TIMEOUT_SECONDS * 1000,
+        statusUrl(info),
+        Date.now(),
+      ),
+      readStatus: (s) => masterStatus(info, s),
+      intervalMs: timing.workerWatchPollMs,
+    });
+    const stopSignal = signal ? AbortSignal.any([signal, workers.signal]) : workers.signal;
+    const progress = () => ({
+      stage,
+      batchDate,
+      pid,
+      offset,
+      lastLine: lastLine.slice(0, 300),
+      reattached,
+      workers: workers.summary(),
+    });
 
     const killDriver = async (why: string) => {
       log.warn(`${stage} ${batchDate}: killing driver session ${pid} on ${host}: ${why}`);
@@ -114,7 +146,7 @@ export function createDriverControl(
           for (;;) {
             // Timers cannot exceed ~24 days; a longer stage timeout just follows again when this one fires.
             const timer = AbortSignal.timeout(Math.min(2_000_000_000, Math.max(1, deadline - Date.now())));
-            const followSignal = signal ? AbortSignal.any([signal, timer]) : timer;
+            const followSignal = AbortSignal.any([stopSignal, timer]);
             try {
               await ssh.exec(host, followScript({ dir, pid, app, offset }), {
                 signal: followSignal,
@@ -128,7 +160,7 @@ export function createDriverControl(
               });
               return;
             } catch (err) {
-              if (signal?.aborted) throw signal.reason;
+              if (stopSignal.aborted) throw stopSignal.reason;
               if (timer.aborted) {
                 if (Date.now() < deadline) continue;
                 timedOut = true;
@@ -143,13 +175,14 @@ export function createDriverControl(
               log.warn(
                 `${stage}: lost the connection while following the driver, reconnecting: ${err.message}`,
               );
-              await sleep(5_000, signal);
+              await sleep(5_000, stopSignal);
             }
           }
         },
         timing.heartbeatIntervalMs,
       );
     } catch (err) {
+      await workers.stop();
       splitter.end();
       if (signal?.aborted) {
         const verdict = await decideDriverOnCancellation(
@@ -165,6 +198,19 @@ export function createDriverControl(
         }
         throw signal.reason instanceof CancelledFailure ? signal.reason : new CancelledFailure('cancelled');
       }
+      const loss = workers.loss();
+      if (loss) {
+        await killDriver(loss.message).catch((e: unknown) =>
+          log.error(`${stage}: could not kill driver ${pid}: ${errorMessage(e)}`),
+        );
+        const tail = await tailLog(host, dir);
+        throw ApplicationFailure.nonRetryable(
+          `${stage} for ${batchDate} was stopped: ${loss.message}. Its driver (session ${pid}) was killed. ` +
+            `Last driver output:\n${tail.join('\n')}`,
+          loss.type,
+          { stage, batchDate, lostInstanceIds: loss.lostInstanceIds, lastLines: tail },
+        );
+      }
       if (timedOut) {
         await killDriver(`it exceeded SPARK_STAGE_TIMEOUT_MINUTES=${spark.SPARK_STAGE_TIMEOUT_MINUTES}`);
         const tail = await tailLog(host, dir);
@@ -178,6 +224,7 @@ export function createDriverControl(
       throw err;
     }
 
+    await workers.stop();
     // The driver session has ended: stream what is left of the log and read the exit status.
     const rest = await ssh.exec(
       host,
