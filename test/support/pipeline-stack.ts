@@ -180,18 +180,23 @@ export class PipelineStack {
     await this.worker.start();
   }
 
-  /** Cancels the runs still open on the task queue, stops the worker, drops the database. */
+  /**
+   * Cancels the runs still open on the task queue and waits for their cleanup (a run left open without its
+   * worker would keep its date and instances), then stops the worker and drops the database.
+   */
   async tearDown(): Promise<void> {
     if (this.client) {
+      const open: WorkflowHandle[] = [];
       for await (const w of this.client.workflow.list({
         query: `TaskQueue = '${this.taskQueue}' AND ExecutionStatus = 'Running'`,
       })) {
-        if (w.type === 'potholePipeline')
-          await this.client.workflow
-            .getHandle(w.workflowId)
-            .cancel()
-            .catch(() => undefined);
+        if (w.type !== 'potholePipeline') continue;
+        const handle = this.client.workflow.getHandle(w.workflowId, w.runId);
+        await handle.cancel().catch(() => undefined);
+        open.push(handle);
       }
+      const cleanedUp = Promise.allSettled(open.map((h) => h.result()));
+      await Promise.race([cleanedUp, new Promise((r) => setTimeout(r, 300_000).unref())]);
     }
     await this.worker.stop();
     await this.client?.connection.close();
