@@ -159,6 +159,8 @@ const sparkSchema = z.object({
   SPARK_PYTHON_PACKAGES: list(['pyarrow']),
   SPARK_PYTHON: withDefault('python3'),
   SPARK_STAGE_TIMEOUT_MINUTES: positiveInt(120),
+  /** A running stage fails (its driver killed) once fewer than the expected workers are ALIVE for this long. */
+  SPARK_WORKER_LOSS_TIMEOUT_SECONDS: positiveInt(180),
   SPARK_HISTORY_SERVER: withDefault('true').transform((v) => v !== 'false' && v !== '0'),
 });
 

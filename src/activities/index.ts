@@ -57,7 +57,7 @@ import { createReportActivities } from './report';
 import { createS3CheckActivities } from './s3-checks';
 import { createSlackActivities } from './slack';
 import { createSparkActivities } from './spark';
-import { createTemporalActivities } from './temporal';
+import { createTemporalActivities, isRunOpen } from './temporal';
 import { createViewActivities } from './views';
 import { createWatchdogActivities } from './watchdog';
 
@@ -72,6 +72,9 @@ export interface ServingSideDeps {
   transport: Transporter;
 }
 
+/** How long a cancelled stage waits for Temporal to say whether its run is still open. */
+const RUN_CHECK_TIMEOUT_MS = 15_000;
+
 /** The workflow's side on the cluster host: S3 checks, EC2, SSH/Spark, Slack, the cluster lock and the watchdog. */
 export function createClusterSideActivities(deps: {
   config: ClusterSideConfig;
@@ -85,7 +88,13 @@ export function createClusterSideActivities(deps: {
   const activities = {
     ...createS3CheckActivities({ s3, config }),
     ...createClusterActivities({ ec2, ssh, config }),
-    ...createSparkActivities({ ec2, ssh, s3, config }),
+    ...createSparkActivities({
+      ec2,
+      ssh,
+      s3,
+      config,
+      isRunOpen: (run) => isRunOpen(deps.client, run, RUN_CHECK_TIMEOUT_MS),
+    }),
     ...createSlackActivities({ config }),
     ...createWatchdogActivities({ ec2, ssh, client: deps.client, taskQueue: deps.taskQueue, config }),
     ...createTemporalActivities({

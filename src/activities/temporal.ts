@@ -25,6 +25,28 @@ export interface PipelineSettings {
   backfillDatesPerSession?: number;
 }
 
+/**
+ * Whether that run of a workflow is still open. False once it has closed (completed, failed, cancelled,
+ * terminated, reset away from, continued as new) or the server no longer knows it; throws when the server
+ * cannot be asked (within `timeoutMs` when given).
+ */
+export async function isRunOpen(
+  client: Client,
+  run: { workflowId: string; runId: string },
+  timeoutMs?: number,
+): Promise<boolean> {
+  const describe = () => client.workflow.getHandle(run.workflowId, run.runId).describe();
+  try {
+    const d = await (timeoutMs === undefined
+      ? describe()
+      : client.withDeadline(Date.now() + timeoutMs, describe));
+    return d.status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
 export function createTemporalActivities(deps: {
   client: Client;
   taskQueue: string;
@@ -52,13 +74,7 @@ export function createTemporalActivities(deps: {
     },
 
     async is_workflow_running(w: LockRequester): Promise<boolean> {
-      try {
-        const d = await client.workflow.getHandle(w.workflowId, w.runId).describe();
-        return d.status.name === 'RUNNING';
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return false;
-        throw err;
-      }
+      return isRunOpen(client, w);
     },
   };
 }

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { StopInstancesCommand, waitUntilInstanceStopped, type EC2Client } from '@aws-sdk/client-ec2';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ActivityCancellationDetails, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { loadConfig } from '../../../src/config';
 import { createClusterActivities } from '../../../src/activities/cluster';
 import { createS3CheckActivities, listAll } from '../../../src/activities/s3-checks';
@@ -150,9 +150,19 @@ async function masterJson(): Promise<{ aliveworkers: number } | undefined> {
   }
 }
 
+/** Runs Temporal would answer about as closed (every other run is open). */
+const closedRuns = new Set<string>();
+
 function build(extra: Record<string, string | undefined> = {}, timing: Partial<SparkTiming> = TIMING) {
   const config = loadConfig(['cluster', 'ssh', 'spark', 's3', 'aws'], { ...env, ...extra });
-  return createSparkActivities({ ec2, s3, ssh: createSshExecutor(config.ssh), config, timing });
+  return createSparkActivities({
+    ec2,
+    s3,
+    ssh: createSshExecutor(config.ssh),
+    config,
+    timing,
+    isRunOpen: async (run) => !closedRuns.has(run.runId),
+  });
 }
 
 before(async () => {
@@ -343,6 +353,40 @@ test('a retried attempt re-attaches to the running driver: exactly one driver ru
   const third = await new ActivityHarness({ attempt: 3 }).run(acts.run_stage1, input);
   assert.equal(third.reattached, true, 'a finished driver of this run is reported, not run again');
   assert.equal(launches(date), 1);
+});
+
+test('an attempt the server lost track of leaves the driver of its open run; the next attempt re-attaches where the log was', async () => {
+  const date = '2030-01-08';
+  control(date, { sleep: 8, spark: false });
+  const input = stepInput(date);
+  const first = new ActivityHarness();
+  const lost = first.run(acts.run_stage1, input);
+  await first.waitForHeartbeat((d) => ((d as { offset?: number }).offset ?? 0) > 0);
+  first.env.cancel('NOT_FOUND', new ActivityCancellationDetails({ notFound: true }));
+  await assert.rejects(lost, (err: unknown) => err instanceof CancelledFailure);
+  assert.ok(processesWith(`pothole-stage1-${date}`).length > 0, 'the driver survived its attempt');
+  const last = first.heartbeats.at(-1) as { pid: string; offset: number };
+  const second = new ActivityHarness({ attempt: 2, heartbeatDetails: last });
+  const r = await second.run(acts.run_stage1, input);
+  assert.equal(r.reattached, true);
+  assert.equal(launches(date), 1, 'one driver ran');
+  const resumed = second.heartbeats.find((d) => (d as { pid?: string }).pid === last.pid) as {
+    offset: number;
+  };
+  assert.equal(resumed.offset, last.offset, 'the log is followed on from the last heartbeat offset');
+});
+
+test('an attempt whose run has closed (reset away from) kills its driver', async () => {
+  const date = '2030-01-09';
+  control(date, { sleep: 120 });
+  const input = stepInput(date);
+  const h = new ActivityHarness();
+  const running = h.run(acts.run_stage1, input);
+  await waitUntil('the driver started', () => launches(date) === 1);
+  closedRuns.add(input.runId);
+  h.env.cancel('NOT_FOUND', new ActivityCancellationDetails({ notFound: true }));
+  await assert.rejects(running, (err: unknown) => err instanceof CancelledFailure);
+  assert.deepEqual(processesWith(`pothole-stage1-${date}`), [], 'the driver of the closed run is gone');
 });
 
 test('a driver left by another run is killed and replaced', async () => {

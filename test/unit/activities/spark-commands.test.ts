@@ -17,7 +17,7 @@ import {
   launchScript,
   sparkSubmitArgs,
   stopDaemonsScript,
-} from '../../../src/activities/spark';
+} from '../../../src/activities/spark/scripts';
 import type { ShellCommand } from '../../../src/activities/shell-quote';
 
 const env = {

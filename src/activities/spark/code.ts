@@ -1,0 +1,202 @@
+/**
+ * download_code and install_deps: the job code from S3 onto the master (presigned URLs and curl, so the
+ * master needs no AWS credentials) and the Python packages on every host.
+ */
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { ApplicationFailure } from '@temporalio/common';
+import { log } from '@temporalio/activity';
+import type { ClusterInfo } from '../../types';
+import { currentContext, withHeartbeat } from '../activity-support';
+import { sshAddress } from '../cluster';
+import { joinCommands, lastLines, sh, type ShellCommand } from '../remote';
+import { listAll } from '../s3-checks';
+import type { SparkContext } from './context';
+import { STAGES, type Stage } from './scripts';
+
+export interface DownloadCodeResult {
+  files: number;
+  bytes: number;
+  /** s3:// prefix the code came from. */
+  source: string;
+  seconds: number;
+}
+
+export interface InstallDepsResult {
+  hosts: number;
+  hostAddresses: string[];
+  packages: string[];
+  seconds: number;
+}
+
+export function createCodeControl(ctx: SparkContext) {
+  const { ssh, s3, spark, config, timing, masterSsh, toLog } = ctx;
+
+  async function listCode(signal?: AbortSignal) {
+    const bucket = config.s3.S3_BUCKET;
+    const base = config.s3.S3_CODE_PREFIX ? `${config.s3.S3_CODE_PREFIX}/` : '';
+    const files: { key: string; rel: string; size: number }[] = [];
+    for (const stage of STAGES) {
+      const prefix = `${base}${stage}/`;
+      const objects = (await listAll(s3, bucket, prefix, signal)).filter(
+        (o) => o.Key && !o.Key.endsWith('/'),
+      );
+      const source = `s3://${bucket}/${prefix}`;
+      if (objects.length === 0) {
+        throw ApplicationFailure.nonRetryable(
+          `no Spark job code under ${source}: upload the jobs with \`pothole deploy-code DIR\` ` +
+            '(DIR holding stage1/ and stage2/), then retry',
+          'MissingJobCode',
+        );
+      }
+      for (const o of objects) {
+        const rel = `${stage}/${o.Key!.slice(prefix.length)}`;
+        if (rel.split('/').some((seg) => seg === '..' || seg === '.' || seg === '')) {
+          throw ApplicationFailure.nonRetryable(
+            `refusing job code object with an unsafe path: ${o.Key}`,
+            'BadJobCode',
+          );
+        }
+        files.push({ key: o.Key!, rel, size: o.Size ?? 0 });
+      }
+      for (const needed of ['main.py', 'common.py']) {
+        if (!files.some((f) => f.rel === `${stage}/${needed}`)) {
+          throw ApplicationFailure.nonRetryable(
+            `${source} has no ${needed}: the job contract needs main.py and common.py in each stage folder`,
+            'MissingJobCode',
+          );
+        }
+      }
+    }
+    return { files, source: `s3://${bucket}/${base}` };
+  }
+
+  /** Downloads both stages' code into a temporary folder on the master, then swaps it in by rename. */
+  async function downloadCode(info: ClusterInfo): Promise<DownloadCodeResult> {
+    const started = Date.now();
+    const signal = currentContext()?.cancellationSignal;
+    const { files, source } = await listCode(signal);
+    const jobDir = spark.SPARK_JOB_DIR;
+    const tmp = path.posix.join(jobDir, `.download-${crypto.randomUUID()}`);
+    const lines: ShellCommand[] = [
+      sh`set -eu`,
+      sh`trap ${sh`rm -rf ${tmp}`.text} EXIT`,
+      sh`mkdir -p ${[...new Set(files.map((f) => path.posix.dirname(path.posix.join(tmp, f.rel))))]}`,
+    ];
+    for (const f of files) {
+      const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: config.s3.S3_BUCKET, Key: f.key }), {
+        expiresIn: timing.presignExpirySeconds,
+      });
+      lines.push(
+        sh`curl -fsS --retry 3 --retry-delay 2 --connect-timeout 20 --max-time 900 -o ${path.posix.join(tmp, f.rel)} ${url}`,
+      );
+    }
+    for (const stage of STAGES) {
+      const target = path.posix.join(jobDir, stage);
+      const old = path.posix.join(tmp, `${stage}.replaced`);
+      lines.push(
+        sh`if [ -e ${target} ]; then mv ${target} ${old}; fi && mv ${path.posix.join(tmp, stage)} ${target}`,
+      );
+    }
+    lines.push(sh`echo DOWNLOADED`);
+    // The script goes over stdin: presigned URLs stay out of the remote command line and our logs.
+    const script = joinCommands(lines).text + '\n';
+    await withHeartbeat(
+      () => ({ phase: 'downloading job code', files: files.length }),
+      async () => {
+        const r = await ssh.exec(masterSsh(info), sh`sh -s`, {
+          signal,
+          stdin: script,
+          timeoutMs: 30 * 60_000,
+        });
+        if (r.exitCode !== 0) {
+          // Never echo the script: it holds the presigned URLs.
+          throw new Error(
+            `downloading job code on ${masterSsh(info)} failed (exit ${r.exitCode ?? r.signal}): ` +
+              lastLines(r.stderr.replace(/https?:\/\/\S+/g, '<url>'), 5).join(' | '),
+          );
+        }
+      },
+      timing.heartbeatIntervalMs,
+    );
+    const result: DownloadCodeResult = {
+      files: files.length,
+      bytes: files.reduce((n, f) => n + f.size, 0),
+      source,
+      seconds: (Date.now() - started) / 1000,
+    };
+    log.info(`downloaded ${result.files} file(s) (${result.bytes} bytes) from ${source} into ${jobDir}`);
+    return result;
+  }
+
+  async function ensureCode(info: ClusterInfo, stage: Stage): Promise<void> {
+    const dir = path.posix.join(spark.SPARK_JOB_DIR, stage);
+    const present = await ssh.exec(
+      masterSsh(info),
+      sh`test -f ${path.posix.join(dir, 'main.py')} && test -f ${path.posix.join(dir, 'common.py')}`,
+      { timeoutMs: 60_000 },
+    );
+    if (present.exitCode !== 0) {
+      log.warn(`job code for ${stage} is not on the master (reset past download_code?): downloading it`);
+      await downloadCode(info);
+    }
+  }
+
+  async function installDeps(info: ClusterInfo): Promise<InstallDepsResult> {
+    const started = Date.now();
+    const signal = currentContext()?.cancellationSignal;
+    const packages = spark.SPARK_PYTHON_PACKAGES;
+    const addresses = [
+      ...new Set([info.masterPrivateIp, ...info.workerPrivateIps].map((ip) => sshAddress(config.ssh, ip))),
+    ];
+    if (packages.length === 0) {
+      return { hosts: addresses.length, hostAddresses: addresses, packages, seconds: 0 };
+    }
+    const done = new Set<string>();
+    await withHeartbeat(
+      () => ({ phase: 'pip install', packages, done: [...done], hosts: addresses }),
+      () =>
+        Promise.all(
+          addresses.map(async (address) => {
+            const r = await ssh.exec(
+              address,
+              sh`${spark.SPARK_PYTHON} -m pip install --disable-pip-version-check --no-input ${packages}`,
+              { signal, timeoutMs: 30 * 60_000, ...toLog(`[pip ${address}]`) },
+            );
+            if (r.exitCode !== 0) {
+              const out = `${r.stdout}\n${r.stderr}`;
+              const tail = lastLines(out, 8).join('\n');
+              if (/externally-managed-environment/.test(out)) {
+                throw ApplicationFailure.nonRetryable(
+                  `pip refuses to install into the system Python on ${address} (externally managed): point ` +
+                    `SPARK_PYTHON at a virtualenv's python that Spark also uses (PYSPARK_PYTHON).\n${tail}`,
+                  'BadConfiguration',
+                );
+              }
+              if (/No matching distribution|Could not find a version|Invalid requirement/.test(out)) {
+                throw ApplicationFailure.nonRetryable(
+                  `SPARK_PYTHON_PACKAGES cannot be installed on ${address}: ${packages.join(' ')}\n${tail}`,
+                  'BadConfiguration',
+                );
+              }
+              throw new Error(`pip install on ${address} exited with ${r.exitCode}:\n${tail}`);
+            }
+            done.add(address);
+          }),
+        ),
+      timing.heartbeatIntervalMs,
+    );
+    const result = {
+      hosts: addresses.length,
+      hostAddresses: addresses,
+      packages,
+      seconds: (Date.now() - started) / 1000,
+    };
+    log.info(`installed ${packages.join(' ')} on ${addresses.join(', ')} in ${result.seconds.toFixed(1)} s`);
+    return result;
+  }
+
+  return { listCode, downloadCode, ensureCode, installDeps };
+}

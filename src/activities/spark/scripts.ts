@@ -1,0 +1,202 @@
+/**
+ * The remote shell scripts of the Spark steps, composed with the `sh` template (every argument quoted):
+ * the spark-submit argv of the job contract, the driver launcher / follower / killer, and the daemon
+ * start and stop commands. Pure text, so they are unit-tested by running them with a local /bin/sh.
+ *
+ * Driver state lives on the master under `<SPARK_JOB_DIR>/run/<date>-<stage>/`:
+ *   owner    "<workflowId> <runId>" of the run that launched the driver
+ *   pid      session id of the driver (its wrapper shell; spark-submit's JVM and Python run inside it)
+ *   app      the application name, used to verify that a pid still belongs to our driver
+ *   started  launch time (epoch seconds, master clock)
+ *   log      driver stdout+stderr
+ *   exit     "<status> <epoch>", written when the driver ends
+ */
+import path from 'node:path';
+import type { S3Config, SparkConfig } from '../../config';
+import { raw, sh, type ShellCommand } from '../remote';
+
+export type Stage = 'stage1' | 'stage2';
+export const STAGES: readonly Stage[] = ['stage1', 'stage2'];
+
+export interface SubmitParams {
+  stage: Stage;
+  batchDate: string;
+  masterUrl: string;
+}
+
+export const appName = (stage: Stage, batchDate: string) => `pothole-${stage}-${batchDate}`;
+
+/** The spark-submit argv of the Spark job contract; every part comes from configuration. */
+export function sparkSubmitArgs(config: { spark: SparkConfig; s3: S3Config }, p: SubmitParams): string[] {
+  const { spark, s3 } = config;
+  const dir = path.posix.join(spark.SPARK_JOB_DIR, p.stage);
+  return [
+    path.posix.join(spark.SPARK_HOME, 'bin', 'spark-submit'),
+    ...['--master', p.masterUrl, '--deploy-mode', 'client', '--name', appName(p.stage, p.batchDate)],
+    ...['--driver-memory', spark.SPARK_DRIVER_MEMORY, '--executor-memory', spark.SPARK_EXECUTOR_MEMORY],
+    ...['--executor-cores', String(spark.SPARK_EXECUTOR_CORES)],
+    ...['--total-executor-cores', String(spark.SPARK_TOTAL_EXECUTOR_CORES)],
+    ...['--conf', 'spark.sql.adaptive.enabled=true'],
+    ...['--conf', `spark.pothole.bucket=${s3.S3_BUCKET}`],
+    ...['--conf', `spark.pothole.prefix.raw=${s3.S3_RAW_DATA_PREFIX}`],
+    ...['--conf', `spark.pothole.prefix.stage1=${s3.S3_STAGE1_OUTPUT_PREFIX}`],
+    ...['--conf', `spark.pothole.prefix.stage2=${s3.S3_STAGE2_OUTPUT_PREFIX}`],
+    ...(spark.SPARK_PACKAGES.length ? ['--packages', spark.SPARK_PACKAGES.join(',')] : []),
+    ...spark.SPARK_EXTRA_CONF.flatMap((c) => ['--conf', c]),
+    ...['--py-files', path.posix.join(dir, 'common.py'), path.posix.join(dir, 'main.py')],
+    ...['--env', p.stage, '--batch-date', p.batchDate],
+  ];
+}
+
+/** Where a date+stage's driver state lives on the master. */
+export const runDir = (spark: SparkConfig, stage: Stage, batchDate: string) =>
+  path.posix.join(spark.SPARK_JOB_DIR, 'run', `${batchDate}-${stage}`);
+
+/**
+ * Shell functions shared by the driver scripts (constant text; all data is passed in quoted variables).
+ * driver_alive PID APP: a process of session PID still runs and the session carries our app name.
+ * Zombies do not count: some init processes reap them late.
+ * kill_driver PID GRACE: SIGTERM the whole session, SIGKILL after GRACE seconds, wait until it is gone.
+ */
+export const DRIVER_FUNCTIONS = raw(`
+valid_pid() { case "$1" in ''|*[!0-9]*) return 1 ;; *) [ "$1" -gt 1 ] ;; esac; }
+session_live() { ps -o stat= -s "$1" 2>/dev/null | grep -q '^[^Z]'; }
+driver_alive() {
+  valid_pid "$1" || return 1
+  ps -o stat= -o args= -s "$1" 2>/dev/null | grep -v '^Z' | grep -qF -- "$2"
+}
+kill_driver() {
+  valid_pid "$1" || return 0
+  pkill -TERM -s "$1" 2>/dev/null || true
+  i=0
+  while session_live "$1" && [ "$i" -lt $(($2 * 5)) ]; do sleep 0.2; i=$((i + 1)); done
+  pkill -KILL -s "$1" 2>/dev/null || true
+  i=0
+  while session_live "$1" && [ "$i" -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+  ! session_live "$1"
+}
+`);
+
+/**
+ * The detached driver: a shell in its own session that records its pid, runs spark-submit with output
+ * to the log, then records the exit status atomically. Positional args: run dir, then the argv.
+ */
+const DRIVER_WRAPPER =
+  'd=$1; shift; echo $$ > "$d/pid.tmp" && mv "$d/pid.tmp" "$d/pid"; ' +
+  '"$@" >> "$d/log" 2>&1 < /dev/null; code=$?; ' +
+  'echo "$code $(date +%s)" > "$d/exit.tmp" && mv "$d/exit.tmp" "$d/exit"';
+
+/**
+ * Attach-or-launch, under an exclusive lock per date+stage. Prints one line:
+ *   ATTACH <pid> <started> <now>    our run's driver is running
+ *   DONE <status> <ended> <started> our run's driver already finished
+ *   LAUNCHED <pid> <started> <now>  a new driver was started (after REPLACED/RESTART notes on stderr)
+ */
+export function launchScript(p: {
+  dir: string;
+  owner: string;
+  app: string;
+  argv: string[];
+  killGraceSeconds: number;
+}): ShellCommand {
+  return sh`set -u
+d=${p.dir}; owner=${p.owner}; app=${p.app}; grace=${p.killGraceSeconds}
+${DRIVER_FUNCTIONS}
+mkdir -p "$d"
+exec 9>"$d.lock"
+flock -w 60 9 || { echo "BUSY"; exit 0; }
+pid=$(cat "$d/pid" 2>/dev/null || true)
+prev=$(cat "$d/owner" 2>/dev/null || true)
+if driver_alive "$pid" "$app"; then
+  if [ "$prev" = "$owner" ]; then
+    echo "ATTACH $pid $(cat "$d/started" 2>/dev/null || echo 0) $(date +%s)"; exit 0
+  fi
+  echo "REPLACED driver $pid of another run ($prev)" >&2
+  kill_driver "$pid" "$grace" || { echo "cannot kill driver $pid" >&2; exit 3; }
+elif [ -f "$d/exit" ] && [ "$prev" = "$owner" ]; then
+  echo "DONE $(cat "$d/exit") $(cat "$d/started" 2>/dev/null || echo 0)"; exit 0
+elif [ -n "$pid" ] && [ ! -f "$d/exit" ]; then
+  echo "RESTART: driver $pid of ($prev) died without an exit status" >&2
+fi
+rm -f "$d/pid" "$d/exit" "$d/pid.tmp" "$d/exit.tmp"
+[ -f "$d/log" ] && mv -f "$d/log" "$d/log.previous"
+printf '%s\\n' "$owner" > "$d/owner"
+printf '%s\\n' "$app" > "$d/app"
+date +%s > "$d/started"
+: > "$d/log"
+setsid sh -c ${DRIVER_WRAPPER} pothole-driver "$d" ${p.argv} > /dev/null 2>&1 < /dev/null 9>&- &
+i=0
+while [ ! -s "$d/pid" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ -s "$d/pid" ] || { echo "the driver did not start (no pid file in $d)" >&2; exit 4; }
+echo "LAUNCHED $(cat "$d/pid") $(cat "$d/started") $(date +%s)"
+`;
+}
+
+/**
+ * Streams the log from a byte offset while the driver session lives. A status line goes to stderr
+ * every 2 s: it carries the master's clock, and when our side has gone the write fails (SIGPIPE), so
+ * no follower outlives its connection for long.
+ */
+export function followScript(p: { dir: string; pid: string; app: string; offset: number }): ShellCommand {
+  return sh`d=${p.dir}; pid=${p.pid}; app=${p.app}; off=${p.offset}
+${DRIVER_FUNCTIONS}
+tail -c +$((off + 1)) -f "$d/log" &
+t=$!
+trap 'kill $t 2>/dev/null' EXIT
+while driver_alive "$pid" "$app"; do echo "@@alive $(date +%s)" >&2 || exit 0; sleep 2; done
+sleep 1
+`;
+}
+
+export function killScript(p: { dir: string; pid: string; app: string; graceSeconds: number }): ShellCommand {
+  return sh`d=${p.dir}; pid=${p.pid}; app=${p.app}
+${DRIVER_FUNCTIONS}
+if driver_alive "$pid" "$app"; then
+  kill_driver "$pid" ${p.graceSeconds} && echo "KILLED $pid" || { echo "could not kill $pid" >&2; exit 1; }
+else
+  echo "NOT_RUNNING $pid"
+fi
+`;
+}
+
+/** stop_spark: kills every driver still running under <SPARK_JOB_DIR>/run/, printing KILLED <folder>. */
+export function killAllDriversScript(p: { jobDir: string; graceSeconds: number }): ShellCommand {
+  return sh`run=${path.posix.join(p.jobDir, 'run')}; grace=${p.graceSeconds}
+${DRIVER_FUNCTIONS}
+for f in "$run"/*/pid; do
+  [ -f "$f" ] || continue
+  d=$(dirname "$f"); pid=$(cat "$f" 2>/dev/null || true); app=$(cat "$d/app" 2>/dev/null || true)
+  [ -n "$app" ] || continue
+  if driver_alive "$pid" "$app"; then kill_driver "$pid" "$grace" || true; echo "KILLED $(basename "$d")"; fi
+done
+exit 0
+`;
+}
+
+/**
+ * Runs a start script in a session of its own, so the daemons it leaves behind do not belong to our SSH
+ * command (which is killed with its channel when we give up waiting or are cancelled).
+ */
+export const startDaemons = (script: string): ShellCommand => sh`setsid -w ${script}`;
+
+/**
+ * stop-all.sh and stop-history-server.sh, then waits until the daemons of this host have really exited
+ * (spark-daemon.sh only sends SIGTERM), killing any that are still there after `waitSeconds`.
+ * The pid files follow spark-daemon.sh's naming in SPARK_PID_DIR (from conf/spark-env.sh, read by Spark's
+ * own bash loader).
+ */
+export function stopDaemonsScript(p: { sparkHome: string; waitSeconds: number }): ShellCommand {
+  return sh`SPARK_HOME=${p.sparkHome}; export SPARK_HOME; wait_s=${p.waitSeconds}
+piddir=$(bash -c '. "$SPARK_HOME/bin/load-spark-env.sh" >/dev/null 2>&1; echo "\${SPARK_PID_DIR:-/tmp}"')
+pids=$(cat "$piddir"/spark-*-org.apache.spark.deploy.*.pid 2>/dev/null || true)
+"$SPARK_HOME/sbin/stop-all.sh"; a=$?
+"$SPARK_HOME/sbin/stop-history-server.sh"; b=$?
+running() { st=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$st" ] && [ "\${st#Z}" = "$st" ]; }
+for pid in $pids; do
+  i=0
+  while running "$pid" && [ "$i" -lt $((wait_s * 5)) ]; do sleep 0.2; i=$((i + 1)); done
+  if running "$pid" && [ "$(ps -o comm= -p "$pid")" = java ]; then echo "daemon $pid did not stop, killing it"; kill -9 "$pid"; fi
+done
+[ "$a" = 0 ] && [ "$b" = 0 ]
+`;
+}
