@@ -12,7 +12,7 @@ import type { SshConfig } from '../config';
 import { knownKeyTypes, parseKnownHosts, verifyHostKey } from './known-hosts';
 import { ShellCommand, sh } from './shell-quote';
 
-export { quote, raw, sh, joinCommands, ShellCommand } from './shell-quote';
+export { quote, raw, sh, joinCommands, withHereDoc, ShellCommand } from './shell-quote';
 
 /** The host key did not verify: a configuration or security problem, retrying does not help. */
 export class HostKeyVerificationError extends Error {

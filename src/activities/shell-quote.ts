@@ -52,3 +52,18 @@ export function raw(text: string): ShellCommand {
 export function joinCommands(parts: readonly ShellCommand[], separator = '\n'): ShellCommand {
   return new ShellCommand(parts.map((p) => p.text).join(separator));
 }
+
+/**
+ * `command` reading `body` from a here-document with a quoted delimiter (nothing inside is expanded): hands data to
+ * a program on its stdin without the data ever appearing in a process's argv (presigned URLs, say).
+ */
+export function withHereDoc(
+  command: ShellCommand,
+  body: string,
+  delimiter = 'POTHOLE_HEREDOC',
+): ShellCommand {
+  if (body.split('\n').includes(delimiter)) {
+    throw new Error(`a here-document body cannot contain its delimiter line ${delimiter}`);
+  }
+  return new ShellCommand(`${command.text} <<'${delimiter}'\n${body}\n${delimiter}`);
+}

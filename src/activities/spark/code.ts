@@ -11,10 +11,10 @@ import { log } from '@temporalio/activity';
 import type { ClusterInfo } from '../../types';
 import { currentContext, withHeartbeat } from '../activity-support';
 import { sshAddress } from '../cluster';
-import { joinCommands, lastLines, sh, type ShellCommand } from '../remote';
+import { joinCommands, lastLines, sh, withHereDoc, type ShellCommand } from '../remote';
 import { listAll } from '../s3-checks';
 import type { SparkContext } from './context';
-import { STAGES, type Stage } from './scripts';
+import { curlConfigUrl, STAGES, type Stage } from './scripts';
 
 export interface DownloadCodeResult {
   files: number;
@@ -89,8 +89,12 @@ export function createCodeControl(ctx: SparkContext) {
       const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: config.s3.S3_BUCKET, Key: f.key }), {
         expiresIn: timing.presignExpirySeconds,
       });
+      // curl reads the URL from a config on its stdin: a presigned URL never shows in the master's process list.
       lines.push(
-        sh`curl -fsS --retry 3 --retry-delay 2 --connect-timeout 20 --max-time 900 -o ${path.posix.join(tmp, f.rel)} ${url}`,
+        withHereDoc(
+          sh`curl -fsS --retry 3 --retry-delay 2 --connect-timeout 20 --max-time 900 -o ${path.posix.join(tmp, f.rel)} -K -`,
+          curlConfigUrl(url),
+        ),
       );
     }
     for (const stage of STAGES) {

@@ -200,3 +200,9 @@ done
 [ "$a" = 0 ] && [ "$b" = 0 ]
 `;
 }
+
+/** A curl config line naming `url` (curl -K): quoted, with curl's own escapes for backslash and double quote. */
+export function curlConfigUrl(url: string): string {
+  if (/[\r\n]/.test(url)) throw new Error('a URL cannot span lines');
+  return `url = "${url.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}

@@ -1,7 +1,8 @@
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { joinCommands, quote, raw, sh, ShellCommand } from '../../../src/activities/shell-quote';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { joinCommands, quote, raw, sh, ShellCommand, withHereDoc } from '../../../src/activities/shell-quote';
+import { curlConfigUrl } from '../../../src/activities/spark/scripts';
 
 /** What a real POSIX shell makes of a composed command: the words printf receives, NUL-separated. */
 function wordsSeenByShell(command: ShellCommand): string[] {
@@ -83,4 +84,33 @@ test('a NUL byte cannot be quoted and is refused', () => {
 test('raw and joinCommands keep constant syntax as written', () => {
   const cmd = joinCommands([sh`echo ${'x y'}`, raw('echo done')], ' && ');
   assert.equal(cmd.text, `echo 'x y' && echo done`);
+});
+
+describe('here-documents', () => {
+  it('hand their body to the command on stdin, unexpanded, byte for byte', () => {
+    const body = `url = "https://b.s3.example/k?X-Amz-Signature=ab%2Fcd&x=$HOME\`id\`'"`;
+    const script = withHereDoc(sh`cat`, body).text;
+    const out = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
+    assert.equal(out.stdout, `${body}\n`);
+    assert.ok(!script.split('\n')[0]!.includes('X-Amz-Signature'), 'the data is not on the command line');
+  });
+
+  it('refuse a body holding their delimiter line', () => {
+    assert.throws(() => withHereDoc(sh`cat`, 'a\nPOTHOLE_HEREDOC\nrm -rf /'), /delimiter/);
+  });
+
+  it('give curl a URL through its config on stdin', () => {
+    const url = 'http://127.0.0.1:1/b/k?X-Amz-Signature=a"b\\c';
+    const config = curlConfigUrl(url);
+    assert.equal(config, 'url = "http://127.0.0.1:1/b/k?X-Amz-Signature=a\\"b\\\\c"');
+    // curl parses it back to the same URL (it fails to connect, and says where it tried).
+    const out = spawnSync(
+      'sh',
+      ['-c', withHereDoc(sh`curl -sS --max-time 2 -o /dev/null -K - -w ${'%{url}'}`, config).text],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(out.stdout, url);
+  });
 });
