@@ -49,7 +49,8 @@ export class Recorder {
 export function fakeActivities(rec: Recorder, client: Client, taskQueue: string): Activities {
   const step =
     <R>(name: string, result: R) =>
-    async (input?: StepInput & { kind?: string }): Promise<R> => {
+    async (given?: object): Promise<R> => {
+      const input = given as (Partial<StepInput> & { kind?: string }) | undefined;
       const base = {
         step: name,
         batchDate: input?.batchDate,
@@ -115,12 +116,21 @@ export function fakeActivities(rec: Recorder, client: Client, taskQueue: string)
       expectedWorkers: 2,
       masterUrl: 'spark://10.0.0.1:7077',
     }),
-    download_code: step('download_code', { files: 6 }),
-    install_deps: step('install_deps', { hosts: 3, packages: ['pyarrow'] }),
+    download_code: step('download_code', { files: 6, bytes: 1000, source: 's3://b/code/', seconds: 0.1 }),
+    install_deps: step('install_deps', {
+      hosts: 3,
+      hostAddresses: ['10.0.0.1', '10.0.0.2', '10.0.0.3'],
+      packages: ['pyarrow'],
+      seconds: 0.1,
+    }),
     run_stage1: step('run_stage1', stage('stage1')),
     run_stage2: step('run_stage2', stage('stage2')),
-    stop_spark: step('stop_spark', { wasRunning: true }),
-    stop_cluster: step('stop_cluster', { stopped: ['i-m', 'i-w1', 'i-w2'] }),
+    stop_spark: step('stop_spark', { masterRunning: true, driversKilled: [], seconds: 0.1 }),
+    stop_cluster: step('stop_cluster', {
+      stopped: ['i-m', 'i-w1', 'i-w2'],
+      alreadyStopped: [],
+      seconds: 0.1,
+    }),
     load_to_rdb: step('load_to_rdb', {
       batchDate: '',
       rowsLoaded: 42,
@@ -133,6 +143,12 @@ export function fakeActivities(rec: Recorder, client: Client, taskQueue: string)
     send_email_report: step('send_email_report', { messageId: '<m@x>', recipients: ['a@b'], sent: true }),
     notify_slack: step('notify_slack', { sent: false }),
     pipeline_settings,
+    // The stand-in cluster is never left running: the watchdog finds nothing to stop.
+    watchdog_survey: step('watchdog_survey', {
+      plan: { stop: [], kept: [], reason: 'no instance is running' },
+      lock: {},
+    }),
+    watchdog_stop: step('watchdog_stop', { stopped: [], driversKilled: [] }),
     request_cluster_lock: temporal.request_cluster_lock,
     is_workflow_running: temporal.is_workflow_running,
   };
