@@ -15,21 +15,18 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { PipelineProgress } from '../../src/types';
 import { workflowIdFor } from '../../src/steps';
 import {
-  PipelineStack,
+  PipelineWorld,
   describeProcesses,
   processAlive,
-  sparkProcesses,
-  stepStatus,
+  processesMatching as sparkProcesses,
   waitForDriver,
   waitUntil,
-} from '../support/pipeline-stack';
+} from '../support/e2e';
 
 const LOSS_TIMEOUT_S = 10;
 const date = '2026-06-18';
-const stack = new PipelineStack('fault-worker-loss', {
-  SPARK_WORKER_LOSS_TIMEOUT_SECONDS: String(LOSS_TIMEOUT_S),
-});
-const sparkHome = stack.base.SPARK_HOME!;
+const world = new PipelineWorld('worker-loss');
+const sparkHome = world.base.SPARK_HOME!;
 const WORKER_CLASS = 'org.apache.spark.deploy.worker.Worker';
 const workerDaemons = () => sparkProcesses(`deploy\\.worker\\.Worker`);
 const sparkDaemons = () => sparkProcesses('org.apache.spark.deploy.(master|worker|history)');
@@ -56,7 +53,9 @@ function messages(err: unknown): string {
   return out.join('\n');
 }
 
-before(() => stack.setUp([date]));
+before(() =>
+  world.setUp({ dates: [date], env: { SPARK_WORKER_LOSS_TIMEOUT_SECONDS: String(LOSS_TIMEOUT_S) } }),
+);
 
 after(async () => {
   // Leave no Spark behind for the next test file, whatever happened above.
@@ -68,19 +67,22 @@ after(async () => {
       env: { ...process.env, SPARK_HOME: sparkHome },
     });
   }
-  await stack.tearDown();
+  await world.tearDown();
 });
 
 describe('all Spark workers lost during run_stage1', () => {
   it('fails the step naming the lost workers, kills the driver, and the cleanup stops every instance', async () => {
-    assert.equal((await stack.pothole('run', date)).status, 0);
-    const handle = stack.client.workflow.getHandle(workflowIdFor(date));
+    assert.equal((await world.pothole('run', date)).status, 0);
+    const handle = world.client.workflow.getHandle(workflowIdFor(date));
     const { runId } = await handle.describe();
-    await waitUntil('run_stage1 running', async () => (await stepStatus(handle, 'run_stage1')) === 'running');
-    const driver = await waitForDriver(stack.base, date, 'stage1', `${workflowIdFor(date)} ${runId}`);
+    await waitUntil(
+      'run_stage1 running',
+      async () => (await world.stepStatus(handle, 'run_stage1')) === 'running',
+    );
+    const driver = await waitForDriver(world.base, date, 'stage1', `${workflowIdFor(date)} ${runId}`);
 
     const lostAt = Date.now();
-    stopWorkerDaemons(stack.cluster.workerInstanceIds.length);
+    stopWorkerDaemons(world.cluster.workerInstanceIds.length);
     // spark-daemon.sh only sends SIGTERM: the JVMs exit a moment later.
     await waitUntil('the worker daemons exited', () => workerDaemons().length === 0, 30_000).catch(() => {
       assert.fail(`worker daemons still running: ${describeProcesses(workerDaemons())}`);
@@ -88,7 +90,7 @@ describe('all Spark workers lost during run_stage1', () => {
 
     const failedAt = await waitUntil(
       'run_stage1 failed',
-      async () => ((await stepStatus(handle, 'run_stage1')) === 'failed' ? Date.now() : undefined),
+      async () => ((await world.stepStatus(handle, 'run_stage1')) === 'failed' ? Date.now() : undefined),
       (LOSS_TIMEOUT_S + 120) * 1000,
     );
     const failure = await handle.result().then(
@@ -108,7 +110,7 @@ describe('all Spark workers lost during run_stage1', () => {
     assert.ok(failure instanceof WorkflowFailedError, `the run failed: ${String(failure)}`);
     const text = messages(failure);
     assert.match(text, /only 0 of 2 Spark workers have been ALIVE/);
-    for (const id of stack.cluster.workerInstanceIds) assert.ok(text.includes(id), `names ${id}:\n${text}`);
+    for (const id of world.cluster.workerInstanceIds) assert.ok(text.includes(id), `names ${id}:\n${text}`);
     assert.match(text, /at 127\.0\.0\.1/, 'names the workers’ address');
     assert.match(stage1.detail ?? '', /Spark workers/);
     assert.ok(toFailure >= LOSS_TIMEOUT_S, `not before the timeout (${toFailure} s)`);
@@ -116,6 +118,6 @@ describe('all Spark workers lost during run_stage1', () => {
     assert.equal(processAlive(driver), false, `driver session ${driver} is gone`);
     assert.deepEqual(sparkProcesses(`pothole-stage1-${date}`), [], 'no driver process left');
     assert.equal(progress.steps.find((s) => s.step === 'stop_cluster')!.status, 'done');
-    assert.deepEqual(await stack.states(), ['stopped', 'stopped', 'stopped']);
+    assert.deepEqual(await world.states(), ['stopped', 'stopped', 'stopped']);
   });
 });

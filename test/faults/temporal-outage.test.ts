@@ -15,15 +15,14 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { workflowIdFor } from '../../src/steps';
 import {
-  PipelineStack,
+  PipelineWorld,
   driverDir,
   waitForDriver,
   processAlive,
+  processesMatching as sparkProcesses,
   sparkApplications,
-  sparkProcesses,
-  stepStatus,
   waitUntil,
-} from '../support/pipeline-stack';
+} from '../support/e2e';
 
 const STACK_DIR = '/work/main';
 const TEMPORAL_PID_FILE = path.join(STACK_DIR, '.stack/run/temporal.pid');
@@ -31,13 +30,14 @@ const TEMPORAL_PID_FILE = path.join(STACK_DIR, '.stack/run/temporal.pid');
 const OUTAGE_MS = 45_000;
 
 const date = '2026-06-17';
-const stack = new PipelineStack('fault-temporal-outage', {
+const world = new PipelineWorld('temporal-outage');
+const slowStart = {
   // The stage's SparkContext waits for a third executor core that the two 1-core workers never offer, so the
   // stage1 driver is still running when the server comes back (the demo job alone takes less than the outage).
   SPARK_TOTAL_EXECUTOR_CORES: '3',
   SPARK_EXTRA_CONF:
     'spark.scheduler.minRegisteredResourcesRatio=1.0,spark.scheduler.maxRegisteredResourcesWaitingTime=75s',
-});
+};
 const readFile = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim() : undefined);
 
 const temporalPid = () => readFile(TEMPORAL_PID_FILE);
@@ -64,7 +64,7 @@ function stackUp(): Promise<number | null> {
 
 async function temporalAnswers(): Promise<boolean> {
   try {
-    await stack.client.withDeadline(Date.now() + 3_000, () => stack.client.workflowService.getSystemInfo({}));
+    await world.client.withDeadline(Date.now() + 3_000, () => world.client.workflowService.getSystemInfo({}));
     return true;
   } catch {
     return false;
@@ -74,27 +74,30 @@ async function temporalAnswers(): Promise<boolean> {
 let runId = '';
 let since = 0;
 
-before(() => stack.setUp([date]));
+before(() => world.setUp({ dates: [date], env: slowStart }));
 
 after(async () => {
   if (!temporalUp()) await stackUp();
   await waitUntil('the Temporal server answers again', temporalAnswers, 60_000);
-  await stack.tearDown();
+  await world.tearDown();
 });
 
 describe('a Temporal outage during run_stage1, then a reset of the completed run', () => {
   it('an outage longer than the heartbeat timeout neither restarts nor kills the stage1 driver', async () => {
     since = Date.now();
-    assert.equal((await stack.pothole('run', date)).status, 0);
-    const handle = stack.client.workflow.getHandle(workflowIdFor(date));
+    assert.equal((await world.pothole('run', date)).status, 0);
+    const handle = world.client.workflow.getHandle(workflowIdFor(date));
     runId = (await handle.describe()).runId;
-    await waitUntil('run_stage1 running', async () => (await stepStatus(handle, 'run_stage1')) === 'running');
+    await waitUntil(
+      'run_stage1 running',
+      async () => (await world.stepStatus(handle, 'run_stage1')) === 'running',
+    );
     const owner = `${workflowIdFor(date)} ${runId}`;
-    const driverPid = await waitForDriver(stack.base, date, 'stage1', owner);
+    const driverPid = await waitForDriver(world.base, date, 'stage1', owner);
     // Every pid the stage1 folder ever names during the run.
     const pidsSeen = new Set([driverPid]);
     const sampler = setInterval(() => {
-      const pid = readFile(path.join(driverDir(stack.base, date, 'stage1'), 'pid'));
+      const pid = readFile(path.join(driverDir(world.base, date, 'stage1'), 'pid'));
       if (pid) pidsSeen.add(pid);
     }, 500);
 
@@ -133,7 +136,7 @@ describe('a Temporal outage during run_stage1, then a reset of the completed run
         `${driverAliveAfterOutage}; run_stage1 completed on attempt ${stage1Attempt}; ` +
         `Spark applications: stage1 ${stage1Apps}, stage2 ${stage2Apps}`,
     );
-    for (const line of stack.worker.log.split('\n').filter((l) => /driver session/.test(l)))
+    for (const line of world.workerLog.split('\n').filter((l) => /driver session/.test(l)))
       console.log(`worker: ${line.slice(0, 300)}`);
 
     assert.ok(outageSeconds * 1000 >= OUTAGE_MS, `the outage lasted ${outageSeconds} s`);
@@ -142,19 +145,19 @@ describe('a Temporal outage during run_stage1, then a reset of the completed run
     assert.equal(stage1Apps, 1, 'one stage1 application');
     assert.equal(stage2Apps, 1, 'one stage2 application');
     assert.equal((await handle.describe()).status.name, 'COMPLETED');
-    assert.deepEqual(await stack.states(), ['stopped', 'stopped', 'stopped']);
+    assert.deepEqual(await world.states(), ['stopped', 'stopped', 'stopped']);
   });
 
   it('the completed run reset to just before run_stage2 starts the stopped cluster again and stops it', async () => {
     assert.ok(runId, 'the first test completed a run');
     // Without the slow-start settings: only the outage needed a long-lived driver.
-    await stack.worker.stop();
-    delete stack.env.SPARK_TOTAL_EXECUTOR_CORES;
-    delete stack.env.SPARK_EXTRA_CONF;
-    await stack.worker.start();
+    await world.stopWorker();
+    delete world.env.SPARK_TOTAL_EXECUTOR_CORES;
+    delete world.env.SPARK_EXTRA_CONF;
+    await world.startWorker();
 
     const workflowId = workflowIdFor(date);
-    const old = stack.client.workflow.getHandle(workflowId, runId);
+    const old = world.client.workflow.getHandle(workflowId, runId);
     const events = (await old.fetchHistory()).events!;
     const stage2 = events.find(
       (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'run_stage2',
@@ -162,19 +165,19 @@ describe('a Temporal outage during run_stage1, then a reset of the completed run
     const resetPoint = events
       .filter((e) => e.workflowTaskCompletedEventAttributes && Number(e.eventId) < Number(stage2.eventId))
       .at(-1)!;
-    assert.deepEqual(await stack.states(), ['stopped', 'stopped', 'stopped'], 'the cluster is stopped');
+    assert.deepEqual(await world.states(), ['stopped', 'stopped', 'stopped'], 'the cluster is stopped');
     const resetAt = Date.now();
-    const { runId: newRunId } = await stack.client.workflowService.resetWorkflowExecution({
-      namespace: stack.config.temporal.TEMPORAL_NAMESPACE,
+    const { runId: newRunId } = await world.client.workflowService.resetWorkflowExecution({
+      namespace: world.config.temporal.TEMPORAL_NAMESPACE,
       workflowExecution: { workflowId, runId },
       reason: 'rerun stage2 after a fault test',
       workflowTaskFinishEventId: resetPoint.eventId,
       requestId: crypto.randomUUID(),
     });
-    const fresh = stack.client.workflow.getHandle(workflowId, newRunId!);
+    const fresh = world.client.workflow.getHandle(workflowId, newRunId!);
     await fresh.result();
     const seconds = (Date.now() - resetAt) / 1000;
-    const calls = stack.recorder.actions(resetAt);
+    const calls = world.recorder.actions(resetAt);
     const stage1Apps = sparkApplications(`pothole-stage1-${date}`, since);
     const stage2Apps = sparkApplications(`pothole-stage2-${date}`, since);
     console.log(
@@ -188,6 +191,6 @@ describe('a Temporal outage during run_stage1, then a reset of the completed run
     assert.equal(stage1Apps, 1, 'stage1 did not run again');
     assert.equal(stage2Apps, 2, 'stage2 ran once more');
     assert.deepEqual(sparkProcesses(`pothole-stage2-${date}`), [], 'no driver left');
-    assert.deepEqual(await stack.states(), ['stopped', 'stopped', 'stopped']);
+    assert.deepEqual(await world.states(), ['stopped', 'stopped', 'stopped']);
   });
 });

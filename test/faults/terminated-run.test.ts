@@ -12,35 +12,21 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
-import { createEc2Client, createS3Client } from '../../src/clients';
-import { loadConfig } from '../../src/config';
-import { ensureDemoCluster, instanceStates, type DemoCluster } from '../../src/demo/cluster';
-import { uploadDemoData, uploadSparkCode } from '../../src/demo/upload';
 import { workflowIdFor } from '../../src/steps';
-import type { PipelineProgress } from '../../src/types';
 import type { WatchdogResult } from '../../src/workflows/watchdog';
-import { AwsRecorder } from '../support/aws-recorder';
 import {
   describeProcesses,
-  potholeCli,
-  sparkProcesses,
-  startWorkerProcess,
-  stopWorkerProcess,
+  PipelineWorld,
+  processesMatching as sparkProcesses,
   waitUntil,
-} from '../support/processes';
-import { REPO_ROOT, stackEnv, stackEnvFile } from '../support/stack';
+} from '../support/e2e';
 
 const INTERVAL = 10;
 const GRACE = 15;
 const MARGIN = 20;
-const base = stackEnv();
-const taskQueue = `faults-watchdog-${process.pid}`;
-const clusterName = `watchdog-${process.pid}`;
 const date = '2026-05-01';
-const config = loadConfig(['temporal', 'aws', 's3'], base);
-const ec2 = createEc2Client(config.aws);
-const recorder = new AwsRecorder(base.AWS_ENDPOINT_URL!);
+const world = new PipelineWorld('watchdog');
+const { recorder } = world;
 const slack: { text: string; at: number }[] = [];
 const slackServer = http.createServer((req, res) => {
   let body = '';
@@ -50,55 +36,32 @@ const slackServer = http.createServer((req, res) => {
     res.end('ok');
   });
 });
-let env: NodeJS.ProcessEnv;
-let client: Client;
-let cluster: DemoCluster;
-let worker: Awaited<ReturnType<typeof startWorkerProcess>> | undefined;
 
-const states = async () =>
-  Object.values(await instanceStates(ec2, [cluster.masterInstanceId, ...cluster.workerInstanceIds]));
-const pothole = (...args: string[]) => potholeCli(env, ...args);
+const states = () => world.states();
+const pothole = (...args: string[]) => world.pothole(...args);
 
 /** The watchdog rounds that ended since `since`, with what they decided. */
 async function watchdogRounds(since: number): Promise<WatchdogResult[]> {
   const out: WatchdogResult[] = [];
-  for await (const w of client.workflow.list({
-    query: `TaskQueue = '${taskQueue}' AND WorkflowType = 'potholeWatchdog' AND ExecutionStatus = 'Completed'`,
+  for await (const w of world.client.workflow.list({
+    query: `TaskQueue = '${world.taskQueue}' AND WorkflowType = 'potholeWatchdog' AND ExecutionStatus = 'Completed'`,
   })) {
     if (w.startTime.getTime() < since) continue;
-    out.push((await client.workflow.getHandle(w.workflowId, w.runId).result()) as WatchdogResult);
+    out.push((await world.client.workflow.getHandle(w.workflowId, w.runId).result()) as WatchdogResult);
   }
   return out;
 }
 
 before(async () => {
-  await recorder.start();
   await new Promise<void>((r) => slackServer.listen(0, '127.0.0.1', r));
-  env = {
-    ...process.env,
-    POTHOLE_ENV_FILE: stackEnvFile(),
-    AWS_ENDPOINT_URL: recorder.url,
-    CLUSTER_NAME: clusterName,
-    EXPECTED_WORKER_COUNT: '2',
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    SLACK_WEBHOOK_URL: `http://127.0.0.1:${(slackServer.address() as AddressInfo).port}/hook`,
-    WATCHDOG_INTERVAL_SECONDS: String(INTERVAL),
-    WATCHDOG_GRACE_SECONDS: String(GRACE),
-  };
-  const s3 = createS3Client(config.aws);
-  await uploadSparkCode({
-    s3,
-    bucket: config.s3.S3_BUCKET,
-    codePrefix: config.s3.S3_CODE_PREFIX,
-    dir: path.join(REPO_ROOT, 'spark'),
+  await world.setUp({
+    dates: [date],
+    env: {
+      SLACK_WEBHOOK_URL: `http://127.0.0.1:${(slackServer.address() as AddressInfo).port}/hook`,
+      WATCHDOG_INTERVAL_SECONDS: String(INTERVAL),
+      WATCHDOG_GRACE_SECONDS: String(GRACE),
+    },
   });
-  await uploadDemoData({ s3, bucket: config.s3.S3_BUCKET, rawPrefix: config.s3.S3_RAW_DATA_PREFIX, date });
-  s3.destroy();
-  cluster = await ensureDemoCluster(ec2, clusterName, 2);
-  client = new Client({
-    connection: await Connection.connect({ address: config.temporal.TEMPORAL_ADDRESS }),
-  });
-  worker = await startWorkerProcess(env);
   await pothole('schedule', 'delete');
   const created = await pothole('schedule', 'create');
   assert.equal(created.status, 0, created.stderr);
@@ -106,24 +69,14 @@ before(async () => {
 
 after(async () => {
   await pothole('schedule', 'delete');
-  for await (const w of client.workflow.list({
-    query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
-  })) {
-    await client.workflow
-      .getHandle(w.workflowId)
-      .terminate('test finished')
-      .catch(() => undefined);
-  }
-  await stopWorkerProcess(worker);
-  await client?.connection.close();
-  // Termination skipped stop_spark: the Spark daemons of the local stack are stopped here.
-  const sbin = path.join(base.SPARK_HOME!, 'sbin');
+  // Terminated like the run under test: no cleanup runs, the Spark daemons of the local stack are stopped here.
+  await world.terminateOpen('test finished');
+  await world.tearDown();
+  const sbin = path.join(world.base.SPARK_HOME!, 'sbin');
   spawnSync(path.join(sbin, 'stop-all.sh'), { stdio: 'ignore' });
   spawnSync(path.join(sbin, 'stop-history-server.sh'), { stdio: 'ignore' });
-  await recorder.stop();
   slackServer.closeAllConnections();
   slackServer.close();
-  ec2.destroy();
 });
 
 describe('the watchdog', () => {
@@ -133,14 +86,12 @@ describe('the watchdog', () => {
     // than interval + grace.
     recorder.holdResponses.set('StartInstances', (INTERVAL + GRACE + 10) * 1000);
     assert.equal((await pothole('run', date)).status, 0);
-    const handle = client.workflow.getHandle(workflowIdFor(date));
+    const handle = world.client.workflow.getHandle(workflowIdFor(date));
     await waitUntil('StartInstances', () => recorder.actions(since).includes('StartInstances'));
     const holdingFrom = Date.now();
     await waitUntil(
       'the run to be in run_stage1',
-      async () =>
-        (await handle.query<PipelineProgress>('progress')).steps.find((s) => s.step === 'run_stage1')
-          ?.status === 'running',
+      async () => (await world.stepStatus(handle, 'run_stage1')) === 'running',
       300_000,
     );
     recorder.holdResponses.clear();
@@ -180,7 +131,7 @@ describe('the watchdog', () => {
     const stops = recorder.calls.filter((c) => c.action === 'StopInstances' && c.at >= terminatedAt);
     assert.deepEqual(
       stops.flatMap((c) => c.instanceIds).sort(),
-      [cluster.masterInstanceId, ...cluster.workerInstanceIds].sort(),
+      [world.cluster.masterInstanceId, ...world.cluster.workerInstanceIds].sort(),
     );
     const alert = await waitUntil(
       'the Slack alert',
@@ -188,7 +139,7 @@ describe('the watchdog', () => {
       30_000,
     );
     console.log(alert.text);
-    for (const id of [cluster.masterInstanceId, ...cluster.workerInstanceIds])
+    for (const id of [world.cluster.masterInstanceId, ...world.cluster.workerInstanceIds])
       assert.match(alert.text, new RegExp(id));
     assert.match(alert.text, new RegExp(`Last held by:\\* ${workflowIdFor(date)}`));
   });
