@@ -5,10 +5,9 @@
  * run finds the cluster stopped, brings it up, completes, and leaves every instance stopped.
  *
  * Real worker process, CLI, Temporal dev server (SQLite state), EC2 emulator behind a recording proxy, SSH and
- * the standalone Spark cluster. Needs the stack lock: it stops the shared Temporal server.
+ * the standalone Spark cluster. It stops the shared Temporal server, so it runs alone (the suite runs one file at a time).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,9 +22,9 @@ import {
   sparkApplications,
   waitUntil,
 } from '../support/e2e';
+import { restoreStackInBackground, stackPidFile } from '../support/services';
 
-const STACK_DIR = '/work/main';
-const TEMPORAL_PID_FILE = path.join(STACK_DIR, '.stack/run/temporal.pid');
+const TEMPORAL_PID_FILE = stackPidFile('temporal.pid');
 /** run_stage1's heartbeat timeout is 30 s (src/workflows/activities.ts): the outage outlasts it. */
 const OUTAGE_MS = 45_000;
 
@@ -46,21 +45,7 @@ const temporalUp = () => {
   return pid !== undefined && processAlive(pid);
 };
 
-/** bash /work/main/stack/up.sh, without blocking this process (the AWS recording proxy lives in it). */
-function stackUp(): Promise<number | null> {
-  const child = spawn('bash', [path.join(STACK_DIR, 'stack/up.sh')], {
-    cwd: STACK_DIR,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  return new Promise((resolve) =>
-    child.once('exit', (code) => {
-      if (code !== 0) console.error(`stack/up.sh exited ${code}:\n${err}`);
-      resolve(code);
-    }),
-  );
-}
+const stackUp = restoreStackInBackground;
 
 async function temporalAnswers(): Promise<boolean> {
   try {

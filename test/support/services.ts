@@ -2,7 +2,7 @@
  * Stopping and restoring the local stack's services for fault tests. A stopped service is restored with the
  * stack's own `stack/up.sh` (it starts only what is down), run from the stack's checkout so its paths hold.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -41,13 +41,35 @@ export function stopPostgres(): void {
 
 /** Stops the SMTP sink through its pid file. */
 export function stopSmtpSink(): void {
-  const pid = Number(fs.readFileSync(path.join(STACK_DIR, 'run/smtp-sink.pid'), 'utf8').trim());
+  const pid = Number(fs.readFileSync(stackPidFile('smtp-sink.pid'), 'utf8').trim());
   process.kill(pid, 'SIGTERM');
 }
+
+/** A service's pid file in the stack's run folder (temporal.pid, moto.pid, sshd.pid, smtp-sink.pid). */
+export const stackPidFile = (name: string): string => path.join(STACK_DIR, 'run', name);
 
 /** Brings every stopped service back with the stack's own script. */
 export function restoreStack(): void {
   execFileSync('bash', [path.join(STACK_CHECKOUT, 'stack/up.sh')], { cwd: STACK_CHECKOUT, stdio: 'pipe' });
+}
+
+/**
+ * As restoreStack, without blocking this process (a test may serve something the worker needs meanwhile, such as
+ * the AWS recording proxy); resolves with the script's exit code.
+ */
+export function restoreStackInBackground(): Promise<number | null> {
+  const child = spawn('bash', [path.join(STACK_CHECKOUT, 'stack/up.sh')], {
+    cwd: STACK_CHECKOUT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      if (code !== 0) console.error(`stack/up.sh exited ${code}:\n${err}`);
+      resolve(code);
+    }),
+  );
 }
 
 export function portAnswers(host: string, port: number): Promise<boolean> {
