@@ -1,7 +1,9 @@
 /**
- * PostgreSQL outages as the serving steps report them: an error that says the database cannot be reached
+ * PostgreSQL errors as the serving steps report them: an error that says the database cannot be reached
  * becomes a retryable `DatabaseUnavailable` failure naming the database (host:port/db, never the password),
- * so the run's failure says where to look when the retry window runs out. Other errors are left as they are.
+ * so the run's failure says where to look when the retry window runs out. An error that retrying cannot fix (a
+ * missing table, a refused login, bad data) fails the step at once as `DatabaseError`, instead of being retried
+ * for the whole window. Other errors (deadlocks, lock timeouts, …) are left to the retry policy.
  */
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PostgresConfig } from '../config';
@@ -33,6 +35,11 @@ function databasePort(config: PostgresConfig): number {
  * admin/crash shutdown, "the database system is starting up", too many connections.
  */
 const UNAVAILABLE_SQLSTATES = /^(08...|57P01|57P02|57P03|53300)$/;
+/**
+ * SQLSTATE classes no retry can fix: data exceptions (22), integrity constraints (23), invalid authorization (28),
+ * syntax errors and access rules (42: a missing table or column, a missing privilege).
+ */
+const PERMANENT_SQLSTATES = /^(22|23|28|42)...$/;
 /** What node-postgres says when the socket goes away or the pool cannot connect in time. */
 const UNAVAILABLE_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect)/;
 const NETWORK_CODES = new Set([
@@ -66,11 +73,18 @@ export function isDatabaseUnavailable(err: unknown, config: PostgresConfig): boo
   return attempts.some((a) => typeof a.code === 'string' && NETWORK_CODES.has(a.code) && a.port === port);
 }
 
-/** The failure a serving step throws for an error; unchanged unless the database is unavailable. */
+/** The failure a serving step throws for an error; unchanged unless the database is unavailable or it is permanent. */
 export function asDatabaseFailure(err: unknown, config: PostgresConfig): unknown {
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
-  if (!isDatabaseUnavailable(err, config)) return err;
   const message = err instanceof Error ? err.message : String(err);
+  const code = (err as ErrorLike | undefined)?.code;
+  if (typeof code === 'string' && PERMANENT_SQLSTATES.test(code)) {
+    return ApplicationFailure.nonRetryable(
+      `PostgreSQL ${databaseLabel(config)}: ${message} (SQLSTATE ${code})`,
+      'DatabaseError',
+    );
+  }
+  if (!isDatabaseUnavailable(err, config)) return err;
   return ApplicationFailure.retryable(
     `PostgreSQL ${databaseLabel(config)} is unavailable: ${message}`,
     'DatabaseUnavailable',

@@ -48,4 +48,20 @@ describe('database outages', () => {
     const business = ApplicationFailure.nonRetryable('bad data', 'Stage2ContractError');
     assert.equal(asDatabaseFailure(business, config), business);
   });
+
+  test('an error no retry can fix fails at once, naming the database; a deadlock is left to the retries', () => {
+    const missing = Object.assign(new Error('relation "pothole_segments" does not exist'), { code: '42P01' });
+    const f = asDatabaseFailure(missing, config);
+    assert.ok(f instanceof ApplicationFailure);
+    assert.equal(f.nonRetryable, true);
+    assert.equal(f.type, 'DatabaseError');
+    assert.match(f.message, /^PostgreSQL db\.internal:5433\/road_safety: relation .* \(SQLSTATE 42P01\)$/);
+    const login = asDatabaseFailure(
+      Object.assign(new Error('password authentication failed'), { code: '28P01' }),
+      config,
+    );
+    assert.equal((login as ApplicationFailure).nonRetryable, true);
+    const deadlock = Object.assign(new Error('deadlock detected'), { code: '40P01' });
+    assert.equal(asDatabaseFailure(deadlock, config), deadlock);
+  });
 });
