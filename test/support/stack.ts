@@ -185,9 +185,13 @@ export function findMailByMessageId(
 }
 
 /** How many messages carrying this Message-ID the SMTP sink has written to MAIL_DIR. */
-export function deliveredCopies(mailDir: string, messageId: string): number {
+export function deliveredCopies(mailDir: string, messageId: string, since = 0): number {
+  // The sink's mail folder outlives test runs, and the same report gets the same Message-ID in every run: count
+  // only what this run delivered.
   return fs
     .readdirSync(mailDir)
     .filter((name) => name.endsWith('.eml'))
-    .filter((name) => fs.readFileSync(path.join(mailDir, name), 'utf8').includes(messageId)).length;
+    .map((name) => path.join(mailDir, name))
+    .filter((file) => fs.statSync(file).mtimeMs >= since)
+    .filter((file) => fs.readFileSync(file, 'utf8').includes(messageId)).length;
 }
