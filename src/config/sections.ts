@@ -1,93 +1,18 @@
-/**
- * One typed configuration, read from the environment (and an optional .env file),
- * validated once at start. Each part of the system asks only for the sections it needs,
- * so a worker that only serves the database steps does not demand EC2 settings.
- *
- * Every problem is collected and reported in ONE message: the original scheduler once started
- * without WORKER3/WORKER4 and silently brought up 2 of 4 workers.
- */
-import fs from 'node:fs';
-import path from 'node:path';
-import dotenv from 'dotenv';
+/** The configuration's sections: one zod schema per part of the system, and the checks across variables. */
 import { z } from 'zod';
-
-/** A secret value that never prints itself: not in logs, JSON, inspect or template strings. */
-export class Secret {
-  readonly #value: string;
-  constructor(value: string) {
-    this.#value = value;
-  }
-  reveal(): string {
-    return this.#value;
-  }
-  toString(): string {
-    return '***';
-  }
-  toJSON(): string {
-    return '***';
-  }
-  [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return 'Secret(***)';
-  }
-}
-
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(
-      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
-        problems.map((p) => `  - ${p}`).join('\n'),
-    );
-    this.name = 'ConfigError';
-  }
-}
-
-type Env = Record<string, string | undefined>;
-
-// ---- small field helpers: empty strings count as unset -------------------------------------------------
-
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
-const requiredString = z
-  .string({ error: 'is required' })
-  .transform((v) => v.trim())
-  .refine((v) => v !== '', 'is required');
-const withDefault = (def: string) => optionalString.transform((v) => v ?? def);
-const port = (def: number) =>
-  optionalString.transform((v, ctx) => {
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) {
-      ctx.addIssue({ code: 'custom', message: `must be a port number (1-65535), got "${v}"` });
-      return z.NEVER;
-    }
-    return n;
-  });
-const positiveInt = (def: number) =>
-  optionalString.transform((v, ctx) => {
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) {
-      ctx.addIssue({ code: 'custom', message: `must be a positive integer, got "${v}"` });
-      return z.NEVER;
-    }
-    return n;
-  });
-const optionalUrl = optionalString.refine((v) => v === undefined || URL.canParse(v), 'must be a URL');
-const optionalSecret = optionalString.transform((v) => (v === undefined ? undefined : new Secret(v)));
-const list = (def: string[] = []) =>
-  optionalString.transform((v) =>
-    v === undefined
-      ? def
-      : v
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-  );
-const prefix = (def: string) => withDefault(def).transform((v) => v.replace(/^\/+|\/+$/g, ''));
-
-// ---- sections -----------------------------------------------------------------------------------------
+import {
+  type Env,
+  list,
+  optionalSecret,
+  optionalString,
+  optionalUrl,
+  port,
+  positiveInt,
+  prefix,
+  requiredString,
+  Secret,
+  withDefault,
+} from './fields';
 
 const temporalSchema = z.object({
   TEMPORAL_ADDRESS: withDefault('localhost:7233'),
@@ -246,11 +171,30 @@ const emailSchema = z
     },
   }));
 
+const slackSchema = z.object({
+  SLACK_WEBHOOK_URL: optionalUrl.transform((v) => (v ? new Secret(v) : undefined)),
+});
+
+const kakaoSchema = z.object({
+  KAKAO_REST_API_KEY: optionalSecret,
+  KAKAO_API_URL: withDefault('https://dapi.kakao.com'),
+  KAKAO_CONCURRENCY: positiveInt(4),
+});
+
+const watchdogSchema = z.object({
+  /** How often the watchdog looks for a cluster left running (the Schedule pothole-watchdog). */
+  WATCHDOG_INTERVAL_SECONDS: positiveInt(300),
+  /** How long running instances may stay without a run holding the cluster lock before they are stopped. */
+  WATCHDOG_GRACE_SECONDS: positiveInt(600),
+  /** Instances with this tag (any value but "false") are reported, never stopped. */
+  WATCHDOG_KEEP_TAG: withDefault('pothole:keep'),
+});
+
 /**
  * Checks across variables. They run on the raw environment, whatever else is wrong, so that one start
  * reports every problem.
  */
-const crossChecks: Partial<Record<string, (env: Env) => string[]>> = {
+export const crossChecks: Partial<Record<string, (env: Env) => string[]>> = {
   cluster(env) {
     const set = (k: string) => !!env[k]?.trim();
     const out: string[] = [];
@@ -305,26 +249,7 @@ const crossChecks: Partial<Record<string, (env: Env) => string[]>> = {
   },
 };
 
-const slackSchema = z.object({
-  SLACK_WEBHOOK_URL: optionalUrl.transform((v) => (v ? new Secret(v) : undefined)),
-});
-
-const kakaoSchema = z.object({
-  KAKAO_REST_API_KEY: optionalSecret,
-  KAKAO_API_URL: withDefault('https://dapi.kakao.com'),
-  KAKAO_CONCURRENCY: positiveInt(4),
-});
-
-const watchdogSchema = z.object({
-  /** How often the watchdog looks for a cluster left running (the Schedule pothole-watchdog). */
-  WATCHDOG_INTERVAL_SECONDS: positiveInt(300),
-  /** How long running instances may stay without a run holding the cluster lock before they are stopped. */
-  WATCHDOG_GRACE_SECONDS: positiveInt(600),
-  /** Instances with this tag (any value but "false") are reported, never stopped. */
-  WATCHDOG_KEEP_TAG: withDefault('pothole:keep'),
-});
-
-const sections = {
+export const sections = {
   temporal: temporalSchema,
   watchdog: watchdogSchema,
   aws: awsSchema,
@@ -337,65 +262,3 @@ const sections = {
   slack: slackSchema,
   kakao: kakaoSchema,
 } as const;
-
-export type SectionName = keyof typeof sections;
-export type Config = { [K in SectionName]: z.output<(typeof sections)[K]> };
-export type TemporalConfig = Config['temporal'];
-export type AwsConfig = Config['aws'];
-export type S3Config = Config['s3'];
-export type SshConfig = Config['ssh'];
-export type SparkConfig = Config['spark'];
-export type ClusterConfig = Config['cluster'];
-export type PostgresConfig = Config['postgres'];
-export type EmailConfig = Config['email'];
-export type SlackConfig = Config['slack'];
-export type KakaoConfig = Config['kakao'];
-export type WatchdogConfig = Config['watchdog'];
-
-/** Which configuration each role needs. */
-export const SECTIONS_FOR = {
-  /** Cluster and Spark steps, S3 checks. */
-  cluster: ['temporal', 'aws', 's3', 'ssh', 'spark', 'cluster', 'slack', 'watchdog'],
-  /** load_to_rdb, refresh_views, send_email_report. */
-  serving: ['temporal', 'aws', 's3', 'postgres', 'email', 'slack', 'kakao'],
-  client: ['temporal', 'watchdog'],
-} as const satisfies Record<string, readonly SectionName[]>;
-
-/**
- * Reads the environment: process.env wins over the file named by POTHOLE_ENV_FILE (or ./.env).
- * The file is optional; a file explicitly named but missing is an error.
- */
-export function readEnv(processEnv: Env = process.env, cwd = process.cwd()): Env {
-  const explicit = processEnv.POTHOLE_ENV_FILE;
-  const file = explicit ? path.resolve(cwd, explicit) : path.join(cwd, '.env');
-  let fromFile: Env = {};
-  if (fs.existsSync(file)) {
-    fromFile = dotenv.parse(fs.readFileSync(file));
-  } else if (explicit) {
-    throw new ConfigError([`POTHOLE_ENV_FILE points at ${file}, which does not exist`]);
-  }
-  return { ...fromFile, ...processEnv };
-}
-
-/** Validates the requested sections and reports every problem at once. */
-export function loadConfig<const S extends readonly SectionName[]>(
-  wanted: S,
-  env: Env = readEnv(),
-): Pick<Config, S[number]> {
-  const problems: string[] = [];
-  const out: Partial<Record<SectionName, unknown>> = {};
-  for (const name of new Set(wanted)) {
-    const result = sections[name].safeParse(env);
-    problems.push(...(crossChecks[name]?.(env) ?? []));
-    if (result.success) {
-      out[name] = result.data;
-    } else {
-      for (const issue of result.error.issues) {
-        const variable = String(issue.path[0] ?? name);
-        problems.push(`${variable} ${issue.message}`);
-      }
-    }
-  }
-  if (problems.length > 0) throw new ConfigError([...new Set(problems)].sort());
-  return out as Pick<Config, S[number]>;
-}
