@@ -16,4 +16,7 @@ mapfile -t files < <(find "${paths[@]}" -name '*.test.ts' | sort)
 if [[ ${#files[@]} == 0 ]]; then echo "no test files under ${paths[*]}" >&2; exit 1; fi
 
 # Tests share one stack (one Spark cluster, one set of EC2 instances): run files one at a time.
-exec node --import tsx --test --test-concurrency=1 --test-reporter=spec --test-timeout=900000 "${files[@]}"
+# --test-force-exit: once every file has reported, the runner exits even if a process left behind by a killed
+# test file still holds one of its pipes open (without it the runner would wait for that process forever).
+exec node --import tsx --test --test-concurrency=1 --test-force-exit --test-reporter=spec --test-timeout=900000 \
+  "${files[@]}"

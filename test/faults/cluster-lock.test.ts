@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { lockStateQuery, lockWorkflowIdFor, type LockState } from '../../src/workflows/cluster-lock';
@@ -22,7 +23,11 @@ before(async () => {
 });
 after(async () => {
   for (const w of workers) w.shutdown();
-  await Promise.all(workers.map((w) => w.done));
+  // A worker still busy with a wedged run must not hold the file open: give the shutdown a minute.
+  await Promise.race([
+    Promise.all(workers.map((w) => w.done)),
+    new Promise((r) => setTimeout(r, 60_000).unref()),
+  ]);
   await env?.teardown();
 });
 
@@ -44,6 +49,41 @@ async function lockWorld(name: string) {
       args: [holdFor],
     });
   const lockState = () => lock().query(lockStateQuery);
+  /**
+   * A run's result, waited for at most `seconds` of real time: a lock that wedged fails the test at once
+   * with what the lock and the runs looked like, instead of hanging the suite.
+   */
+  const resultOf = async (run: WorkflowHandle, seconds = 90): Promise<Holding> => {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        void describeWedge(run).then(
+          (d) => reject(new Error(`${run.workflowId} had no result after ${seconds} s: ${d}`)),
+          reject,
+        );
+      }, seconds * 1000);
+    });
+    try {
+      return (await Promise.race([run.result(), deadline])) as Holding;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const describeWedge = async (run: WorkflowHandle): Promise<string> => {
+    const state = await lockState().catch((err: unknown) => `no answer (${String(err)})`);
+    const d = await run.describe().catch(() => undefined);
+    const lockEvents =
+      (
+        await lock()
+          .fetchHistory()
+          .catch(() => undefined)
+      )?.events ?? [];
+    const lastEvents = lockEvents.slice(-8).map((e) => temporal.api.enums.v1.EventType[e.eventType ?? 0]);
+    return (
+      `lock state ${JSON.stringify(state)}; ${run.workflowId} ${d?.status.name ?? 'unknown'}, ` +
+      `pending activities ${d?.raw.pendingActivities?.length ?? '?'}; lock's last events ${lastEvents.join(',')}`
+    );
+  };
   const until = async (what: string, ok: (s: LockState) => boolean) => {
     for (let i = 0; i < 200; i++) {
       const s = await lockState().catch(() => undefined);
@@ -52,7 +92,7 @@ async function lockWorld(name: string) {
     }
     throw new Error(`timed out waiting until ${what}; lock state ${JSON.stringify(await lockState())}`);
   };
-  return { taskQueue, lock, hold, lockState, until };
+  return { taskQueue, lock, hold, lockState, until, resultOf };
 }
 
 /** The runs of the lock workflow from its first, following continue-as-new. */
@@ -71,58 +111,68 @@ async function lockRuns(workflowId: string, firstRunId: string) {
 }
 
 describe('the cluster lock under faults', () => {
-  it('a holder of six hours: the lock continues as new with a bounded history and then grants the waiter', async () => {
-    const w = await lockWorld('long-holder');
-    const historyLimit = 150;
-    const lock = await env.client.workflow.start('clusterLock', {
-      taskQueue: w.taskQueue,
-      workflowId: lockWorkflowIdFor(w.taskQueue),
-      args: [{ queue: [], historyLimit }],
-    });
-    const holder = await w.hold('holder', '6 hours');
-    await w.until('the holder holds', (s) => s.holder?.workflowId === holder.workflowId);
-    const waiter = await w.hold('waiter', '1 minute');
-    await w.until('the waiter is queued', (s) => s.queue.some((q) => q.workflowId === waiter.workflowId));
+  it(
+    'a holder of six hours: the lock continues as new with a bounded history and then grants the waiter',
+    { timeout: 300_000 },
+    async () => {
+      const w = await lockWorld('long-holder');
+      const historyLimit = 150;
+      const lock = await env.client.workflow.start('clusterLock', {
+        taskQueue: w.taskQueue,
+        workflowId: lockWorkflowIdFor(w.taskQueue),
+        args: [{ queue: [], historyLimit }],
+      });
+      const holder = await w.hold('holder', '6 hours');
+      await w.until('the holder holds', (s) => s.holder?.workflowId === holder.workflowId);
+      const waiter = await w.hold('waiter', '1 minute');
+      await w.until('the waiter is queued', (s) => s.queue.some((q) => q.workflowId === waiter.workflowId));
 
-    const waited = (await waiter.result()) as Holding;
-    const held = (await holder.result()) as Holding;
-    assert.ok(held.releasedAt - held.grantedAt >= 6 * 3600_000);
-    assert.ok(waited.grantedAt >= held.releasedAt, 'the waiter was granted only after the holder released');
+      const waited = await w.resultOf(waiter);
+      const held = await w.resultOf(holder);
+      assert.ok(held.releasedAt - held.grantedAt >= 6 * 3600_000);
+      assert.ok(waited.grantedAt >= held.releasedAt, 'the waiter was granted only after the holder released');
 
-    const runs = await lockRuns(lock.workflowId, lock.firstExecutionRunId);
-    const longest = Math.max(...runs.map((r) => r.events));
-    console.log(`lock workflow: ${runs.length} runs over 6 h of holding, longest history ${longest} events`);
-    assert.ok(runs.length >= 10, `continued as new ${runs.length - 1} times`);
-    assert.equal(runs[0]!.status, 'CONTINUED_AS_NEW');
-    assert.ok(longest <= historyLimit + 40, `a run's history stays near the limit: ${longest} events`);
-  });
+      const runs = await lockRuns(lock.workflowId, lock.firstExecutionRunId);
+      const longest = Math.max(...runs.map((r) => r.events));
+      console.log(
+        `lock workflow: ${runs.length} runs over 6 h of holding, longest history ${longest} events`,
+      );
+      assert.ok(runs.length >= 10, `continued as new ${runs.length - 1} times`);
+      assert.equal(runs[0]!.status, 'CONTINUED_AS_NEW');
+      assert.ok(longest <= historyLimit + 40, `a run's history stays near the limit: ${longest} events`);
+    },
+  );
 
-  it('a terminated lock: the waiter asks again, the holder re-asserts, the runs still take turns, and a later release frees it', async () => {
-    const w = await lockWorld('vanished');
-    const holder = await w.hold('holder', '2 hours');
-    await w.until('the holder holds', (s) => s.holder?.workflowId === holder.workflowId);
-    // The waiter asks 5 minutes after the holder was granted: its repeated request (every 10 minutes) then
-    // reaches the new lock workflow before the holder's re-assertion does.
-    await env.sleep('5 minutes');
-    const waiter = await w.hold('waiter', '1 minute');
-    await w.until('the waiter is queued', (s) => s.queue.some((q) => q.workflowId === waiter.workflowId));
-    await env.sleep('6 minutes');
-    const terminated = (await w.lock().describe()).runId;
-    await w.lock().terminate('the lock workflow vanishes');
+  it(
+    'a terminated lock: the waiter asks again, the holder re-asserts, the runs still take turns, and a later release frees it',
+    { timeout: 300_000 },
+    async () => {
+      const w = await lockWorld('vanished');
+      const holder = await w.hold('holder', '2 hours');
+      await w.until('the holder holds', (s) => s.holder?.workflowId === holder.workflowId);
+      // The waiter asks 5 minutes after the holder was granted: its repeated request (every 10 minutes) then
+      // reaches the new lock workflow before the holder's re-assertion does.
+      await env.sleep('5 minutes');
+      const waiter = await w.hold('waiter', '1 minute');
+      await w.until('the waiter is queued', (s) => s.queue.some((q) => q.workflowId === waiter.workflowId));
+      await env.sleep('6 minutes');
+      const terminated = (await w.lock().describe()).runId;
+      await w.lock().terminate('the lock workflow vanishes');
 
-    const waited = (await waiter.result()) as Holding;
-    const held = (await holder.result()) as Holding;
-    assert.ok(waited.grantedAt >= held.releasedAt, 'the waiter never overtook the holder');
-    const after = await w.lock().describe();
-    assert.notEqual(after.runId, terminated, 'a new lock workflow was started by the repeated requests');
+      const waited = await w.resultOf(waiter);
+      const held = await w.resultOf(holder);
+      assert.ok(waited.grantedAt >= held.releasedAt, 'the waiter never overtook the holder');
+      const after = await w.lock().describe();
+      assert.notEqual(after.runId, terminated, 'a new lock workflow was started by the repeated requests');
 
-    // The waiter's release left nothing behind: the next run is granted at once.
-    const s = await w.lockState();
-    assert.equal(s.holder, undefined);
-    assert.deepEqual(s.queue, []);
-    const start = await env.currentTimeMs();
-    const third = await w.hold('third', '1 minute');
-    const next = (await third.result()) as Holding;
-    assert.ok(next.grantedAt - start < 60_000, `granted ${next.grantedAt - start} ms after asking`);
-  });
+      // The waiter's release left nothing behind: the next run is granted at once.
+      const s = await w.lockState();
+      assert.equal(s.holder, undefined);
+      assert.deepEqual(s.queue, []);
+      const start = await env.currentTimeMs();
+      const third = await w.hold('third', '1 minute');
+      const next = await w.resultOf(third);
+      assert.ok(next.grantedAt - start < 60_000, `granted ${next.grantedAt - start} ms after asking`);
+    },
+  );
 });

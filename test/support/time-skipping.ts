@@ -31,7 +31,44 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
     Runtime.install({ logger: new DefaultLogger('ERROR') });
     runtimeInstalled = true;
   }
-  return TestWorkflowEnvironment.createTimeSkipping({
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: testServerPath() } },
   });
+  stopServerWithThisProcess();
+  return env;
+}
+
+/**
+ * The server is a child of this process that holds its stdout. If the test runner kills this process (a test
+ * file over its time limit), an orphaned server would keep that pipe, and the runner waiting for it, open:
+ * so it goes down with this process.
+ */
+function stopServerWithThisProcess(): void {
+  let pids: number[] = [];
+  try {
+    pids = execFileSync('pgrep', ['-P', String(process.pid), '-f', 'temporal-test-server'], {
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return; // no such child: nothing to stop
+  }
+  const stop = () => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.once('exit', stop);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      stop();
+      process.exit(128 + (signal === 'SIGTERM' ? 15 : 2));
+    });
+  }
 }
