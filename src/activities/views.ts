@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import type { RefreshViewsResult, StepInput } from '../types';
 
-/** In refresh order; each has the unique index CONCURRENTLY needs (migration 002). */
+/** In refresh order; each has the unique index CONCURRENTLY needs (migrations 002 and 004). */
 export const DASHBOARD_VIEWS = [
   'mvw_dashboard_heatmap',
   'mvw_dashboard_weekly_stats',

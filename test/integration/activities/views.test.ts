@@ -123,16 +123,24 @@ describe('refresh_views', () => {
     ]);
   });
 
-  test('weekly stats cover the latest date and the 6 days before it, with ISO weekday', async () => {
+  test('weekly stats cover the latest date and the 6 days before it, with the ISO weekday and its name', async () => {
     const { rows } = await db.pool.query(
       `SELECT min(date)::text AS first, max(date)::text AS last, count(*)::int AS n FROM mvw_dashboard_weekly_stats`,
     );
     assert.deepEqual(rows[0], { first: day(-6), last: LATEST, n: 7 * 2 + 1 });
-    const { rows: latest } = await db.pool.query(
-      `SELECT day_of_week, day_name FROM mvw_dashboard_weekly_stats WHERE date = $1 AND s_id = 'S1'`,
-      [LATEST],
+    const { rows: week } = await db.pool.query(
+      `SELECT date::text, dow_num::int, day_of_week FROM mvw_dashboard_weekly_stats WHERE s_id = 'S1' ORDER BY date`,
     );
-    assert.deepEqual(latest[0], { day_of_week: 3, day_name: 'Wednesday' }); // 2026-05-20
+    // to_char(date, 'Day') pads the name to nine characters, as the original dashboard reads it.
+    assert.deepEqual(week, [
+      { date: day(-6), dow_num: 4, day_of_week: 'Thursday ' },
+      { date: day(-5), dow_num: 5, day_of_week: 'Friday   ' },
+      { date: day(-4), dow_num: 6, day_of_week: 'Saturday ' },
+      { date: day(-3), dow_num: 7, day_of_week: 'Sunday   ' },
+      { date: day(-2), dow_num: 1, day_of_week: 'Monday   ' },
+      { date: day(-1), dow_num: 2, day_of_week: 'Tuesday  ' },
+      { date: LATEST, dow_num: 3, day_of_week: 'Wednesday' },
+    ]);
   });
 
   test('repair priority ranks the latest date by impacts + 50 × complaints + 10 × grade (3 if unknown)', async () => {
