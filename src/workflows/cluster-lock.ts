@@ -92,9 +92,16 @@ export async function clusterLock(state: LockState = { queue: [] }): Promise<voi
     holder = next;
     heldSince = next ? Date.now() : undefined;
   };
+  // The holder asking as a waiter has not seen its grant: send it again rather than let both wait forever.
+  const regrant = patched('cluster-lock-regrant');
+  let grantUnseen = false;
   setHandler(requestLockSignal, (r) => {
     const who = { workflowId: r.workflowId, runId: r.runId };
-    if (same(holder, who) || queue.some((q) => same(q, who))) return;
+    if (same(holder, who)) {
+      if (!r.holding && regrant) grantUnseen = true;
+      return;
+    }
+    if (queue.some((q) => same(q, who))) return;
     if (r.holding && !holder) {
       setHolder(who);
       return;
@@ -107,6 +114,16 @@ export async function clusterLock(state: LockState = { queue: [] }): Promise<voi
     const i = queue.findIndex((q) => same(q, r));
     if (i >= 0) queue.splice(i, 1);
   });
+  const grant = async (to: LockRequester): Promise<boolean> => {
+    try {
+      await getExternalWorkflowHandle(to.workflowId, to.runId).signal(lockGrantedSignal, {
+        lockWorkflowId: workflowInfo().workflowId,
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  };
   setHandler(lockStateQuery, () => ({ holder, queue, heldSince, lastReleasedAt, lastHolder, historyLimit }));
 
   for (;;) {
@@ -135,18 +152,19 @@ export async function clusterLock(state: LockState = { queue: [] }): Promise<voi
       const next = queue.shift()!;
       setHolder(next);
       granted++;
-      try {
-        await getExternalWorkflowHandle(next.workflowId, next.runId).signal(lockGrantedSignal, {
-          lockWorkflowId: workflowInfo().workflowId,
-        });
-      } catch {
+      if (!(await grant(next))) {
         setHolder(undefined); // the requester is gone
         continue;
       }
     }
     const current = holder;
     if (!current) continue;
-    const released = await condition(() => !same(holder, current), '1 minute');
+    const released = await condition(() => !same(holder, current) || grantUnseen, '1 minute');
+    if (grantUnseen) {
+      grantUnseen = false;
+      if (same(holder, current) && !(await grant(current))) setHolder(undefined);
+      continue;
+    }
     if (!released && !(await is_workflow_running(current)) && same(holder, current)) {
       setHolder(undefined); // terminated or timed out without releasing
     }

@@ -175,4 +175,25 @@ describe('the cluster lock under faults', () => {
       assert.ok(next.grantedAt - start < 60_000, `granted ${next.grantedAt - start} ms after asking`);
     },
   );
+
+  it(
+    'a holder whose grant was lost asks again and is granted again, instead of both waiting forever',
+    { timeout: 300_000 },
+    async () => {
+      const w = await lockWorld('lost-grant');
+      const run = await env.client.workflow.start('missFirstGrant', {
+        taskQueue: w.taskQueue,
+        workflowId: `${w.taskQueue}-run`,
+      });
+      const grants = (await Promise.race([
+        run.result(),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('the run was never granted again')), 90_000).unref(),
+        ),
+      ])) as number;
+      assert.equal(grants, 2, 'the lost grant, then the one sent again');
+      const s = await w.lockState();
+      assert.equal(s.holder, undefined, 'the release after the second grant freed the lock');
+    },
+  );
 });
