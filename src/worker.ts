@@ -16,7 +16,7 @@ import {
   type ActivityInterceptorsFactory,
   type LogEntry,
 } from '@temporalio/worker';
-import { loadConfig, readEnv, SECTIONS_FOR, type SectionName } from './config';
+import { ignoredSettingsWarning, loadConfig, readSettings, SECTIONS_FOR, type SectionName } from './config';
 import { createClusterSideActivities, createServingSideActivities, type ServingSideDeps } from './activities';
 
 export type WorkerRole = 'all' | 'cluster' | 'serving';
@@ -58,6 +58,9 @@ function jsonLine(entry: LogEntry): void {
   (level === 'ERROR' || level === 'WARN' ? process.stderr : process.stdout).write(line + '\n');
 }
 
+const warn = (message: string) =>
+  jsonLine({ level: 'WARN', message, timestampNanos: BigInt(Date.now()) * 1_000_000n, meta: {} });
+
 let runtimeInstalled = false;
 
 export async function startWorker(options: {
@@ -67,7 +70,10 @@ export async function startWorker(options: {
   servingOverrides?: Partial<ServingSideDeps>;
 }): Promise<WorkerHandle> {
   const role = options.role ?? 'all';
-  const env = options.env ?? readEnv();
+  const { env, ignored } = options.env ? { env: options.env, ignored: [] } : readSettings();
+  // Named before the validation: a misspelt name is often what a "required" problem below is about.
+  const ignoredWarning = ignoredSettingsWarning(ignored);
+  if (ignoredWarning) warn(ignoredWarning);
   const sections = new Set<SectionName>(['temporal']);
   if (role !== 'serving') SECTIONS_FOR.cluster.forEach((s) => sections.add(s));
   if (role !== 'cluster') SECTIONS_FOR.serving.forEach((s) => sections.add(s));
