@@ -7,7 +7,7 @@
  * serving steps on that queue in the same process; `cluster` serves the workflows and the cluster side only;
  * `serving` serves only load_to_rdb, refresh_views and send_email_report (for a worker on the database host).
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import {
   DefaultLogger,
   NativeConnection,
@@ -18,6 +18,7 @@ import {
 } from '@temporalio/worker';
 import { ignoredSettingsWarning, loadConfig, readSettings, SECTIONS_FOR, type SectionName } from './config';
 import { createClusterSideActivities, createServingSideActivities, type ServingSideDeps } from './activities';
+import { connectionFailure, connectTemporal, temporalConnectionOptions } from './temporal-connection';
 
 export type WorkerRole = 'all' | 'cluster' | 'serving';
 
@@ -86,8 +87,15 @@ export async function startWorker(options: {
     runtimeInstalled = true;
   }
 
-  const connection = await NativeConnection.connect({ address: temporal.TEMPORAL_ADDRESS });
-  const clientConnection = await Connection.connect({ address: temporal.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(temporal)).catch(
+    async (err: unknown) => {
+      throw await connectionFailure(temporal, err);
+    },
+  );
+  const clientConnection = await connectTemporal(temporal).catch(async (err: unknown) => {
+    await connection.close();
+    throw err;
+  });
   const client = new Client({ connection: clientConnection, namespace: temporal.TEMPORAL_NAMESPACE });
   const servingQueue = temporal.SERVING_TASK_QUEUE;
   const common = {
