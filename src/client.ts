@@ -4,7 +4,14 @@
  * non-zero, and speaks JSON with --json for scripts.
  */
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { ConfigError, loadConfig, readEnv, SECTIONS_FOR } from './config';
+import {
+  ConfigError,
+  ignoredSettingsWarning,
+  loadConfig,
+  readSettings,
+  SECTIONS_FOR,
+  type Env,
+} from './config';
 import { connectClient } from './cli/connect';
 import {
   cancelRun,
@@ -33,6 +40,19 @@ function output(json: boolean): Out {
       else if (data !== undefined) console.log(JSON.stringify(data));
     },
   };
+}
+
+let settings: Env | undefined;
+
+/** The settings, read once per command; what the settings files set but nothing reads is named on stderr. */
+function readEnv(): Env {
+  if (!settings) {
+    const reading = readSettings();
+    const warning = ignoredSettingsWarning(reading.ignored);
+    if (warning) console.error(`warning: ${warning}`);
+    settings = reading.env;
+  }
+  return settings;
 }
 
 const temporalConfig = () => loadConfig(SECTIONS_FOR.client, readEnv()).temporal;
@@ -146,7 +166,7 @@ export function buildProgram(): Command {
       await scheduleCommand(await connectClient(config.temporal), config, output(!!opts.json), action);
     });
 
-  registerToolCommands(program, output);
+  registerToolCommands(program, output, readEnv);
   return program;
 }
 

@@ -7,7 +7,7 @@
  * serving steps on that queue in the same process; `cluster` serves the workflows and the cluster side only;
  * `serving` serves only load_to_rdb, refresh_views and send_email_report (for a worker on the database host).
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import {
   DefaultLogger,
   NativeConnection,
@@ -16,8 +16,9 @@ import {
   type ActivityInterceptorsFactory,
   type LogEntry,
 } from '@temporalio/worker';
-import { loadConfig, readEnv, SECTIONS_FOR, type SectionName } from './config';
+import { ignoredSettingsWarning, loadConfig, readSettings, SECTIONS_FOR, type SectionName } from './config';
 import { createClusterSideActivities, createServingSideActivities, type ServingSideDeps } from './activities';
+import { connectionFailure, connectTemporal, temporalConnectionOptions } from './temporal-connection';
 
 export type WorkerRole = 'all' | 'cluster' | 'serving';
 
@@ -58,6 +59,9 @@ function jsonLine(entry: LogEntry): void {
   (level === 'ERROR' || level === 'WARN' ? process.stderr : process.stdout).write(line + '\n');
 }
 
+const warn = (message: string) =>
+  jsonLine({ level: 'WARN', message, timestampNanos: BigInt(Date.now()) * 1_000_000n, meta: {} });
+
 let runtimeInstalled = false;
 
 export async function startWorker(options: {
@@ -67,7 +71,10 @@ export async function startWorker(options: {
   servingOverrides?: Partial<ServingSideDeps>;
 }): Promise<WorkerHandle> {
   const role = options.role ?? 'all';
-  const env = options.env ?? readEnv();
+  const { env, ignored } = options.env ? { env: options.env, ignored: [] } : readSettings();
+  // Named before the validation: a misspelt name is often what a "required" problem below is about.
+  const ignoredWarning = ignoredSettingsWarning(ignored);
+  if (ignoredWarning) warn(ignoredWarning);
   const sections = new Set<SectionName>(['temporal']);
   if (role !== 'serving') SECTIONS_FOR.cluster.forEach((s) => sections.add(s));
   if (role !== 'cluster') SECTIONS_FOR.serving.forEach((s) => sections.add(s));
@@ -80,8 +87,15 @@ export async function startWorker(options: {
     runtimeInstalled = true;
   }
 
-  const connection = await NativeConnection.connect({ address: temporal.TEMPORAL_ADDRESS });
-  const clientConnection = await Connection.connect({ address: temporal.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(temporal)).catch(
+    async (err: unknown) => {
+      throw await connectionFailure(temporal, err);
+    },
+  );
+  const clientConnection = await connectTemporal(temporal).catch(async (err: unknown) => {
+    await connection.close();
+    throw err;
+  });
   const client = new Client({ connection: clientConnection, namespace: temporal.TEMPORAL_NAMESPACE });
   const servingQueue = temporal.SERVING_TASK_QUEUE;
   const common = {

@@ -1,17 +1,10 @@
 /** The CLI's Temporal client, from the validated `temporal` configuration section. */
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import type { TemporalConfig } from '../config';
+import { connectTemporal } from '../temporal-connection';
 
 export async function connectClient(config: TemporalConfig): Promise<Client> {
-  const connection = await Connection.connect({
-    address: config.TEMPORAL_ADDRESS,
-    connectTimeout: '5s',
-  }).catch((err: unknown) => {
-    throw new Error(
-      `cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS} (${err instanceof Error ? err.message : err}); ` +
-        'is it running? (locally: npm run stack:up)',
-    );
-  });
+  const connection = await connectTemporal(config, { connectTimeout: '5s' });
   return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 }
 

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { loadConfig, readEnv } from '../config';
+import { loadConfig, type Env } from '../config';
 import { createS3Client } from '../clients';
 import { renderReport } from '../activities/report';
 import { migrate } from '../db/migrate';
@@ -14,7 +14,11 @@ import { uploadDemoData, uploadSparkCode } from '../demo/upload';
 import { startWorker } from '../worker';
 import { parseDate, UsageError, type Out } from './runs';
 
-export function registerToolCommands(program: Command, output: (json: boolean) => Out): void {
+export function registerToolCommands(
+  program: Command,
+  output: (json: boolean) => Out,
+  readEnv: () => Env,
+): void {
   const json = () => new Option('--json', 'machine-readable output');
 
   program

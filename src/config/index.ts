@@ -1,18 +1,17 @@
 /**
- * One typed configuration, read from the environment (and an optional .env file),
+ * One typed configuration, read from the environment and the settings files (see env-files.ts),
  * validated once at start. Each part of the system asks only for the sections it needs,
  * so a worker that only serves the database steps does not demand EC2 settings.
  *
  * Every problem is collected and reported in ONE message: the original scheduler once started
  * without WORKER3/WORKER4 and silently brought up 2 of 4 workers.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import dotenv from 'dotenv';
 import { z } from 'zod';
+import { readEnvFiles, type EnvReading } from './env-files';
 import { ConfigError, type Env } from './fields';
 import { crossChecks, sections } from './sections';
 
+export { ignoredSettingsWarning, type EnvReading, type IgnoredSettings } from './env-files';
 export { ConfigError, Secret } from './fields';
 export type { Env } from './fields';
 
@@ -40,19 +39,42 @@ export const SECTIONS_FOR = {
 } as const satisfies Record<string, readonly SectionName[]>;
 
 /**
- * Reads the environment: process.env wins over the file named by POTHOLE_ENV_FILE (or ./.env).
- * The file is optional; a file explicitly named but missing is an error.
+ * Names the local stack's settings file (.stack/env) carries besides the pipeline's own: the database's admin URL
+ * (test databases, the load benchmark) and the SMTP sink's mail folder (the demo and the tests read the report
+ * there). Known, so that the stack's file does not report them as ignored on every start.
+ */
+const LOCAL_STACK_NAMES = ['POSTGRES_ADMIN_URL', 'MAIL_DIR'];
+
+/** The variables a section reads: the keys of its object (under any transform or pipe). */
+function sectionVariables(schema: z.ZodType): string[] {
+  let inner: z.ZodType = schema;
+  while (inner instanceof z.ZodPipe) inner = inner.in as z.ZodType;
+  if (!(inner instanceof z.ZodObject)) {
+    throw new Error(`a configuration section is not an object schema (${inner.def.type})`);
+  }
+  return Object.keys(inner.shape);
+}
+
+/** Every name some part of the configuration reads. */
+export const KNOWN_SETTINGS: ReadonlySet<string> = new Set([
+  ...Object.values(sections).flatMap((schema) => sectionVariables(schema)),
+  ...LOCAL_STACK_NAMES,
+]);
+
+/**
+ * Reads the settings files (POTHOLE_ENV_FILE's comma list, or ./.env) under the process environment, and names
+ * what the files set that nothing reads. Pure: the worker and the CLI report those names.
+ */
+export function readSettings(processEnv: Env = process.env, cwd = process.cwd()): EnvReading {
+  return readEnvFiles(processEnv, cwd, (name) => KNOWN_SETTINGS.has(name));
+}
+
+/**
+ * The settings: later files override earlier ones, the process environment overrides every file. A file named
+ * in POTHOLE_ENV_FILE but missing is an error.
  */
 export function readEnv(processEnv: Env = process.env, cwd = process.cwd()): Env {
-  const explicit = processEnv.POTHOLE_ENV_FILE;
-  const file = explicit ? path.resolve(cwd, explicit) : path.join(cwd, '.env');
-  let fromFile: Env = {};
-  if (fs.existsSync(file)) {
-    fromFile = dotenv.parse(fs.readFileSync(file));
-  } else if (explicit) {
-    throw new ConfigError([`POTHOLE_ENV_FILE points at ${file}, which does not exist`]);
-  }
-  return { ...fromFile, ...processEnv };
+  return readSettings(processEnv, cwd).env;
 }
 
 /** Validates the requested sections and reports every problem at once. */

@@ -13,6 +13,7 @@ import {
   Secret,
   withDefault,
 } from './fields';
+import { temporalTlsFields, temporalTlsProblems } from './temporal-tls';
 
 const temporalSchema = z.object({
   TEMPORAL_ADDRESS: withDefault('localhost:7233'),
@@ -31,6 +32,7 @@ const temporalSchema = z.object({
   SERVING_RETRY_WINDOW_SECONDS: positiveInt(1800),
   /** Dates per cluster session of a backfill (one cluster start and stop, then the next chunk continues as new). */
   BACKFILL_DATES_PER_SESSION: positiveInt(31),
+  ...temporalTlsFields,
 });
 
 const awsSchema = z.object({
@@ -195,6 +197,7 @@ const watchdogSchema = z.object({
  * reports every problem.
  */
 export const crossChecks: Partial<Record<string, (env: Env) => string[]>> = {
+  temporal: temporalTlsProblems,
   cluster(env) {
     const set = (k: string) => !!env[k]?.trim();
     const out: string[] = [];

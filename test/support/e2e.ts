@@ -12,6 +12,7 @@ import type pg from 'pg';
 import { createEc2Client, createS3Client } from '../../src/clients';
 import { loadConfig } from '../../src/config';
 import { createPool } from '../../src/db/pool';
+import { temporalConnectionOptions } from '../../src/temporal-connection';
 import { ensureDemoCluster, instanceStates, type DemoCluster } from '../../src/demo/cluster';
 import { uploadDemoData, uploadSparkCode } from '../../src/demo/upload';
 import type { PipelineProgress } from '../../src/types';
@@ -128,7 +129,7 @@ export class PipelineWorld {
     s3.destroy();
     this.cluster = await ensureDemoCluster(this.ec2, this.clusterName, 2);
     this.client = new Client({
-      connection: await Connection.connect({ address: this.config.temporal.TEMPORAL_ADDRESS }),
+      connection: await Connection.connect(temporalConnectionOptions(this.config.temporal)),
     });
     if (options.startWorker !== false) await this.startWorker();
   }

@@ -3,8 +3,9 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
 import type { PipelineSettings } from '../../src/activities/temporal';
+import { temporalConnectionOptions } from '../../src/temporal-connection';
 import { fakeActivities, Recorder } from './fake-activities';
-import { stackEnv, stackEnvFile } from './stack';
+import { stackEnv, stackEnvFile, type Env } from './stack';
 
 export { stackEnv, stackEnvFile };
 
@@ -19,19 +20,24 @@ export interface FakeWorld {
   close(): Promise<void>;
 }
 
-export async function startFakeWorld(name: string, settings: PipelineSettings = {}): Promise<FakeWorld> {
+/** `env` is laid over the stack's settings (e.g. TLS settings for another way to the server). */
+export async function startFakeWorld(
+  name: string,
+  settings: PipelineSettings = {},
+  env: Env = {},
+): Promise<FakeWorld> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('ERROR') });
     runtimeInstalled = true;
   }
-  const { temporal } = loadConfig(['temporal'], stackEnv());
+  const { temporal } = loadConfig(['temporal'], stackEnv(env));
   const taskQueue = `${name}-${process.pid}-${Date.now()}`;
-  const connection = await Connection.connect({ address: temporal.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect(temporalConnectionOptions(temporal));
   const client = new Client({ connection, namespace: temporal.TEMPORAL_NAMESPACE });
   const rec = new Recorder();
   rec.settings = { ...settings };
   const worker = await Worker.create({
-    connection: await NativeConnection.connect({ address: temporal.TEMPORAL_ADDRESS }),
+    connection: await NativeConnection.connect(temporalConnectionOptions(temporal)),
     namespace: temporal.TEMPORAL_NAMESPACE,
     taskQueue,
     workflowBundle: await bundleWorkflowCode({

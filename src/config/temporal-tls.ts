@@ -1,0 +1,100 @@
+/**
+ * TLS and API-key settings of the Temporal connection, under the names the `temporal` CLI reads from the
+ * environment, so one set of variables serves both. Paths are checked at start: each file exists and holds what
+ * it should, and a client certificate comes with its own private key.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { z } from 'zod';
+import { type Env, optionalSecret, optionalString } from './fields';
+
+const flag = optionalString.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  if (/^(true|1)$/i.test(v)) return true;
+  if (/^(false|0)$/i.test(v)) return false;
+  ctx.addIssue({ code: 'custom', message: `must be true or false, got "${v}"` });
+  return z.NEVER;
+});
+
+/** PEM text given inline: a value written on one line may carry `\n` for its line breaks. */
+export const pemText = (value: string): string => value.replace(/\\n/g, '\n');
+
+export const temporalTlsFields = {
+  /** TLS with the system's CAs (on by itself when any other TLS setting or the API key is set). */
+  TEMPORAL_TLS: flag,
+  /** The server's CA certificate (PEM), when the system does not trust the server's certificate. */
+  TEMPORAL_TLS_CA: optionalString,
+  TEMPORAL_TLS_CA_DATA: optionalString,
+  /** mTLS: the client certificate and its private key (PEM). */
+  TEMPORAL_TLS_CERT: optionalString,
+  TEMPORAL_TLS_CERT_DATA: optionalString,
+  TEMPORAL_TLS_KEY: optionalString,
+  TEMPORAL_TLS_KEY_DATA: optionalSecret,
+  /** The name the server's certificate is checked against, when it differs from the address's host. */
+  TEMPORAL_TLS_SERVER_NAME: optionalString,
+  /** Sent as a bearer token (Temporal Cloud); implies TLS. */
+  TEMPORAL_API_KEY: optionalSecret,
+};
+
+type Pem = 'certificate' | 'private key';
+
+/** The PEM a path or inline setting gives, or the problem with it (never quoting inline data: it may be a key). */
+function readPem(env: Env, name: string, kind: Pem): { text?: string; problem?: string } {
+  const file = env[name]?.trim();
+  const data = env[`${name}_DATA`]?.trim();
+  if (file && data) return { problem: `${name} and ${name}_DATA are both set: set one of them` };
+  let text: string;
+  let what: string;
+  if (file) {
+    what = `${name} (${file})`;
+    if (!fs.existsSync(file)) return { problem: `${name} names ${file}, which does not exist` };
+    if (!fs.statSync(file).isFile()) return { problem: `${name} names ${file}, which is not a file` };
+    text = fs.readFileSync(file, 'utf8');
+  } else if (data) {
+    what = `${name}_DATA`;
+    text = pemText(data);
+  } else {
+    return {};
+  }
+  try {
+    if (kind === 'certificate') new crypto.X509Certificate(text);
+    else crypto.createPrivateKey(text);
+  } catch {
+    return { problem: `${what} is not a PEM ${kind}` };
+  }
+  return { text };
+}
+
+/** Checks across the TLS settings: files, their content, the certificate and key as a pair, TLS turned off. */
+export function temporalTlsProblems(env: Env): string[] {
+  const problems: string[] = [];
+  const ca = readPem(env, 'TEMPORAL_TLS_CA', 'certificate');
+  const cert = readPem(env, 'TEMPORAL_TLS_CERT', 'certificate');
+  const key = readPem(env, 'TEMPORAL_TLS_KEY', 'private key');
+  for (const r of [ca, cert, key]) if (r.problem) problems.push(r.problem);
+  const set = (name: string) => !!env[name]?.trim() || !!env[`${name}_DATA`]?.trim();
+  if (set('TEMPORAL_TLS_CERT') && !set('TEMPORAL_TLS_KEY'))
+    problems.push(
+      'TEMPORAL_TLS_CERT is set but TEMPORAL_TLS_KEY is not: a client certificate needs its private key',
+    );
+  if (set('TEMPORAL_TLS_KEY') && !set('TEMPORAL_TLS_CERT'))
+    problems.push(
+      'TEMPORAL_TLS_KEY is set but TEMPORAL_TLS_CERT is not: a private key needs its client certificate',
+    );
+  if (cert.text && key.text) {
+    const matches = new crypto.X509Certificate(cert.text).checkPrivateKey(crypto.createPrivateKey(key.text));
+    if (!matches) problems.push('TEMPORAL_TLS_KEY is not the private key of TEMPORAL_TLS_CERT');
+  }
+  if (/^(false|0)$/i.test(env.TEMPORAL_TLS?.trim() ?? '')) {
+    const needTls = [
+      ...['TEMPORAL_TLS_CA', 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY'].flatMap((n) => [n, `${n}_DATA`]),
+      'TEMPORAL_TLS_SERVER_NAME',
+      'TEMPORAL_API_KEY',
+    ].filter((n) => env[n]?.trim());
+    if (needTls.length > 0)
+      problems.push(
+        `TEMPORAL_TLS is false, but ${needTls.join(', ')} ${needTls.length > 1 ? 'need' : 'needs'} TLS`,
+      );
+  }
+  return problems;
+}
