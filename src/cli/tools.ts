@@ -10,6 +10,7 @@ import { createS3Client } from '../clients';
 import { renderReport } from '../activities/report';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
+import { collectSparkCode } from '../demo/spark-code';
 import { uploadDemoData, uploadSparkCode } from '../demo/upload';
 import { startWorker } from '../worker';
 import { parseDate, UsageError, type Out } from './runs';
@@ -58,18 +59,22 @@ export function registerToolCommands(
 
   program
     .command('deploy-code')
-    .description('upload the Spark job code (DIR/stage1, DIR/stage2) to s3://<bucket>/<S3_CODE_PREFIX>/')
+    .description(
+      'upload the Spark job code (DIR/stage1, DIR/stage2) to s3://<bucket>/<S3_CODE_PREFIX>/; each stage ' +
+        'folder must hold the entry file and --py-files its SPARK_STAGEn_* settings name',
+    )
     .argument('<dir>', 'folder holding stage1/ and stage2/ (e.g. spark)')
     .addOption(json())
     .action(async (dir: string, opts: { json?: boolean }) => {
-      for (const stage of ['stage1', 'stage2']) {
-        if (!fs.existsSync(path.join(dir, stage, 'main.py'))) {
-          throw new UsageError(
-            `${path.join(dir, stage, 'main.py')} does not exist; DIR must hold stage1/ and stage2/`,
-          );
-        }
+      const env = readEnv();
+      const { spark } = loadConfig(['spark'], env);
+      try {
+        // Checked before any setting of S3 is needed: a wrong folder is the likelier mistake.
+        collectSparkCode(dir, spark);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
       }
-      const { aws, s3 } = loadConfig(['aws', 's3'], readEnv());
+      const { aws, s3 } = loadConfig(['aws', 's3'], env);
       const client = createS3Client(aws);
       try {
         const uploaded = await uploadSparkCode({
@@ -77,6 +82,7 @@ export function registerToolCommands(
           bucket: s3.S3_BUCKET,
           codePrefix: s3.S3_CODE_PREFIX,
           dir,
+          layout: spark,
         });
         output(!!opts.json).print(
           `uploaded ${uploaded.length} files to s3://${s3.S3_BUCKET}/${s3.S3_CODE_PREFIX}/`,

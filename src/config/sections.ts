@@ -14,6 +14,7 @@ import {
   withDefault,
 } from './fields';
 import { temporalTlsFields, temporalTlsProblems } from './temporal-tls';
+import { sparkStageFields } from './spark-stages';
 
 const temporalSchema = z.object({
   TEMPORAL_ADDRESS: withDefault('localhost:7233'),
@@ -77,10 +78,11 @@ const sparkSchema = z.object({
   SPARK_EXECUTOR_CORES: positiveInt(2),
   SPARK_TOTAL_EXECUTOR_CORES: positiveInt(8),
   SPARK_DRIVER_MEMORY: withDefault('2g'),
-  /** --packages for spark-submit; "none" when the jars are already in SPARK_HOME/jars. */
-  SPARK_PACKAGES: list(['org.apache.hadoop:hadoop-aws:3.5.0']).transform((v) =>
-    v.join() === 'none' ? [] : v,
-  ),
+  /**
+   * --packages for spark-submit, e.g. the hadoop-aws of the cluster's Hadoop version when SPARK_HOME/jars
+   * lacks it; unset (or "none") passes no --packages.
+   */
+  SPARK_PACKAGES: list().transform((v) => (v.join() === 'none' ? [] : v)),
   /** Extra --conf entries, comma separated key=value (e.g. S3A endpoint for S3-compatible stores). */
   SPARK_EXTRA_CONF: list(),
   SPARK_PYTHON_PACKAGES: list(['pyarrow']),
@@ -89,6 +91,8 @@ const sparkSchema = z.object({
   /** A running stage fails (its driver killed) once fewer than the expected workers are ALIVE for this long. */
   SPARK_WORKER_LOSS_TIMEOUT_SECONDS: positiveInt(180),
   SPARK_HISTORY_SERVER: withDefault('true').transform((v) => v !== 'false' && v !== '0'),
+  /** Each stage's entry file, --py-files, own --conf and arguments (spark-stages.ts). */
+  ...sparkStageFields,
 });
 
 const clusterSchema = z

@@ -1,15 +1,22 @@
 /**
  * Deploys Spark job code to where download_code fetches it: s3://<bucket>/<code prefix>/stage1/ and stage2/.
+ * Everything in a stage folder is uploaded; the configured entry and --py-files must be among it.
  *
  * The repository keeps ONE common.py at the top of the jobs folder; it is copied into both stage folders
  * here, because each stage is downloaded and submitted on its own (`--py-files <dir>/stageN/common.py`).
- * A stage folder may carry its own common.py instead; if both exist they must be identical, so a stale
- * copy can never be deployed silently.
+ * The same holds for any --py-file kept at the top of DIR. A stage folder may carry its own copy instead;
+ * if both exist they must be identical, so a stale copy can never be deployed silently.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
+import {
+  DEFAULT_STAGE_SETTINGS,
+  isReferenceLayout,
+  stageJobFiles,
+  type SparkStageSettings,
+} from '../config/spark-stages';
 import { joinKey, replacePrefix, type UploadObject } from './s3-sync';
 
 export const STAGES = ['stage1', 'stage2'] as const;
@@ -29,6 +36,8 @@ const CONTENT_TYPES: Record<string, string> = {
   '.json': 'application/json',
   '.csv': 'text/csv',
   '.txt': 'text/plain',
+  '.yaml': 'application/yaml',
+  '.yml': 'application/yaml',
 };
 
 /** Bytecode caches and hidden files are never job code. */
@@ -52,16 +61,20 @@ function walk(dir: string, base = ''): { name: string; source: string }[] {
 const digest = (body: Buffer): string => createHash('sha256').update(body).digest('hex');
 
 /**
- * The files each stage folder gets, checked against the job contract: main.py, common.py and
- * config_<stage>.json in every stage. Throws one error naming every problem.
+ * The files each stage folder gets, checked against the configured layout (SPARK_STAGEn_ENTRY and
+ * SPARK_STAGEn_PY_FILES; the reference jobs' main.py + common.py by default): the entry and every
+ * --py-file must be there. A --py-file missing from a stage folder but present at the top of DIR is
+ * copied in (a stage's own copy must then be identical). With the reference layout config_<stage>.json
+ * is required too. Throws one error naming every problem.
  */
-export function collectSparkCode(dir: string): SparkCodeFile[] {
+export function collectSparkCode(
+  dir: string,
+  layout: SparkStageSettings = DEFAULT_STAGE_SETTINGS,
+): SparkCodeFile[] {
   const root = path.resolve(dir);
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) {
     throw new Error(`Spark code folder ${root} does not exist (expected stage1/ and stage2/ inside it)`);
   }
-  const sharedPath = path.join(root, 'common.py');
-  const shared = fs.existsSync(sharedPath) ? fs.readFileSync(sharedPath) : undefined;
   const problems: string[] = [];
   const files: SparkCodeFile[] = [];
   for (const stage of STAGES) {
@@ -71,28 +84,34 @@ export function collectSparkCode(dir: string): SparkCodeFile[] {
       continue;
     }
     const stageFiles = walk(stageDir).map((f) => ({ stage, ...f, body: fs.readFileSync(f.source) }));
-    const own = stageFiles.find((f) => f.name === 'common.py');
-    if (own && shared && digest(own.body) !== digest(shared)) {
-      problems.push(
-        `${own.source} differs from ${sharedPath}: keep one of them (the shared one is copied in)`,
-      );
-    }
-    if (!own && shared) stageFiles.push({ stage, name: 'common.py', source: sharedPath, body: shared });
-    for (const required of ['main.py', 'common.py', `config_${stage}.json`]) {
-      if (!stageFiles.some((f) => f.name === required)) {
+    for (const needed of stageJobFiles(layout, stage)) {
+      const own = stageFiles.find((f) => f.name === needed.file);
+      const isPyFile = needed.setting.endsWith('_PY_FILES');
+      const sharedPath = path.join(root, needed.file);
+      const shared = isPyFile && fs.existsSync(sharedPath) ? fs.readFileSync(sharedPath) : undefined;
+      if (own && shared && digest(own.body) !== digest(shared)) {
         problems.push(
-          required === 'common.py'
-            ? `no common.py for ${stage}: put it in ${stageDir}/ or ${root}/`
-            : `${stageDir}/${required} is missing`,
+          `${own.source} differs from ${sharedPath}: keep one of them (the shared one is copied in)`,
+        );
+      }
+      if (!own && shared) stageFiles.push({ stage, name: needed.file, source: sharedPath, body: shared });
+      if (!own && !shared) {
+        problems.push(
+          isPyFile
+            ? `no ${needed.file} for ${stage} (${needed.setting}): put it in ${stageDir}/ or ${root}/`
+            : `${stageDir}/${needed.file} is missing (${needed.setting} names it as the entry file)`,
         );
       }
     }
-    const config = stageFiles.find((f) => f.name === `config_${stage}.json`);
-    if (config) {
-      try {
-        JSON.parse(config.body.toString('utf8'));
-      } catch (err) {
-        problems.push(`${config.source} is not valid JSON: ${(err as Error).message}`);
+    if (isReferenceLayout(layout, stage)) {
+      const config = stageFiles.find((f) => f.name === `config_${stage}.json`);
+      if (!config) problems.push(`${stageDir}/config_${stage}.json is missing`);
+      else {
+        try {
+          JSON.parse(config.body.toString('utf8'));
+        } catch (err) {
+          problems.push(`${config.source} is not valid JSON: ${(err as Error).message}`);
+        }
       }
     }
     files.push(...stageFiles);
@@ -110,14 +129,18 @@ export interface UploadSparkCodeResult {
   deleted: string[];
 }
 
-/** Uploads stage1/ and stage2/ (with common.py) so the prefix holds exactly this code afterwards. */
+/**
+ * Uploads stage1/ and stage2/ (with the shared --py-files copied in) so the prefix holds exactly this
+ * code afterwards. `layout`: the stages' settings (the reference layout when not given).
+ */
 export async function uploadSparkCode(args: {
   s3: S3Client;
   bucket: string;
   codePrefix: string;
   dir: string;
+  layout?: SparkStageSettings;
 }): Promise<UploadSparkCodeResult> {
-  const files = collectSparkCode(args.dir);
+  const files = collectSparkCode(args.dir, args.layout);
   const result: UploadSparkCodeResult = {
     locations: {} as Record<Stage, string>,
     uploaded: [],

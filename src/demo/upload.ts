@@ -70,14 +70,11 @@ export async function uploadDemoData(args: {
 export type UploadedCodeFile = UploadSparkCodeResult['uploaded'][number];
 
 /**
- * Uploads DIR/stage1 and DIR/stage2 (each with common.py) to <code prefix>/stage1/ and stage2/, removing
- * files of an earlier deploy that are gone locally. Returns the uploaded files.
+ * Uploads DIR/stage1 and DIR/stage2 (each with its --py-files) to <code prefix>/stage1/ and stage2/,
+ * removing files of an earlier deploy that are gone locally. Returns the uploaded files.
  */
-export async function uploadSparkCode(args: {
-  s3: S3Client;
-  bucket: string;
-  codePrefix: string;
-  dir: string;
-}): Promise<UploadedCodeFile[]> {
+export async function uploadSparkCode(
+  args: Parameters<typeof uploadSparkCodeTree>[0],
+): Promise<UploadedCodeFile[]> {
   return (await uploadSparkCodeTree(args)).uploaded;
 }

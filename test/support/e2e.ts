@@ -49,16 +49,26 @@ export const describeProcesses = (pids: string[]): string =>
 export const processAlive = (pid: string | number): boolean =>
   spawnSync('kill', ['-0', String(pid)]).status === 0;
 
-/** Spark applications of that name started since the given time, counted from Spark's own event logs. */
-export function sparkApplications(name: string, since: number): number {
-  if (!fs.existsSync(sparkEvents)) return 0;
+/** Event logs of Spark applications of that name started since the given time, as text. */
+function eventLogs(name: string, since: number): string[] {
+  if (!fs.existsSync(sparkEvents)) return [];
   return fs
     .readdirSync(sparkEvents, { recursive: true, encoding: 'utf8' })
     .map((f) => path.join(sparkEvents, f))
     .filter((f) => path.basename(f).startsWith('events_') || /^(app|local)-[^/]*$/.test(path.basename(f)))
     .filter((f) => fs.statSync(f).isFile() && fs.statSync(f).mtimeMs >= since)
-    .filter((f) => fs.readFileSync(f, 'utf8').includes(`"App Name":"${name}"`)).length;
+    .map((f) => fs.readFileSync(f, 'utf8'))
+    .filter((text) => text.includes(`"App Name":"${name}"`));
 }
+
+/** Spark applications of that name started since the given time, counted from Spark's own event logs. */
+export const sparkApplications = (name: string, since: number): number => eventLogs(name, since).length;
+
+/** The spark-submit command lines of those applications, as the driver's JVM recorded them. */
+export const sparkSubmitCommands = (name: string, since: number): string[] =>
+  eventLogs(name, since).flatMap((text) =>
+    [...text.matchAll(/"sun\.java\.command":("(?:[^"\\]|\\.)*")/g)].map((m) => JSON.parse(m[1]!) as string),
+  );
 
 /** The driver state folder of a date and stage on the master (`<SPARK_JOB_DIR>/run/<date>-<stage>`). */
 export const driverDir = (env: Env, date: string, stage: string): string =>

@@ -14,7 +14,8 @@ import { sshAddress } from '../cluster';
 import { joinCommands, lastLines, sh, withHereDoc, type ShellCommand } from '../remote';
 import { listAll } from '../s3-checks';
 import type { SparkContext } from './context';
-import { curlConfigUrl, STAGES, type Stage } from './scripts';
+import { stageJobFiles } from '../../config/spark-stages';
+import { curlConfigUrl, STAGES, stageDir, type Stage } from './scripts';
 
 export interface DownloadCodeResult {
   files: number;
@@ -61,10 +62,13 @@ export function createCodeControl(ctx: SparkContext) {
         }
         files.push({ key: o.Key!, rel, size: o.Size ?? 0 });
       }
-      for (const needed of ['main.py', 'common.py']) {
-        if (!files.some((f) => f.rel === `${stage}/${needed}`)) {
+      const present = objects.map((o) => o.Key!.slice(prefix.length));
+      for (const needed of stageJobFiles(spark, stage)) {
+        if (!present.includes(needed.file)) {
+          const shown = present.slice(0, 20).join(', ') + (present.length > 20 ? ', …' : '');
           throw ApplicationFailure.nonRetryable(
-            `${source} has no ${needed}: the job contract needs main.py and common.py in each stage folder`,
+            `${source} has no ${needed.file}, which ${needed.setting} names: deploy it into that stage ` +
+              `folder or set ${needed.setting} to the stage's own file (the folder holds ${shown})`,
             'MissingJobCode',
           );
         }
@@ -135,16 +139,35 @@ export function createCodeControl(ctx: SparkContext) {
     return result;
   }
 
-  async function ensureCode(info: ClusterInfo, stage: Stage): Promise<void> {
-    const dir = path.posix.join(spark.SPARK_JOB_DIR, stage);
-    const present = await ssh.exec(
+  /** The stage's configured files (entry and --py-files) that are not on the master. */
+  async function missingOnMaster(info: ClusterInfo, stage: Stage, batchDate: string) {
+    const dir = stageDir(spark, stage);
+    const needed = stageJobFiles(spark, stage, batchDate);
+    // Prints each missing file's path relative to the stage folder.
+    const r = await ssh.exec(
       masterSsh(info),
-      sh`test -f ${path.posix.join(dir, 'main.py')} && test -f ${path.posix.join(dir, 'common.py')}`,
+      sh`d=${dir}; for f in ${needed.map((n) => n.file)}; do [ -f "$d/$f" ] || printf '%s\\n' "$f"; done`,
       { timeoutMs: 60_000 },
     );
-    if (present.exitCode !== 0) {
-      log.warn(`job code for ${stage} is not on the master (reset past download_code?): downloading it`);
-      await downloadCode(info);
+    if (r.exitCode !== 0) {
+      throw new Error(`checking the job code in ${dir} on ${masterSsh(info)} failed (exit ${r.exitCode})`);
+    }
+    const missing = new Set(r.stdout.split('\n').filter(Boolean));
+    return needed.filter((n) => missing.has(n.file));
+  }
+
+  /** Before a stage runs: its entry and --py-files are on the master, downloaded again when not. */
+  async function ensureCode(info: ClusterInfo, stage: Stage, batchDate: string): Promise<void> {
+    if ((await missingOnMaster(info, stage, batchDate)).length === 0) return;
+    log.warn(`job code for ${stage} is not on the master (reset past download_code?): downloading it`);
+    const { source } = await downloadCode(info);
+    const still = await missingOnMaster(info, stage, batchDate);
+    if (still.length > 0) {
+      throw ApplicationFailure.nonRetryable(
+        `${stageDir(spark, stage)}/ lacks ${still.map((n) => `${n.file} (named by ${n.setting})`).join(', ')} ` +
+          `after downloading ${source}${stage}/: deploy it into that stage folder or change the setting`,
+        'MissingJobCode',
+      );
     }
   }
 

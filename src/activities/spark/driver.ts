@@ -29,7 +29,7 @@ export function createDriverControl(
   ctx: SparkContext,
   steps: {
     ensureSparkRunning(info: ClusterInfo): Promise<StartSparkResult>;
-    ensureCode(info: ClusterInfo, stage: Stage): Promise<void>;
+    ensureCode(info: ClusterInfo, stage: Stage, batchDate: string): Promise<void>;
   },
 ) {
   const {
@@ -53,7 +53,7 @@ export function createDriverControl(
     const batchDate = validDate(input);
     const info = await cluster();
     await ensureSparkRunning(info);
-    await ensureCode(info, stage);
+    await ensureCode(info, stage, batchDate);
 
     const host = masterSsh(info);
     const dir = runDir(spark, stage, batchDate);

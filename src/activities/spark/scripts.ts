@@ -13,6 +13,7 @@
  */
 import path from 'node:path';
 import type { S3Config, SparkConfig } from '../../config';
+import { stageJob } from '../../config/spark-stages';
 import { raw, sh, type ShellCommand } from '../remote';
 
 export type Stage = 'stage1' | 'stage2';
@@ -26,10 +27,19 @@ export interface SubmitParams {
 
 export const appName = (stage: Stage, batchDate: string) => `pothole-${stage}-${batchDate}`;
 
-/** The spark-submit argv of the Spark job contract; every part comes from configuration. */
+/** Where a stage's code lives on the master: `<SPARK_JOB_DIR>/<stage>`. */
+export const stageDir = (spark: SparkConfig, stage: Stage) => path.posix.join(spark.SPARK_JOB_DIR, stage);
+
+/**
+ * The spark-submit argv of the Spark job contract; every part comes from configuration, the stage's
+ * entry file, --py-files, own --conf entries and arguments from SPARK_STAGEn_* (the reference layout
+ * by default).
+ */
 export function sparkSubmitArgs(config: { spark: SparkConfig; s3: S3Config }, p: SubmitParams): string[] {
   const { spark, s3 } = config;
-  const dir = path.posix.join(spark.SPARK_JOB_DIR, p.stage);
+  const dir = stageDir(spark, p.stage);
+  const job = stageJob(spark, p.stage, p.batchDate);
+  const pyFiles = job.pyFiles.map((f) => path.posix.join(dir, f));
   return [
     path.posix.join(spark.SPARK_HOME, 'bin', 'spark-submit'),
     ...['--master', p.masterUrl, '--deploy-mode', 'client', '--name', appName(p.stage, p.batchDate)],
@@ -43,8 +53,10 @@ export function sparkSubmitArgs(config: { spark: SparkConfig; s3: S3Config }, p:
     ...['--conf', `spark.pothole.prefix.stage2=${s3.S3_STAGE2_OUTPUT_PREFIX}`],
     ...(spark.SPARK_PACKAGES.length ? ['--packages', spark.SPARK_PACKAGES.join(',')] : []),
     ...spark.SPARK_EXTRA_CONF.flatMap((c) => ['--conf', c]),
-    ...['--py-files', path.posix.join(dir, 'common.py'), path.posix.join(dir, 'main.py')],
-    ...['--env', p.stage, '--batch-date', p.batchDate],
+    ...job.conf.flatMap((c) => ['--conf', c]),
+    ...(pyFiles.length ? ['--py-files', pyFiles.join(',')] : []),
+    path.posix.join(dir, job.entry),
+    ...job.args,
   ];
 }
 

@@ -302,6 +302,26 @@ test('download_code from an empty code prefix fails non-retryably, naming the s3
   assert.ok(fs.existsSync(path.join(jobDir, 'stage1', 'main.py')), 'the code in place is untouched');
 });
 
+test('download_code refuses a stage folder without the configured entry, naming the file, the folder and the setting', async () => {
+  const acts2 = build({ SPARK_STAGE2_ENTRY: 'stage2_spatial_clustering.py' });
+  await rejectsWith(acts2.download_code(stepInput('2030-01-01')), (e) => {
+    assert.equal(e.nonRetryable, true);
+    assert.equal(e.type, 'MissingJobCode');
+    assert.match(
+      e.message,
+      new RegExp(
+        `s3://${baseEnv.S3_BUCKET}/${overrides.S3_CODE_PREFIX}/stage2/ has no stage2_spatial_clustering\\.py, ` +
+          'which SPARK_STAGE2_ENTRY names: .*set SPARK_STAGE2_ENTRY .*holds .*main\\.py',
+      ),
+    );
+  });
+  assert.equal(
+    fs.readFileSync(path.join(jobDir, 'stage2', 'main.py'), 'utf8'),
+    MAIN_PY,
+    'the code in place is untouched',
+  );
+});
+
 test('install_deps with pyarrow already installed is quick and visits the shared host once', async () => {
   const r = await new ActivityHarness().run(acts.install_deps, stepInput('2030-01-01'));
   assert.deepEqual(r.packages, ['pyarrow']);

@@ -18,7 +18,7 @@ import {
   sparkSubmitArgs,
   stopDaemonsScript,
 } from '../../../src/activities/spark/scripts';
-import type { ShellCommand } from '../../../src/activities/shell-quote';
+import { sh, type ShellCommand } from '../../../src/activities/shell-quote';
 
 const env = {
   S3_BUCKET: 'pothole-data',
@@ -27,7 +27,7 @@ const env = {
   SPARK_EXTRA_CONF: 'spark.hadoop.fs.s3a.endpoint=http://127.0.0.1:4566,spark.x=a b',
 };
 
-test('spark-submit follows the job contract, every part from configuration', () => {
+test('spark-submit follows the job contract, every part from configuration; no --packages by default', () => {
   const config = loadConfig(['spark', 's3'], env);
   const argv = sparkSubmitArgs(config, {
     stage: 'stage1',
@@ -60,8 +60,6 @@ test('spark-submit follows the job contract, every part from configuration', () 
     'spark.pothole.prefix.stage1=stage1_anomaly_detected',
     '--conf',
     'spark.pothole.prefix.stage2=stage2_spatial_clustering',
-    '--packages',
-    'org.apache.hadoop:hadoop-aws:3.5.0',
     '--conf',
     'spark.hadoop.fs.s3a.endpoint=http://127.0.0.1:4566',
     '--conf',
@@ -76,15 +74,91 @@ test('spark-submit follows the job contract, every part from configuration', () 
   ]);
 });
 
-test('SPARK_PACKAGES=none leaves --packages out', () => {
-  const config = loadConfig(['spark', 's3'], { ...env, SPARK_PACKAGES: 'none' });
+test('SPARK_PACKAGES adds --packages; "none" leaves it out', () => {
+  const submit = (packages: string) =>
+    sparkSubmitArgs(loadConfig(['spark', 's3'], { ...env, SPARK_PACKAGES: packages }), {
+      stage: 'stage2',
+      batchDate: '2026-02-12',
+      masterUrl: 'spark://m:7077',
+    });
+  const withAws = submit('org.apache.hadoop:hadoop-aws:3.3.4');
+  assert.deepEqual(withAws.slice(withAws.indexOf('--packages'), withAws.indexOf('--packages') + 2), [
+    '--packages',
+    'org.apache.hadoop:hadoop-aws:3.3.4',
+  ]);
+  const none = submit('none');
+  assert.ok(!none.includes('--packages'));
+  assert.equal(none.at(-5), '/home/ubuntu/spark-job/stage2/main.py');
+});
+
+test("another team's layout: entry, --py-files, the stage's --conf and arguments from settings, placeholders filled", () => {
+  const config = loadConfig(['spark', 's3'], {
+    ...env,
+    SPARK_STAGE1_ENTRY: 'stage1_anomaly_detection.py',
+    SPARK_STAGE1_PY_FILES: 'connection_{stage}.py, lib/helpers.py',
+    SPARK_STAGE1_CONF: 'spark.team.run={stage}-{batchDate},spark.team.mode=nightly',
+    SPARK_STAGE1_ARGS: "--env {stage}  --batch-date {batchDate} --note it's",
+  });
+  const argv = sparkSubmitArgs(config, {
+    stage: 'stage1',
+    batchDate: '2026-02-12',
+    masterUrl: 'spark://m:7077',
+  });
+  // The stage's own confs come after SPARK_EXTRA_CONF, and the reference files are gone.
+  assert.deepEqual(argv.slice(argv.indexOf('spark.x=a b') + 1), [
+    '--conf',
+    'spark.team.run=stage1-2026-02-12',
+    '--conf',
+    'spark.team.mode=nightly',
+    '--py-files',
+    '/home/ubuntu/spark-job/stage1/connection_stage1.py,/home/ubuntu/spark-job/stage1/lib/helpers.py',
+    '/home/ubuntu/spark-job/stage1/stage1_anomaly_detection.py',
+    '--env',
+    'stage1',
+    '--batch-date',
+    '2026-02-12',
+    '--note',
+    "it's",
+  ]);
+  // The other stage keeps the reference layout.
+  const stage2 = sparkSubmitArgs(config, {
+    stage: 'stage2',
+    batchDate: '2026-02-12',
+    masterUrl: 'spark://m:7077',
+  });
+  assert.deepEqual(stage2.slice(-7), [
+    '--py-files',
+    '/home/ubuntu/spark-job/stage2/common.py',
+    '/home/ubuntu/spark-job/stage2/main.py',
+    '--env',
+    'stage2',
+    '--batch-date',
+    '2026-02-12',
+  ]);
+});
+
+test('SPARK_STAGEn_PY_FILES=none submits without --py-files; the arguments reach the driver quoted, one word each', () => {
+  const config = loadConfig(['spark', 's3'], {
+    ...env,
+    SPARK_STAGE2_ENTRY: 'jobs/{stage}.py',
+    SPARK_STAGE2_PY_FILES: 'none',
+    SPARK_STAGE2_ARGS: "--date={batchDate} --label it's;rm",
+  });
   const argv = sparkSubmitArgs(config, {
     stage: 'stage2',
     batchDate: '2026-02-12',
     masterUrl: 'spark://m:7077',
   });
-  assert.ok(!argv.includes('--packages'));
-  assert.equal(argv.at(-5), '/home/ubuntu/spark-job/stage2/main.py');
+  assert.ok(!argv.includes('--py-files'));
+  assert.deepEqual(argv.slice(-4), [
+    '/home/ubuntu/spark-job/stage2/jobs/stage2.py',
+    '--date=2026-02-12',
+    '--label',
+    "it's;rm",
+  ]);
+  // Through the launcher's quoting, a shell sees exactly these words.
+  const printed = runSh(sh`printf '%s\\n' ${argv.slice(-3)}`).stdout;
+  assert.equal(printed, "--date=2026-02-12\n--label\nit's;rm\n");
 });
 
 // ---- the driver launcher, with a stand-in driver ------------------------------------------------------

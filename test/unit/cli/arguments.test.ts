@@ -4,20 +4,23 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { batchDateOf } from '../../../src/cli/runs';
 
 const bin = path.resolve(__dirname, '../../../bin/pothole.js');
 
-function pothole(...args: string[]) {
+function potholeWith(env: Record<string, string>, ...args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: '127.0.0.1:1', POTHOLE_ENV_FILE: '/dev/null' },
+    env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: '127.0.0.1:1', POTHOLE_ENV_FILE: '/dev/null', ...env },
     timeout: 60_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
+const pothole = (...args: string[]) => potholeWith({}, ...args);
 
 describe('pothole CLI arguments', () => {
   const cases: [string[], RegExp][] = [
@@ -74,5 +77,39 @@ describe('batch dates of runs', () => {
     assert.equal(batchDateOf('pothole-pipeline-scheduled-2026-02-12T17:00:00Z'), '2026-02-12');
     assert.equal(batchDateOf('pothole-backfill-2026-02-01-2026-02-07'), '2026-02-01..2026-02-07');
     assert.equal(batchDateOf('something-else'), undefined);
+  });
+});
+
+describe('pothole deploy-code', () => {
+  const teamLayout = {
+    SPARK_STAGE1_ENTRY: 'stage1_anomaly_detection.py',
+    SPARK_STAGE1_PY_FILES: 'connection_stage1.py',
+    SPARK_STAGE2_ENTRY: 'stage2_spatial_clustering.py',
+    SPARK_STAGE2_PY_FILES: 'connection_stage2.py',
+  };
+  const jobs = fs.mkdtempSync(path.join(os.tmpdir(), 'pothole-deploy-args-'));
+  after(() => fs.rmSync(jobs, { recursive: true, force: true }));
+  for (const file of [
+    'stage1/stage1_anomaly_detection.py',
+    'stage1/connection_stage1.py',
+    'stage2/stage2_spatial_clustering.py',
+  ]) {
+    fs.mkdirSync(path.dirname(path.join(jobs, file)), { recursive: true });
+    fs.writeFileSync(path.join(jobs, file), '#');
+  }
+
+  it('names the entry or --py-file a stage lacks and its setting, before any S3 setting is needed', () => {
+    const r = potholeWith(teamLayout, 'deploy-code', jobs);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /no connection_stage2\.py for stage2 \(SPARK_STAGE2_PY_FILES\)/);
+    assert.doesNotMatch(r.err, /main\.py|common\.py|S3_BUCKET/);
+  });
+
+  it('accepts a layout whose files the settings name (then asks for the bucket)', () => {
+    fs.writeFileSync(path.join(jobs, 'stage2/connection_stage2.py'), '#');
+    const r = potholeWith(teamLayout, 'deploy-code', jobs);
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /S3_BUCKET is required/);
+    assert.doesNotMatch(r.err, /cannot be deployed/);
   });
 });

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { loadConfig } from '../../../src/config';
 import { collectSparkCode } from '../../../src/demo/spark-code';
 
 const SPARK_DIR = path.join(__dirname, '../../../spark');
@@ -98,6 +99,71 @@ describe('Spark code deployment', () => {
         return true;
       },
     );
+  });
+
+  const teamLayout = loadConfig(['spark'], {
+    SPARK_STAGE1_ENTRY: 'stage1_anomaly_detection.py',
+    SPARK_STAGE1_PY_FILES: 'connection_{stage}.py',
+    SPARK_STAGE2_ENTRY: 'stage2_spatial_clustering.py',
+    SPARK_STAGE2_PY_FILES: 'connection_{stage}.py',
+  }).spark;
+
+  it('deploys another layout as it is when the settings name its files: no main.py, common.py or JSON config asked for', () => {
+    const root = tree({
+      'stage1/stage1_anomaly_detection.py': '#',
+      'stage1/connection_stage1.py': '#',
+      'stage1/config_stage1.yaml': 'threshold: 3',
+      'stage2/stage2_spatial_clustering.py': '#',
+      'stage2/connection_stage2.py': '#',
+      'stage2/config_stage2.yaml': 'cell: 50',
+      'stage2/sql/cells.sql': 'select 1',
+    });
+    assert.deepEqual(
+      collectSparkCode(root, teamLayout)
+        .map((f) => `${f.stage}/${f.name}`)
+        .sort(),
+      [
+        'stage1/config_stage1.yaml',
+        'stage1/connection_stage1.py',
+        'stage1/stage1_anomaly_detection.py',
+        'stage2/config_stage2.yaml',
+        'stage2/connection_stage2.py',
+        'stage2/sql/cells.sql',
+        'stage2/stage2_spatial_clustering.py',
+      ],
+    );
+  });
+
+  it('names the missing entry or --py-file of another layout and the setting that names it', () => {
+    const root = tree({
+      'stage1/main.py': '#',
+      'stage1/connection_stage1.py': '#',
+      'stage2/stage2_spatial_clustering.py': '#',
+    });
+    assert.throws(
+      () => collectSparkCode(root, teamLayout),
+      (err: Error) => {
+        assert.match(
+          err.message,
+          /stage1\/stage1_anomaly_detection\.py is missing \(SPARK_STAGE1_ENTRY names it as the entry file\)/,
+        );
+        assert.match(err.message, /no connection_stage2\.py for stage2 \(SPARK_STAGE2_PY_FILES\)/);
+        assert.doesNotMatch(err.message, /config_stage|common\.py/);
+        return true;
+      },
+    );
+  });
+
+  it('copies a --py-file kept at the top of the folder into the stage that names it', () => {
+    const root = tree({
+      'connection_stage1.py': 'shared',
+      'stage1/stage1_anomaly_detection.py': '#',
+      'stage2/stage2_spatial_clustering.py': '#',
+      'stage2/connection_stage2.py': '#',
+    });
+    const copied = collectSparkCode(root, teamLayout).find((f) => f.name === 'connection_stage1.py');
+    assert.equal(copied?.stage, 'stage1');
+    assert.equal(copied?.body.toString(), 'shared');
   });
 
   it('names the folder when it does not exist', () => {
