@@ -312,25 +312,53 @@ describe('pothole doctor', () => {
   });
 
   it('names each broken part with its fix, and only that one', async () => {
-    const [hostKey, entryFile, unknownInstance, smtpPassword, kakaoRefused, pending, settings] =
-      await Promise.all([
-        doctorInProcess({ ...healthy, SSH_KNOWN_HOSTS_PATH: otherHostKeyFile() }),
-        doctorInProcess({ ...healthy, S3_CODE_PREFIX: noEntryPrefix }),
-        doctorInProcess({
-          ...healthy,
-          WORKER_INSTANCE_IDS: `${cluster.workerIds.join(',')},${UNKNOWN_INSTANCE}`,
-        }),
-        doctorInProcess({ ...healthy, SMTP_PASSWORD: 'not-the-password' }),
-        doctorInProcess({ ...healthy, KAKAO_REST_API_KEY: 'not-the-key' }),
-        doctorInProcess({ ...healthy, POSTGRES_DB: unmigrated.name }),
-        doctorInProcess({ ...healthy, S3_BUCKET: '', SSH_PORT: 'twenty-two' }),
-      ]);
+    const [
+      hostKey,
+      entryFile,
+      unknownInstance,
+      smtpPassword,
+      kakaoRefused,
+      pending,
+      settings,
+      namespace,
+      stoppedMaster,
+    ] = await Promise.all([
+      doctorInProcess({ ...healthy, SSH_KNOWN_HOSTS_PATH: otherHostKeyFile() }),
+      doctorInProcess({ ...healthy, S3_CODE_PREFIX: noEntryPrefix }),
+      doctorInProcess({
+        ...healthy,
+        WORKER_INSTANCE_IDS: `${cluster.workerIds.join(',')},${UNKNOWN_INSTANCE}`,
+      }),
+      doctorInProcess({ ...healthy, SMTP_PASSWORD: 'not-the-password' }),
+      doctorInProcess({ ...healthy, KAKAO_REST_API_KEY: 'not-the-key' }),
+      doctorInProcess({ ...healthy, POSTGRES_DB: unmigrated.name }),
+      doctorInProcess({ ...healthy, S3_BUCKET: '', SSH_PORT: 'twenty-two' }),
+      doctorInProcess({ ...healthy, TEMPORAL_NAMESPACE: 'no-such-namespace' }),
+      // As on EC2: the master is reached at its private IP, which a stopped instance does not have.
+      doctorInProcess({ ...healthy, SSH_HOST: '' }),
+    ]);
 
     onlyProblem(
       hostKey,
       'ssh to the master',
       /HOST KEY MISMATCH for \[127\.0\.0\.1\]:2222/,
       /ssh-keygen -R '\[127\.0\.0\.1\]:2222' -f \S+known_hosts && ssh-keyscan -p 2222 127\.0\.0\.1 >> /,
+    );
+    onlyProblem(
+      namespace,
+      'temporal',
+      /127\.0\.0\.1:7233 answers but has no namespace no-such-namespace/,
+      /temporal operator namespace create --namespace no-such-namespace/,
+    );
+    assert.deepEqual(withStatus(namespace.results, 'skipped'), [
+      'schedule pothole-nightly',
+      'schedule pothole-watchdog',
+    ]);
+    assert.equal(stoppedMaster.status, 0);
+    assert.deepEqual(withStatus(stoppedMaster.results, 'skipped'), ['ssh to the master']);
+    assert.equal(
+      result(stoppedMaster.results, 'ssh to the master').detail,
+      `the master ${cluster.masterId} is stopped: SSH can only be checked while it runs (the doctor does not start it)`,
     );
     onlyProblem(entryFile, 'spark job code', /stage2\/ has no main\.py/, /pothole deploy-code spark/);
     onlyProblem(unknownInstance, 'cluster instances', new RegExp(UNKNOWN_INSTANCE), /WORKER_INSTANCE_IDS/);
