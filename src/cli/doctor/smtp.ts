@@ -14,6 +14,7 @@ export const smtpCheck: Check = {
   async run(ctx) {
     const { smtp } = ctx.section('email');
     const server = `${smtp.host}:${smtp.port}`;
+    const tls = smtp.security === 'none' ? 'no TLS' : smtp.security;
     const transport = createTransportFromConfig(ctx.section('email'));
     ctx.onClose(() => transport.close());
     try {
@@ -48,8 +49,8 @@ export const smtpCheck: Check = {
       ok(
         NAME,
         smtp.user && smtp.password
-          ? `${server} accepted the login of ${smtp.user} (${smtp.security})`
-          : `${server} answers (${smtp.security}; no login configured)`,
+          ? `${server} accepted the login of ${smtp.user} (${tls})`
+          : `${server} answers (${tls}; no login configured)`,
       ),
     ];
   },

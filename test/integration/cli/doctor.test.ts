@@ -6,11 +6,11 @@
  * SMTP sink started with a required login; Slack and Kakao are local stand-ins.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type http from 'node:http';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -37,11 +37,17 @@ import {
   stackEnvFile,
   stackS3Client,
   uniqueName,
-  waitFor,
 } from '../../support/stack';
 import { runPothole, type CliOutcome } from '../../support/worker-process';
 import { createTestCluster, type TestCluster } from '../activities/cluster-support';
 import { deletePrefix, putObject } from '../activities/serving-support';
+import {
+  fakeKakao,
+  listening,
+  silentServer,
+  startSmtpSinkWithLogin,
+  writeOtherHostKey,
+} from './doctor-support';
 
 const base = stackEnv();
 const config = loadConfig(['temporal', 's3', 'ssh', 'postgres', 'email'], base);
@@ -80,51 +86,13 @@ let temporal: Client;
 let slack: SlackSink;
 let kakao: http.Server;
 let silent: net.Server;
-let loginSink: ChildProcess;
-let loginSinkPort: number;
+let loginSink: { port: number; stop(): void };
 let silentSmtpPort: number;
 let healthy: NodeJS.ProcessEnv;
 
-const listening = (server: net.Server | http.Server) =>
-  new Promise<number>((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
-  );
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  const port = await listening(server);
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-/** A stand-in for the Kakao Local API: 200 for the right key, 401 as Kakao answers a wrong one. */
-function fakeKakao(): http.Server {
-  return http.createServer((req, res) => {
-    const good = req.headers.authorization === `KakaoAK ${kakaoKey}` && req.url?.startsWith('/v2/local/geo/');
-    res.writeHead(good ? 200 : 401, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify(
-        good
-          ? { meta: { total_count: 0 }, documents: [] }
-          : { errorType: 'AccessDeniedError', message: 'wrong appKey format' },
-      ),
-    );
-  });
-}
-
-/** A known_hosts file naming the stack's SSH address with a key the server does not have. */
-function otherHostKeyFile(): string {
-  const { publicKey } = crypto.generateKeyPairSync('ed25519');
-  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
-  const field = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
-  const blob = Buffer.concat([field(Buffer.from('ssh-ed25519')), field(raw)]);
-  const file = path.join(tmp, 'known_hosts');
-  fs.writeFileSync(
-    file,
-    `[${config.ssh.SSH_HOST}]:${config.ssh.SSH_PORT} ssh-ed25519 ${blob.toString('base64')}\n`,
-  );
-  return file;
-}
+/** A known_hosts file naming the stack's SSH address with a key its server does not have. */
+const knownHostsWithOtherKey = () =>
+  writeOtherHostKey(path.join(tmp, 'known_hosts'), config.ssh.SSH_HOST!, config.ssh.SSH_PORT);
 
 function pothole(env: NodeJS.ProcessEnv, ...args: string[]) {
   const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/pothole.js'), ...args], {
@@ -199,32 +167,11 @@ before(async () => {
 
   slack = new SlackSink();
   await slack.start();
-  kakao = fakeKakao();
+  kakao = fakeKakao(kakaoKey);
   const kakaoPort = await listening(kakao);
-  // Accepts connections and never says a word: a hung server.
-  silent = net.createServer(() => undefined);
+  silent = silentServer();
   silentSmtpPort = await listening(silent);
-
-  loginSinkPort = await freePort();
-  loginSink = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'stack/smtp-sink.ts')], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      SMTP_SINK_PORT: String(loginSinkPort),
-      MAIL_DIR: path.join(tmp, 'mail'),
-      SMTP_SINK_USER: smtpLogin.user,
-      SMTP_SINK_PASSWORD: smtpLogin.password,
-    },
-    stdio: 'ignore',
-  });
-  await waitFor(
-    'the SMTP sink with a login',
-    async () => ((await portAnswers('127.0.0.1', loginSinkPort)) ? true : undefined),
-    {
-      timeoutMs: 30_000,
-      intervalMs: 200,
-    },
-  );
+  loginSink = await startSmtpSinkWithLogin(smtpLogin, path.join(tmp, 'mail'));
 
   healthy = {
     ...process.env,
@@ -236,7 +183,7 @@ before(async () => {
     S3_CODE_PREFIX: codePrefix,
     S3_RAW_DATA_PREFIX: rawPrefix,
     POSTGRES_DB: db.name,
-    SMTP_PORT: String(loginSinkPort),
+    SMTP_PORT: String(loginSink.port),
     SMTP_USER: smtpLogin.user,
     SMTP_PASSWORD: smtpLogin.password,
     SLACK_WEBHOOK_URL: slack.url(slackSecretPath),
@@ -268,7 +215,7 @@ after(async () => {
       .catch(() => undefined);
   }
   await temporal?.connection.close();
-  loginSink?.kill('SIGTERM');
+  loginSink?.stop();
   await slack?.stop();
   kakao?.close();
   silent?.close();
@@ -323,7 +270,7 @@ describe('pothole doctor', () => {
       namespace,
       stoppedMaster,
     ] = await Promise.all([
-      doctorInProcess({ ...healthy, SSH_KNOWN_HOSTS_PATH: otherHostKeyFile() }),
+      doctorInProcess({ ...healthy, SSH_KNOWN_HOSTS_PATH: knownHostsWithOtherKey() }),
       doctorInProcess({ ...healthy, S3_CODE_PREFIX: noEntryPrefix }),
       doctorInProcess({
         ...healthy,
