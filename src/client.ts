@@ -31,6 +31,7 @@ import {
 import { assertStageOutput } from './cli/preconditions';
 import { scheduleCommand } from './cli/schedule';
 import { registerToolCommands } from './cli/tools';
+import { doctorCommand } from './cli/doctor';
 
 function output(json: boolean): Out {
   return {
@@ -164,6 +165,22 @@ export function buildProgram(): Command {
     .action(async (action: string, opts: { json?: boolean }) => {
       const config = loadConfig(SECTIONS_FOR.client, readEnv());
       await scheduleCommand(await connectClient(config.temporal), config, output(!!opts.json), action);
+    });
+
+  program
+    .command('doctor')
+    .description(
+      'check everything the nightly run needs (settings, Temporal and the schedules, EC2, SSH, S3, PostgreSQL, ' +
+        'SMTP, Slack, Kakao) and say how to fix what is wrong; exit code 1 on any problem',
+    )
+    .option('--send-test', 'also post a test message to Slack')
+    .option('--timeout <seconds>', 'time limit of each check', '10')
+    .addOption(json)
+    .action(async (opts: { sendTest?: boolean; timeout: string; json?: boolean }) => {
+      const timeout = Number(opts.timeout);
+      if (!(timeout > 0))
+        throw new UsageError(`--timeout must be a positive number of seconds, got "${opts.timeout}"`);
+      process.exitCode = await doctorCommand({ json: opts.json, sendTest: opts.sendTest, timeout });
     });
 
   registerToolCommands(program, output, readEnv);

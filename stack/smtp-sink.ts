@@ -1,7 +1,8 @@
 /**
  * The local stack's SMTP endpoint: accepts every message (no TLS, any or no credentials) and keeps it
  * as <timestamp>-<id>.eml in MAIL_DIR, so tests and people can read what the pipeline sent.
- * Started by stack/up.sh; settings from SMTP_SINK_HOST / SMTP_SINK_PORT / MAIL_DIR.
+ * Started by stack/up.sh; settings from SMTP_SINK_HOST / SMTP_SINK_PORT / MAIL_DIR. With SMTP_SINK_USER and
+ * SMTP_SINK_PASSWORD set, it demands that login instead and refuses any other (535), as a real server does.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +13,10 @@ const host = process.env.SMTP_SINK_HOST ?? '127.0.0.1';
 const port = Number(process.env.SMTP_SINK_PORT ?? 2525);
 const mailDir = path.resolve(process.env.MAIL_DIR ?? '.stack/mail');
 const maxBytes = 50 * 1024 * 1024;
+const requiredLogin =
+  process.env.SMTP_SINK_USER && process.env.SMTP_SINK_PASSWORD
+    ? { user: process.env.SMTP_SINK_USER, password: process.env.SMTP_SINK_PASSWORD }
+    : undefined;
 
 fs.mkdirSync(mailDir, { recursive: true });
 
@@ -24,11 +29,15 @@ const server = new SMTPServer({
   name: 'pothole-smtp-sink',
   banner: 'local SMTP sink: every message is kept as an .eml file',
   size: maxBytes,
-  authOptional: true,
+  authOptional: !requiredLogin,
   allowInsecureAuth: true,
   // Plain SMTP only: advertising STARTTLS would make clients upgrade to a self-signed certificate.
   disabledCommands: ['STARTTLS'],
   onAuth(auth, _session, callback) {
+    if (requiredLogin && (auth.username !== requiredLogin.user || auth.password !== requiredLogin.password)) {
+      callback(new Error('Invalid username or password'));
+      return;
+    }
     callback(null, { user: auth.username ?? 'anonymous' });
   },
   onData(stream, session, callback) {

@@ -20,7 +20,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import type { AwsConfig, ClusterConfig, SshConfig } from '../config';
 import type { ClusterInfo, StartClusterResult, StepInput } from '../types';
-import { cancellationSignal, errorMessage, sleep, withHeartbeat } from './activity-support';
+import { cancellationSignal, currentContext, errorMessage, sleep, withHeartbeat } from './activity-support';
 import { HostKeyVerificationError, type RemoteShell } from './remote';
 
 export const CLUSTER_TAG = 'pothole:cluster';
@@ -103,7 +103,10 @@ const isNotFound = (err: unknown) =>
   /InvalidInstanceID\.(NotFound|Malformed)/.test(errorMessage(err));
 
 /** The cluster's instances with their current state, from configured IDs or from tags. */
-export async function describeCluster(deps: Pick<ClusterDeps, 'ec2' | 'config'>): Promise<ClusterInstance[]> {
+export async function describeCluster(deps: {
+  ec2: EC2Client;
+  config: { cluster: ClusterConfig; aws: AwsConfig };
+}): Promise<ClusterInstance[]> {
   const { ec2 } = deps;
   const cfg = deps.config.cluster;
   if (cfg.masterInstanceId) {
@@ -150,7 +153,8 @@ export async function describeCluster(deps: Pick<ClusterDeps, 'ec2' | 'config'>)
   const workers = live.filter((i) => roleOf(i) === 'worker');
   const untagged = live.filter((i) => roleOf(i) !== 'master' && roleOf(i) !== 'worker');
   if (untagged.length) {
-    log.warn(
+    // Also called outside activities (`pothole doctor`), where there is no activity logger.
+    currentContext()?.log.warn(
       `instances tagged ${CLUSTER_TAG}=${name} without ${ROLE_TAG}=master|worker are ignored: ` +
         untagged.map((i) => i.InstanceId).join(', '),
     );

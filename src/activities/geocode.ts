@@ -4,7 +4,7 @@
  */
 import { log } from '@temporalio/activity';
 import type pg from 'pg';
-import type { KakaoConfig } from '../config';
+import type { KakaoConfig, Secret } from '../config';
 
 export interface SegmentAddress {
   roadName: string | null;
@@ -37,6 +37,15 @@ export function addressFromKakao(body: unknown): SegmentAddress | null {
   if (lot) return { roadName: nonEmpty(lot.region_3depth_name), district: nonEmpty(lot.region_2depth_name) };
   return null;
 }
+
+/** The Kakao Local API's address lookup for a point (coord2address, WGS84). */
+export function coord2addressUrl(config: KakaoConfig, lon: number, lat: number): string {
+  const base = config.KAKAO_API_URL.replace(/\/+$/, '');
+  return `${base}/v2/local/geo/coord2address.json?x=${lon}&y=${lat}&input_coord=WGS84`;
+}
+
+/** The REST API key goes in this header, and nowhere else. */
+export const kakaoHeaders = (apiKey: Secret) => ({ Authorization: `KakaoAK ${apiKey.reveal()}` });
 
 /** Why a request failed and whether another attempt can help. */
 class KakaoError extends Error {
@@ -100,13 +109,11 @@ export async function geocodeMissingSegments(deps: GeocodeDeps, batchDate: strin
   result.candidates = rows.length;
   if (rows.length === 0) return result;
 
-  const base = config.KAKAO_API_URL.replace(/\/+$/, '');
   async function lookup(lon: number, lat: number): Promise<SegmentAddress | null> {
-    const url = `${base}/v2/local/geo/coord2address.json?x=${lon}&y=${lat}&input_coord=WGS84`;
     let res: Response;
     try {
-      res = await doFetch(url, {
-        headers: { Authorization: `KakaoAK ${apiKey.reveal()}` },
+      res = await doFetch(coord2addressUrl(config, lon, lat), {
+        headers: kakaoHeaders(apiKey),
         signal: AbortSignal.any([AbortSignal.timeout(10_000), ...(signal ? [signal] : [])]),
       });
     } catch (err) {

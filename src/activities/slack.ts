@@ -8,7 +8,7 @@
  * errors, so retries only cover a lost worker).
  */
 import { log } from '@temporalio/activity';
-import type { SlackConfig, TemporalConfig } from '../config';
+import type { Secret, SlackConfig, TemporalConfig } from '../config';
 import { describeCleanup } from '../cleanup-outcome';
 import type { NotifyInput, WatchdogReport } from '../types';
 import { currentContext, errorMessage } from './activity-support';
@@ -119,37 +119,47 @@ function watchdogLines(report: WatchdogReport | undefined): string {
   ].join('\n');
 }
 
-export function createSlackActivities(deps: SlackDeps) {
-  const fetchFn = deps.fetch ?? fetch;
-  const timeoutMs = deps.timeoutMs ?? 10_000;
+/**
+ * Posts one message to the webhook. Slack's answer or the network error comes back as `reason`, with the URL
+ * (a secret) blanked out of it; nothing here throws.
+ */
+export async function postToSlack(
+  webhook: Secret,
+  message: { text: string },
+  options: { fetch?: typeof fetch; timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<NotifyResult> {
+  const fetchFn = options.fetch ?? fetch;
+  try {
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? 10_000);
+    const res = await fetchFn(webhook.reveal(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(message),
+      signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
+    });
+    if (!res.ok) {
+      const body = (await res.text().catch(() => '')).slice(0, 200);
+      return { sent: false, reason: `Slack answered ${res.status}${body ? `: ${body}` : ''}` };
+    }
+    return { sent: true };
+  } catch (err) {
+    // The error may quote the URL, which is a secret: never log or return it.
+    return { sent: false, reason: errorMessage(err).replace(webhook.reveal(), '<SLACK_WEBHOOK_URL>') };
+  }
+}
 
+export function createSlackActivities(deps: SlackDeps) {
   async function notify_slack(input: NotifyInput): Promise<NotifyResult> {
     const webhook = deps.config.slack.SLACK_WEBHOOK_URL;
     if (!webhook) return { sent: false, reason: 'SLACK_WEBHOOK_URL is not set' };
-    const message = slackMessage(input, deps.config.temporal);
-    try {
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const cancel = currentContext()?.cancellationSignal;
-      const res = await fetchFn(webhook.reveal(), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(message),
-        signal: cancel ? AbortSignal.any([cancel, timeout]) : timeout,
-      });
-      if (!res.ok) {
-        const body = (await res.text().catch(() => '')).slice(0, 200);
-        const reason = `Slack answered ${res.status}${body ? `: ${body}` : ''}`;
-        log.warn(`Slack notification for ${input.batchDate} not delivered: ${reason}`);
-        return { sent: false, reason };
-      }
-      log.info(`Slack notified (${input.kind}) for ${input.batchDate}`);
-      return { sent: true };
-    } catch (err) {
-      // The error may quote the URL, which is a secret: never log or return it.
-      const reason = errorMessage(err).replace(webhook.reveal(), '<SLACK_WEBHOOK_URL>');
-      log.warn(`Slack notification for ${input.batchDate} not delivered: ${reason}`);
-      return { sent: false, reason };
-    }
+    const result = await postToSlack(webhook, slackMessage(input, deps.config.temporal), {
+      fetch: deps.fetch,
+      timeoutMs: deps.timeoutMs,
+      signal: currentContext()?.cancellationSignal,
+    });
+    if (result.sent) log.info(`Slack notified (${input.kind}) for ${input.batchDate}`);
+    else log.warn(`Slack notification for ${input.batchDate} not delivered: ${result.reason}`);
+    return result;
   }
 
   return { notify_slack };

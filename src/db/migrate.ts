@@ -93,3 +93,36 @@ export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<Migrate
   }
   return result;
 }
+
+export interface MigrationStatus {
+  /** Shipped files not applied yet (`migrate` would apply them). */
+  pending: string[];
+  /** Applied files whose content changed since they ran. */
+  changed: string[];
+  /** Versions recorded as applied that this code does not ship (the database is ahead of it). */
+  unknown: string[];
+  applied: number;
+}
+
+/** What `migrate` would do, read only: the shipped migrations compared with schema_migrations. */
+export async function migrationStatus(pool: Pool, dir = MIGRATIONS_DIR): Promise<MigrationStatus> {
+  const migrations = readMigrations(dir);
+  const { rows: table } = await pool.query<{ exists: boolean }>(
+    "SELECT to_regclass('schema_migrations') IS NOT NULL AS exists",
+  );
+  const { rows } = table[0]?.exists
+    ? await pool.query<{ version: string; checksum: string }>(
+        'SELECT version, checksum FROM schema_migrations',
+      )
+    : { rows: [] };
+  const done = new Map(rows.map((r) => [r.version, r.checksum]));
+  const shipped = new Set(migrations.map((m) => m.version));
+  return {
+    pending: migrations.filter((m) => !done.has(m.version)).map((m) => m.file),
+    changed: migrations
+      .filter((m) => done.has(m.version) && done.get(m.version) !== m.checksum)
+      .map((m) => m.file),
+    unknown: [...done.keys()].filter((v) => !shipped.has(v)).sort(),
+    applied: done.size,
+  };
+}

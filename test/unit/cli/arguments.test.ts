@@ -41,6 +41,7 @@ describe('pothole CLI arguments', () => {
       ['schedule', 'explode'],
       /'explode' is invalid for argument 'action'. Allowed choices are create, update/,
     ],
+    [['doctor', '--timeout', 'soon'], /--timeout must be a positive number of seconds, got "soon"/],
   ];
   for (const [args, message] of cases) {
     it(`pothole ${args.join(' ')} → a clear error, exit non-zero, nothing started`, () => {
@@ -62,6 +63,7 @@ describe('pothole CLI arguments', () => {
       'worker',
       'deploy-code',
       'demo-data',
+      'doctor',
     ]) {
       const r = pothole(cmd, '--help');
       assert.equal(r.code, 0, `${cmd} --help: ${r.err}`);

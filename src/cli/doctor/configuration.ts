@@ -1,0 +1,30 @@
+/** Check 1: every configuration section validates; all problems are listed at once. */
+import { ignoredSettingsWarning, type IgnoredSettings } from '../../config/env-files';
+import { ok, problem, type CheckResult } from './check';
+import { SECTION_NAMES, type DoctorContext } from './context';
+
+export const CONFIGURATION = 'configuration';
+
+/** `file`: the settings file read besides the environment, if any. */
+export function checkConfiguration(
+  ctx: DoctorContext,
+  file: string | undefined,
+  ignored: IgnoredSettings[] = [],
+): CheckResult {
+  const problems = [...new Set([...ctx.invalid.values()].flat())].sort();
+  if (ctx.invalid.size === 0) {
+    // Names nothing reads are not a problem (the old scheduler's settings), but a typo among them may be.
+    const unread = ignoredSettingsWarning(ignored);
+    return ok(
+      CONFIGURATION,
+      `all ${SECTION_NAMES.length} sections valid (read from the environment${file ? ` and ${file}` : ''})` +
+        (unread ? `; ${unread}` : ''),
+    );
+  }
+  return problem(
+    CONFIGURATION,
+    `${problems.length} problem${problems.length === 1 ? '' : 's'} in the ${[...ctx.invalid.keys()].join(', ')} ` +
+      `settings: ${problems.join('; ')}`,
+    `set or correct them in ${file ?? 'the environment or a .env file'}; the README's Configuration table lists every setting`,
+  );
+}
