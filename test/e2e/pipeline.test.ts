@@ -24,7 +24,7 @@ const dates = {
   cancelStage1: '2026-04-03',
   killedWorker: '2026-04-04',
   force: '2026-04-05',
-  backfill: ['2026-04-06', '2026-04-07', '2026-04-08'],
+  backfill: ['2026-04-06', '2026-04-07'],
 };
 const { recorder } = world;
 const pothole = (...args: string[]) => world.pothole(...args);
@@ -128,9 +128,9 @@ describe('the pipeline on the local services', () => {
     assert.deepEqual(await states(), ['stopped', 'stopped', 'stopped']);
   });
 
-  it('a backfill of three dates starts and stops the cluster once and loads all three', async () => {
+  it('a backfill of two dates starts and stops the cluster once and loads both', async () => {
     const since = Date.now();
-    const r = await pothole('backfill', dates.backfill[0]!, dates.backfill[2]!, '--wait', '--json');
+    const r = await pothole('backfill', dates.backfill[0]!, dates.backfill[1]!, '--wait', '--json');
     assert.equal(r.status, 0, r.stdout + r.stderr);
     const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
       outcomes: { batchDate: string; status: string }[];
