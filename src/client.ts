@@ -21,6 +21,7 @@ import {
   UsageError,
   type Out,
 } from './cli/runs';
+import { registerComplaintCommands } from './cli/complaints';
 import { assertStageOutput } from './cli/preconditions';
 import { scheduleCommand } from './cli/schedule';
 import { registerToolCommands } from './cli/tools';
@@ -147,6 +148,7 @@ export function buildProgram(): Command {
     });
 
   registerToolCommands(program, output);
+  registerComplaintCommands(program, output);
   return program;
 }
 

@@ -20,6 +20,7 @@ import { createEc2Client, createS3Client } from '../clients';
 import type { Config } from '../config';
 import { createPool } from '../db/pool';
 import { createClusterActivities } from './cluster';
+import { createComplaintActivities } from './complaints';
 import { reportingDatabaseOutages } from './database';
 import { createLoadActivities } from './load';
 import { createSshExecutor } from './remote';
@@ -33,9 +34,9 @@ import { createWatchdogActivities } from './watchdog';
 
 type ClusterSideConfig = Pick<
   Config,
-  'temporal' | 'aws' | 's3' | 'ssh' | 'spark' | 'cluster' | 'slack' | 'watchdog'
+  'temporal' | 'aws' | 's3' | 'ssh' | 'spark' | 'cluster' | 'slack' | 'watchdog' | 'complaints'
 >;
-type ServingSideConfig = Pick<Config, 'aws' | 's3' | 'postgres' | 'email' | 'kakao'>;
+type ServingSideConfig = Pick<Config, 'aws' | 's3' | 'postgres' | 'email' | 'kakao' | 'complaints'>;
 
 export interface ServingSideDeps {
   pool: pg.Pool;
@@ -76,6 +77,9 @@ export function createClusterSideActivities(deps: {
         cleanupRetryMaxIntervalSeconds: config.temporal.CLEANUP_RETRY_MAX_INTERVAL_SECONDS,
         servingRetryWindowSeconds: config.temporal.SERVING_RETRY_WINDOW_SECONDS,
         backfillDatesPerSession: config.temporal.BACKFILL_DATES_PER_SESSION,
+        ...(config.complaints.COMPLAINTS_NIGHTLY
+          ? { complaints: { lookbackDays: config.complaints.COMPLAINTS_LOOKBACK_DAYS } }
+          : {}),
       },
     }),
   };
@@ -88,7 +92,7 @@ export function createClusterSideActivities(deps: {
   };
 }
 
-/** load_to_rdb, refresh_views, send_email_report: the database host's side. */
+/** load_to_rdb, load_complaints, refresh_views, send_email_report: the database host's side. */
 export function createServingSideActivities(
   config: ServingSideConfig,
   overrides: Partial<ServingSideDeps> = {},
@@ -98,6 +102,7 @@ export function createServingSideActivities(
   const activities = reportingDatabaseOutages(
     {
       ...createLoadActivities({ s3, pool, config }),
+      ...createComplaintActivities({ pool, config }),
       ...createViewActivities({ pool }),
       ...createReportActivities({ pool, config, transport: overrides.transport }),
     },
