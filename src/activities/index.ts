@@ -28,7 +28,7 @@ import { createReportActivities } from './report';
 import { createS3CheckActivities } from './s3-checks';
 import { createSlackActivities } from './slack';
 import { createSparkActivities } from './spark';
-import { createTemporalActivities, isRunOpen } from './temporal';
+import { createTemporalActivities, isRunOpen, type PipelineSettings } from './temporal';
 import { createViewActivities } from './views';
 import { createWatchdogActivities } from './watchdog';
 
@@ -41,6 +41,20 @@ type ServingSideConfig = Pick<Config, 'aws' | 's3' | 'postgres' | 'email' | 'kak
 export interface ServingSideDeps {
   pool: pg.Pool;
   transport: Transporter;
+}
+
+/** What the workflows learn of the configuration (pipeline_settings): recorded in their histories, so no secret. */
+export function pipelineSettings(config: Pick<Config, 'temporal' | 'complaints'>): PipelineSettings {
+  return {
+    servingTaskQueue: config.temporal.SERVING_TASK_QUEUE,
+    cleanupAlertAfterFailures: config.temporal.CLEANUP_ALERT_AFTER_FAILURES,
+    cleanupRetryMaxIntervalSeconds: config.temporal.CLEANUP_RETRY_MAX_INTERVAL_SECONDS,
+    servingRetryWindowSeconds: config.temporal.SERVING_RETRY_WINDOW_SECONDS,
+    backfillDatesPerSession: config.temporal.BACKFILL_DATES_PER_SESSION,
+    ...(config.complaints.COMPLAINTS_NIGHTLY
+      ? { complaints: { lookbackDays: config.complaints.COMPLAINTS_LOOKBACK_DAYS } }
+      : {}),
+  };
 }
 
 /** How long a cancelled stage waits for Temporal to say whether its run is still open. */
@@ -71,16 +85,7 @@ export function createClusterSideActivities(deps: {
     ...createTemporalActivities({
       client: deps.client,
       taskQueue: deps.taskQueue,
-      settings: {
-        servingTaskQueue: config.temporal.SERVING_TASK_QUEUE,
-        cleanupAlertAfterFailures: config.temporal.CLEANUP_ALERT_AFTER_FAILURES,
-        cleanupRetryMaxIntervalSeconds: config.temporal.CLEANUP_RETRY_MAX_INTERVAL_SECONDS,
-        servingRetryWindowSeconds: config.temporal.SERVING_RETRY_WINDOW_SECONDS,
-        backfillDatesPerSession: config.temporal.BACKFILL_DATES_PER_SESSION,
-        ...(config.complaints.COMPLAINTS_NIGHTLY
-          ? { complaints: { lookbackDays: config.complaints.COMPLAINTS_LOOKBACK_DAYS } }
-          : {}),
-      },
+      settings: pipelineSettings(config),
     }),
   };
   return {

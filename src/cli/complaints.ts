@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import { complaintsApiKey, loadComplaints } from '../activities/complaints';
-import { loadConfig, readEnv } from '../config';
+import { ConfigError, loadConfig, readEnv } from '../config';
 import { createPool } from '../db/pool';
 import type { LoadComplaintsResult } from '../types';
 import { table } from './render';
@@ -34,6 +34,24 @@ export function complaintsReport(r: LoadComplaintsResult): string {
   ].join('\n');
 }
 
+/** The database and the API settings, the service key included; every problem named at once. */
+function complaintsLoadConfig() {
+  const env = readEnv();
+  const problems: string[] = [];
+  const check = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+    }
+  };
+  check(() => complaintsApiKey(loadConfig(['complaints'], env).complaints));
+  check(() => loadConfig(['postgres'], env));
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)].sort());
+  return loadConfig(['postgres', 'complaints'], env);
+}
+
 export function registerComplaintCommands(program: Command, output: (json: boolean) => Out): void {
   const complaints = program.command('complaints').description("citizens' pothole complaints");
   complaints
@@ -46,8 +64,7 @@ export function registerComplaintCommands(program: Command, output: (json: boole
     .addOption(new Option('--json', 'machine-readable output'))
     .action(async (opts: { from: string; to: string; json?: boolean }) => {
       const dates = parseRange(opts.from, opts.to);
-      const config = loadConfig(['postgres', 'complaints'], readEnv());
-      complaintsApiKey(config.complaints);
+      const config = complaintsLoadConfig();
       const pool = createPool(config.postgres, { max: 2, applicationName: 'pothole-complaints' });
       try {
         const result = await loadComplaints(
