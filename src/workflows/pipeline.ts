@@ -16,7 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { addDays, runSteps, STEPS, type RunStepName, type StepName } from '../steps';
+import { addDays, STEPS, type RunStepName, type StepName } from '../steps';
 import type {
   CleanupOutcome,
   LoadComplaintsResult,
@@ -55,13 +55,9 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
   const { batchDate, fromStep } = resolveInput(input);
   const { workflowId, runId } = workflowInfo();
   const run: StepInput = { batchDate, workflowId, runId };
+  const progress = new Progress(batchDate, workflowId, runId);
   const settings = await pipeline_settings();
-  const progress = new Progress(
-    batchDate,
-    workflowId,
-    runId,
-    runSteps(settings.complaints ? ['load_complaints'] : []),
-  );
+  if (settings.complaints) progress.add('load_complaints');
   const serving = servingActivities(settings);
   const startsAfter = (s: StepName) => STEPS.indexOf(fromStep) > STEPS.indexOf(s);
   const step = (name: SimpleStep) =>

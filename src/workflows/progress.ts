@@ -9,7 +9,14 @@ import {
   isCancellation,
   setHandler,
 } from '@temporalio/workflow';
-import { isStepName, STEPS, type RunStepName, type StepName } from '../steps';
+import {
+  isStepName,
+  OPTIONAL_STEPS,
+  STEPS,
+  type OptionalStepName,
+  type RunStepName,
+  type StepName,
+} from '../steps';
 import type { PipelineProgress, StepProgress } from '../types';
 
 export const progressQuery = defineQuery<PipelineProgress>('progress');
@@ -33,6 +40,13 @@ export class Progress {
       steps: steps.map((step) => ({ step, status: 'pending' })),
     };
     if (answersQuery) setHandler(progressQuery, () => this.state);
+  }
+
+  /** Adds an optional step this run has, right after the step it follows. */
+  add(step: OptionalStepName): void {
+    if (this.state.steps.some((s) => s.step === step)) return;
+    const after = this.state.steps.findIndex((s) => s.step === OPTIONAL_STEPS[step]);
+    this.state.steps.splice(after + 1, 0, { step, status: 'pending' });
   }
 
   get(step: RunStepName): StepProgress {
