@@ -69,6 +69,10 @@ const ANSWERS: Record<string, Answer[]> = {
   '20260316-20260320-1': [
     ok({ response: { header, body: { items: [{ item: c8 }, { item: c9 }], totalCount: 2 } } }),
   ],
+  // No totalCount at all: pages go on until one is short.
+  '20260401-20260402-1': [ok({ body: { items: [item('2026-04-01', '37.5', '127.01'), c3] } })],
+  '20260401-20260402-2': [ok({ body: { items: [item('2026-04-02', '37.5', '127.01'), c3] } })],
+  '20260401-20260402-3': [ok({ body: { items: { item: item('2026-04-02', '37.5', '127.0') } } })],
 };
 
 let db: ThrowawayDatabase;
@@ -276,6 +280,18 @@ describe('load_complaints', () => {
       unmatched: 4,
       malformed: 1,
     });
+  });
+
+  test('without a totalCount, pages are read until one is shorter than asked for', async () => {
+    resetPortal();
+    const r = await loadComplaints(
+      { pool: db.pool, config: complaintsConfig().complaints, pageSize: 2 },
+      { from: '2026-04-01', to: '2026-04-02' },
+    );
+    assert.deepEqual(totals(r), { fetched: 5, loaded: 3, alreadyPresent: 0, unmatched: 2, malformed: 0 });
+    assert.equal(r.windows[0]?.pages, 3);
+    assert.ok(requests.every((q) => q.get('numOfRows') === '2'));
+    await db.pool.query(`DELETE FROM pothole_complaints WHERE create_dt >= '2026-04-01'`);
   });
 
   test('a refused key fails at once and clearly, without showing the key', async () => {
