@@ -28,6 +28,7 @@ import {
   UsageError,
   type Out,
 } from './cli/runs';
+import { registerComplaintCommands } from './cli/complaints';
 import { assertStageOutput } from './cli/preconditions';
 import { scheduleCommand } from './cli/schedule';
 import { registerToolCommands } from './cli/tools';
@@ -184,6 +185,7 @@ export function buildProgram(): Command {
     });
 
   registerToolCommands(program, output, readEnv);
+  registerComplaintCommands(program, output, readEnv);
   return program;
 }
 

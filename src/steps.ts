@@ -21,6 +21,28 @@ export const STEPS = [
 
 export type StepName = (typeof STEPS)[number];
 
+/**
+ * Steps a run adds to the original ones only when configured, each mapped to the step it follows. They are
+ * not Airflow tasks, and their failure is a warning: the run goes on.
+ */
+export const OPTIONAL_STEPS = { load_complaints: 'load_to_rdb' } as const satisfies Record<string, StepName>;
+
+export type OptionalStepName = keyof typeof OPTIONAL_STEPS;
+
+export const OPTIONAL_STEP_NAMES = Object.keys(OPTIONAL_STEPS) as OptionalStepName[];
+
+/** Any step a run may show: the original ones and the optional ones. */
+export type RunStepName = StepName | OptionalStepName;
+
+/** The steps of a run in order: the original ones, with the given optional steps after the step each follows. */
+export function runSteps(optional: readonly OptionalStepName[] = []): RunStepName[] {
+  return STEPS.flatMap((step) => [step, ...optional.filter((o) => OPTIONAL_STEPS[o] === step)]);
+}
+
+export function isOptionalStepName(value: unknown): value is OptionalStepName {
+  return typeof value === 'string' && Object.hasOwn(OPTIONAL_STEPS, value);
+}
+
 /** Steps that need the cluster up. */
 export const CLUSTER_STEPS: readonly StepName[] = [
   'start_cluster',
@@ -65,6 +87,13 @@ export function yesterdayInSeoul(instant: Date): string {
   const seoul = new Date(instant.getTime() + 9 * 3600_000);
   seoul.setUTCDate(seoul.getUTCDate() - 1);
   return seoul.toISOString().slice(0, 10);
+}
+
+/** The date `days` days after `date` (before, when negative), YYYY-MM-DD. */
+export function addDays(date: string, days: number): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
 }
 
 /** Dates from..to inclusive, YYYY-MM-DD. */

@@ -2,7 +2,7 @@
  * Data that crosses the workflow/activity boundary. Workflow-safe (types only, no I/O).
  * Nothing here ever carries a secret: these values are stored in Temporal's history.
  */
-import type { StepName } from './steps';
+import type { RunStepName, StepName } from './steps';
 
 /** What every activity receives: enough to name the run in logs, locks and remote file names. */
 export interface StepInput {
@@ -73,6 +73,43 @@ export interface RefreshViewsResult {
   views: { name: string; seconds: number }[];
 }
 
+/** load_complaints: the citizens' complaints received from..to (inclusive), matched to road segments. */
+export interface LoadComplaintsInput extends StepInput {
+  from: string;
+  to: string;
+}
+
+/** What a load of complaints found, in total and per window of at most 15 days (one API query each). */
+export interface ComplaintCounts {
+  /** Items the API returned. */
+  fetched: number;
+  /** Complaints stored now, matched to a segment. */
+  loaded: number;
+  /** Matched complaints already stored by an earlier load (same date and position). */
+  alreadyPresent: number;
+  /** Complaints farther than COMPLAINTS_MAX_DISTANCE_M from every segment: not stored. */
+  unmatched: number;
+  /** Items without a usable date, latitude or longitude: not stored. */
+  malformed: number;
+}
+
+export interface ComplaintWindow extends ComplaintCounts {
+  from: string;
+  to: string;
+  pages: number;
+}
+
+export interface LoadComplaintsResult extends ComplaintCounts {
+  from: string;
+  to: string;
+  windows: ComplaintWindow[];
+  /** Segments whose centroid complaints were matched against. */
+  segments: number;
+  /** A few of the malformed items, each with what is wrong with it. */
+  malformedExamples: string[];
+  seconds: number;
+}
+
 export interface EmailReportInput extends StepInput {
   quality?: QualityFindings;
   /** Send even when an SMTP server already accepted this very report (same date and content). */
@@ -91,7 +128,7 @@ export interface EmailReportResult {
 export type StepStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed';
 
 export interface StepProgress {
-  step: StepName;
+  step: RunStepName;
   status: StepStatus;
   startedAt?: string;
   endedAt?: string;
@@ -161,6 +198,8 @@ export interface NotifyInput {
   durationSeconds?: number;
   rowsLoaded?: number;
   quality?: QualityFindings;
+  /** What went wrong in an optional step of a successful run (the run went on). */
+  warnings?: string[];
   cleanup?: CleanupOutcome;
   watchdog?: WatchdogReport;
 }

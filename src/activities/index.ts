@@ -20,6 +20,7 @@ import { createEc2Client, createS3Client } from '../clients';
 import type { Config } from '../config';
 import { createPool } from '../db/pool';
 import { createClusterActivities } from './cluster';
+import { createComplaintActivities } from './complaints';
 import { reportingDatabaseOutages } from './database';
 import { createLoadActivities } from './load';
 import { createSshExecutor } from './remote';
@@ -27,19 +28,33 @@ import { createReportActivities } from './report';
 import { createS3CheckActivities } from './s3-checks';
 import { createSlackActivities } from './slack';
 import { createSparkActivities } from './spark';
-import { createTemporalActivities, isRunOpen } from './temporal';
+import { createTemporalActivities, isRunOpen, type PipelineSettings } from './temporal';
 import { createViewActivities } from './views';
 import { createWatchdogActivities } from './watchdog';
 
 type ClusterSideConfig = Pick<
   Config,
-  'temporal' | 'aws' | 's3' | 'ssh' | 'spark' | 'cluster' | 'slack' | 'watchdog'
+  'temporal' | 'aws' | 's3' | 'ssh' | 'spark' | 'cluster' | 'slack' | 'watchdog' | 'complaints'
 >;
-type ServingSideConfig = Pick<Config, 'aws' | 's3' | 'postgres' | 'email' | 'kakao'>;
+type ServingSideConfig = Pick<Config, 'aws' | 's3' | 'postgres' | 'email' | 'kakao' | 'complaints'>;
 
 export interface ServingSideDeps {
   pool: pg.Pool;
   transport: Transporter;
+}
+
+/** What the workflows learn of the configuration (pipeline_settings): recorded in their histories, so no secret. */
+export function pipelineSettings(config: Pick<Config, 'temporal' | 'complaints'>): PipelineSettings {
+  return {
+    servingTaskQueue: config.temporal.SERVING_TASK_QUEUE,
+    cleanupAlertAfterFailures: config.temporal.CLEANUP_ALERT_AFTER_FAILURES,
+    cleanupRetryMaxIntervalSeconds: config.temporal.CLEANUP_RETRY_MAX_INTERVAL_SECONDS,
+    servingRetryWindowSeconds: config.temporal.SERVING_RETRY_WINDOW_SECONDS,
+    backfillDatesPerSession: config.temporal.BACKFILL_DATES_PER_SESSION,
+    ...(config.complaints.COMPLAINTS_NIGHTLY
+      ? { complaints: { lookbackDays: config.complaints.COMPLAINTS_LOOKBACK_DAYS } }
+      : {}),
+  };
 }
 
 /** How long a cancelled stage waits for Temporal to say whether its run is still open. */
@@ -70,13 +85,7 @@ export function createClusterSideActivities(deps: {
     ...createTemporalActivities({
       client: deps.client,
       taskQueue: deps.taskQueue,
-      settings: {
-        servingTaskQueue: config.temporal.SERVING_TASK_QUEUE,
-        cleanupAlertAfterFailures: config.temporal.CLEANUP_ALERT_AFTER_FAILURES,
-        cleanupRetryMaxIntervalSeconds: config.temporal.CLEANUP_RETRY_MAX_INTERVAL_SECONDS,
-        servingRetryWindowSeconds: config.temporal.SERVING_RETRY_WINDOW_SECONDS,
-        backfillDatesPerSession: config.temporal.BACKFILL_DATES_PER_SESSION,
-      },
+      settings: pipelineSettings(config),
     }),
   };
   return {
@@ -88,7 +97,7 @@ export function createClusterSideActivities(deps: {
   };
 }
 
-/** load_to_rdb, refresh_views, send_email_report: the database host's side. */
+/** load_to_rdb, load_complaints, refresh_views, send_email_report: the database host's side. */
 export function createServingSideActivities(
   config: ServingSideConfig,
   overrides: Partial<ServingSideDeps> = {},
@@ -98,6 +107,7 @@ export function createServingSideActivities(
   const activities = reportingDatabaseOutages(
     {
       ...createLoadActivities({ s3, pool, config }),
+      ...createComplaintActivities({ pool, config }),
       ...createViewActivities({ pool }),
       ...createReportActivities({ pool, config, transport: overrides.transport }),
     },

@@ -95,6 +95,7 @@ export function slackMessage(input: NotifyInput, temporal: TemporalConfig): { te
       : input.quality
         ? ['*Quality:* no warnings']
         : []),
+    ...(input.warnings?.length ? [`*Warnings:*`, ...input.warnings.map((w) => `• ${escape(w)}`)] : []),
     ...cluster,
     link,
   ];

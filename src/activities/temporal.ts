@@ -23,6 +23,11 @@ export interface PipelineSettings {
   servingRetryWindowSeconds?: number;
   /** Dates per cluster session of a backfill (BACKFILL_DATES_PER_SESSION). */
   backfillDatesPerSession?: number;
+  /**
+   * Present when the nightly run loads the citizens' complaints after load_to_rdb (COMPLAINTS_NIGHTLY): the last
+   * `lookbackDays` days ending on the batch date (COMPLAINTS_LOOKBACK_DAYS). The service key stays on the worker.
+   */
+  complaints?: { lookbackDays: number };
 }
 
 /**

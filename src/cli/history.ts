@@ -3,7 +3,7 @@
  * worker is there to answer the progress query (or for a run that is stuck without one).
  */
 import type { temporal } from '@temporalio/proto';
-import { isStepName, STEPS } from '../steps';
+import { isOptionalStepName, isStepName, runSteps, type OptionalStepName } from '../steps';
 import type { CleanupOutcome, StepProgress } from '../types';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -21,7 +21,7 @@ export function stepsFromHistory(events: HistoryEvent[]): StepProgress[] {
     const scheduled = e.activityTaskScheduledEventAttributes;
     if (scheduled) {
       const step = scheduled.activityType?.name;
-      if (!isStepName(step)) continue;
+      if (!isStepName(step) && !isOptionalStepName(step)) continue;
       const entry: StepProgress = { step, status: 'running', startedAt: time(e) };
       byScheduledId.set(String(e.eventId), entry);
       latest.set(step, entry);
@@ -50,7 +50,9 @@ export function stepsFromHistory(events: HistoryEvent[]): StepProgress[] {
       Object.assign(entry, { status: 'failed', detail: failure?.message?.split('\n')[0] });
     }
   }
-  return STEPS.map((step) => latest.get(step) ?? { step, status: 'pending' });
+  // Optional steps are shown when the run had them.
+  const optional = [...latest.keys()].filter(isOptionalStepName) as OptionalStepName[];
+  return runSteps(optional).map((step) => latest.get(step) ?? { step, status: 'pending' });
 }
 
 /** A JSON payload's value (our activities' results are JSON), or undefined. */

@@ -14,9 +14,11 @@ import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import type { TemporalConfig } from '../config';
 import {
   ENTRY_STEPS,
+  OPTIONAL_STEP_NAMES,
   STEPS,
   dateRange,
   isStepName,
+  runSteps,
   validateBatchDate,
   workflowIdFor,
   yesterdayInSeoul,
@@ -163,18 +165,25 @@ function deepestMessage(err: unknown): string {
 }
 
 export function summary(r: PipelineResult): string {
-  const rows = STEPS.filter((s) => r.stepSeconds[s] !== undefined).map((s) => [
-    s,
-    duration(r.stepSeconds[s]),
-  ]);
+  const rows = runSteps(OPTIONAL_STEP_NAMES)
+    .filter((s) => r.stepSeconds[s] !== undefined)
+    .map((s) => [s, duration(r.stepSeconds[s])]);
   return [
     `run for ${r.batchDate} finished`,
     table(['step', 'took'], rows),
     `cluster up: ${duration(r.clusterUpSeconds)}   rows loaded: ${r.rowsLoaded ?? '-'}   email sent: ${r.emailSent ? 'yes' : 'no'}` +
       `\ncluster: ${describeCleanup(r.cleanup)}`,
+    ...(r.complaints
+      ? [
+          `complaints ${r.complaints.from}..${r.complaints.to}: ${r.complaints.loaded} new, ` +
+            `${r.complaints.alreadyPresent} already stored, ${r.complaints.unmatched} off the network, ` +
+            `${r.complaints.malformed} malformed (${r.complaints.fetched} fetched)`,
+        ]
+      : []),
     ...(r.quality?.warnings.length
       ? ['quality findings:', ...r.quality.warnings.map((w) => `  - ${w}`)]
       : []),
+    ...(r.warnings?.length ? ['warnings:', ...r.warnings.map((w) => `  - ${w}`)] : []),
   ].join('\n');
 }
 

@@ -28,13 +28,16 @@ export type EmailConfig = Config['email'];
 export type SlackConfig = Config['slack'];
 export type KakaoConfig = Config['kakao'];
 export type WatchdogConfig = Config['watchdog'];
+export type ComplaintsConfig = Config['complaints'];
 
 /** Which configuration each role needs. */
 export const SECTIONS_FOR = {
-  /** Cluster and Spark steps, S3 checks. */
-  cluster: ['temporal', 'aws', 's3', 'ssh', 'spark', 'cluster', 'slack', 'watchdog'],
-  /** load_to_rdb, refresh_views, send_email_report. */
-  serving: ['temporal', 'aws', 's3', 'postgres', 'email', 'slack', 'kakao'],
+  /**
+   * Cluster and Spark steps, S3 checks; the workflows' settings (complaints: whether the nightly run loads them).
+   */
+  cluster: ['temporal', 'aws', 's3', 'ssh', 'spark', 'cluster', 'slack', 'watchdog', 'complaints'],
+  /** load_to_rdb, load_complaints, refresh_views, send_email_report. */
+  serving: ['temporal', 'aws', 's3', 'postgres', 'email', 'slack', 'kakao', 'complaints'],
   client: ['temporal', 'watchdog'],
 } as const satisfies Record<string, readonly SectionName[]>;
 

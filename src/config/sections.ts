@@ -196,6 +196,33 @@ const watchdogSchema = z.object({
   WATCHDOG_KEEP_TAG: withDefault('pothole:keep'),
 });
 
+/** ACRC's complaints big-data API (data.go.kr dataset 15128648, 2024 edition): pothole complaints' positions. */
+export const DEFAULT_COMPLAINTS_API_URL =
+  'https://apis.data.go.kr/1140100/minAnalsInfoView7/minPotholeLatLonInfo';
+
+/** A true/false switch; anything else is an error rather than silently off. */
+const flag = (def: boolean) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return def;
+    const lower = v.toLowerCase();
+    if (lower === 'true' || lower === '1') return true;
+    if (lower === 'false' || lower === '0') return false;
+    ctx.addIssue({ code: 'custom', message: `must be true or false, got "${v}"` });
+    return z.NEVER;
+  });
+
+const complaintsSchema = z.object({
+  /** The data.go.kr service key (the Encoding or the Decoding one). */
+  COMPLAINTS_API_KEY: optionalSecret,
+  COMPLAINTS_API_URL: optionalUrl.transform((v) => v ?? DEFAULT_COMPLAINTS_API_URL),
+  /** A complaint farther than this from every segment centroid is not on the network and is not stored. */
+  COMPLAINTS_MAX_DISTANCE_M: positiveInt(500),
+  /** Load the complaints after load_to_rdb every night (off unless true). */
+  COMPLAINTS_NIGHTLY: flag(false),
+  /** The nightly load covers this many days ending on the batch date: complaints arrive late. */
+  COMPLAINTS_LOOKBACK_DAYS: positiveInt(7),
+});
+
 /**
  * Checks across variables. They run on the raw environment, whatever else is wrong, so that one start
  * reports every problem.
@@ -254,6 +281,12 @@ export const crossChecks: Partial<Record<string, (env: Env) => string[]>> = {
     }
     return out;
   },
+  complaints(env) {
+    const nightly = ['true', '1'].includes(env.COMPLAINTS_NIGHTLY?.trim().toLowerCase() ?? '');
+    return nightly && !env.COMPLAINTS_API_KEY?.trim()
+      ? ['COMPLAINTS_API_KEY is required when COMPLAINTS_NIGHTLY is true']
+      : [];
+  },
 };
 
 export const sections = {
@@ -268,4 +301,5 @@ export const sections = {
   email: emailSchema,
   slack: slackSchema,
   kakao: kakaoSchema,
+  complaints: complaintsSchema,
 } as const;

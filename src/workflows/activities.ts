@@ -103,6 +103,10 @@ export function servingActivities(settings: PipelineSettings) {
     };
   return {
     load_to_rdb: withinWindow('load_to_rdb', proxy('load_to_rdb') as Activities['load_to_rdb']),
+    load_complaints: proxyActivities<Activities>({
+      ...(settings.servingTaskQueue ? { taskQueue: settings.servingTaskQueue } : {}),
+      ...OPTIONAL_COMPLAINTS_STEP,
+    }).load_complaints,
     refresh_views: withinWindow('refresh_views', proxy('refresh_views') as Activities['refresh_views']),
     send_email_report: withinWindow(
       'send_email_report',
@@ -110,6 +114,18 @@ export function servingActivities(settings: PipelineSettings) {
     ),
   };
 }
+
+/**
+ * load_complaints is optional: a few attempts (the API client already retries each page) within a bounded time,
+ * so a portal outage costs the night minutes at most; its failure is a warning, the serving steps go on.
+ */
+const OPTIONAL_COMPLAINTS_STEP = {
+  scheduleToCloseTimeout: '30 minutes',
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+} as const;
 
 /**
  * With unlimited attempts a serving step fails only on a non-retryable error, a cancellation, or the end

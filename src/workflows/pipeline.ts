@@ -5,6 +5,8 @@
  *   spark processing  run_stage1 → check_s3_stage1_out → run_stage2 → check_s3_stage2_out
  *   cleanup           stop_spark → stop_cluster      always once start_cluster was reached, also on cancel
  *   serving           load_to_rdb → refresh_views → send_email_report      (the cluster is already off)
+ *                     load_complaints between load_to_rdb and refresh_views when COMPLAINTS_NIGHTLY is on;
+ *                     its failure is a warning in the result and on Slack, the run goes on
  */
 import {
   CancellationScope,
@@ -14,8 +16,15 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { STEPS, type StepName } from '../steps';
-import type { CleanupOutcome, LoadResult, NotifyInput, QualityFindings, StepInput } from '../types';
+import { addDays, STEPS, type RunStepName, type StepName } from '../steps';
+import type {
+  CleanupOutcome,
+  LoadComplaintsResult,
+  LoadResult,
+  NotifyInput,
+  QualityFindings,
+  StepInput,
+} from '../types';
 import { acts, servingActivities } from './activities';
 import { cleanupTiming, stopSparkAndCluster } from './cleanup';
 import { acquireClusterLock } from './cluster-lock';
@@ -25,10 +34,14 @@ import { allOrCancelSiblings } from './siblings';
 
 export interface PipelineResult {
   batchDate: string;
-  stepSeconds: Partial<Record<StepName, number>>;
+  stepSeconds: Partial<Record<RunStepName, number>>;
   clusterUpSeconds: number;
   rowsLoaded: number | null;
   quality: QualityFindings | null;
+  /** What load_complaints loaded, when it ran and succeeded (absent in runs recorded before it existed). */
+  complaints?: LoadComplaintsResult | null;
+  /** Optional steps that failed without failing the run, each with its error. */
+  warnings?: string[];
   emailSent: boolean;
   /** What became of the cluster: stopped (after how many attempts), or never started. */
   cleanup: CleanupOutcome;
@@ -44,6 +57,7 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
   const run: StepInput = { batchDate, workflowId, runId };
   const progress = new Progress(batchDate, workflowId, runId);
   const settings = await pipeline_settings();
+  if (settings.complaints) progress.add('load_complaints');
   const serving = servingActivities(settings);
   const startsAfter = (s: StepName) => STEPS.indexOf(fromStep) > STEPS.indexOf(s);
   const step = (name: SimpleStep) =>
@@ -55,6 +69,8 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
     clusterUpSeconds: 0,
     rowsLoaded: null,
     quality: null,
+    complaints: null,
+    warnings: [],
     emailSent: false,
     cleanup: { status: 'not-needed', attempts: 0, instances: [], stoppedInstances: [] },
   };
@@ -113,6 +129,10 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
       load = await progress.run('load_to_rdb', () => serving.load_to_rdb(run));
       Object.assign(result, { rowsLoaded: load.rowsLoaded, quality: load.quality });
     } else progress.skip('load_to_rdb');
+    if (settings.complaints && patched('load-complaints')) {
+      if (startsAfter('load_to_rdb')) progress.skip('load_complaints');
+      else await loadComplaints(progress, serving, run, settings.complaints.lookbackDays, result);
+    }
     if (!startsAfter('refresh_views')) await progress.run('refresh_views', () => serving.refresh_views(run));
     else progress.skip('refresh_views');
     const email = await progress.run('send_email_report', () =>
@@ -127,6 +147,30 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
   result.stepSeconds = progress.durations();
   await notifyEnd(progress, run, 'success', result);
   return result;
+}
+
+/**
+ * The optional load_complaints: the last `lookbackDays` days ending on the batch date (complaints arrive late).
+ * A failure becomes a warning of the run's result; only a cancellation goes on up.
+ */
+async function loadComplaints(
+  progress: Progress,
+  serving: ReturnType<typeof servingActivities>,
+  run: StepInput,
+  lookbackDays: number,
+  result: PipelineResult,
+): Promise<void> {
+  const range = { from: addDays(run.batchDate, 1 - lookbackDays), to: run.batchDate };
+  try {
+    result.complaints = await progress.run('load_complaints', () =>
+      serving.load_complaints({ ...run, ...range }),
+    );
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    result.warnings?.push(
+      `load_complaints failed (${range.from}..${range.to}), the repair priority has no new complaints: ${failureMessage(err)}`,
+    );
+  }
 }
 
 /** How the run ended, with its cleanup's outcome, to Slack. */
@@ -145,6 +189,7 @@ function notifyEnd(
     durationSeconds: (Date.now() - workflowInfo().startTime.getTime()) / 1000,
     rowsLoaded: kind === 'success' ? (result.rowsLoaded ?? undefined) : undefined,
     quality: kind === 'success' ? (result.quality ?? undefined) : undefined,
+    ...(kind === 'success' && result.warnings?.length ? { warnings: result.warnings } : {}),
     cleanup: result.cleanup,
   });
 }

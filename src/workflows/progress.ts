@@ -9,7 +9,14 @@ import {
   isCancellation,
   setHandler,
 } from '@temporalio/workflow';
-import { STEPS, type StepName } from '../steps';
+import {
+  isStepName,
+  OPTIONAL_STEPS,
+  STEPS,
+  type OptionalStepName,
+  type RunStepName,
+  type StepName,
+} from '../steps';
 import type { PipelineProgress, StepProgress } from '../types';
 
 export const progressQuery = defineQuery<PipelineProgress>('progress');
@@ -21,7 +28,7 @@ export class Progress {
     batchDate: string,
     workflowId: string,
     runId: string,
-    steps: readonly StepName[] = STEPS,
+    steps: readonly RunStepName[] = STEPS,
     /** False for a part of a larger workflow that answers the progress query itself (a backfill's cleanup). */
     answersQuery = true,
   ) {
@@ -35,20 +42,27 @@ export class Progress {
     if (answersQuery) setHandler(progressQuery, () => this.state);
   }
 
-  get(step: StepName): StepProgress {
+  /** Adds an optional step this run has, right after the step it follows. */
+  add(step: OptionalStepName): void {
+    if (this.state.steps.some((s) => s.step === step)) return;
+    const after = this.state.steps.findIndex((s) => s.step === OPTIONAL_STEPS[step]);
+    this.state.steps.splice(after + 1, 0, { step, status: 'pending' });
+  }
+
+  get(step: RunStepName): StepProgress {
     const found = this.state.steps.find((s) => s.step === step);
     if (!found) throw new Error(`unknown step ${step}`);
     return found;
   }
 
-  skip(step: StepName, detail = 'skipped'): void {
+  skip(step: RunStepName, detail = 'skipped'): void {
     const entry = this.get(step);
     if (entry.status === 'pending') Object.assign(entry, { status: 'skipped', detail });
   }
 
   /** Runs one step, recording its status, times and a one-line detail from its result. */
   async run<T>(
-    step: StepName,
+    step: RunStepName,
     fn: () => Promise<T>,
     describe: (result: T) => string | undefined = detailOf,
   ): Promise<T> {
@@ -68,16 +82,19 @@ export class Progress {
     }
   }
 
-  durations(): Partial<Record<StepName, number>> {
-    const out: Partial<Record<StepName, number>> = {};
+  durations(): Partial<Record<RunStepName, number>> {
+    const out: Partial<Record<RunStepName, number>> = {};
     for (const s of this.state.steps) {
       if (s.startedAt && s.endedAt) out[s.step] = (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000;
     }
     return out;
   }
 
-  firstFailure(): StepProgress | undefined {
-    return this.state.steps.find((s) => s.status === 'failed');
+  /** The step whose failure failed the run: an optional step's failure does not fail it. */
+  firstFailure(): (StepProgress & { step: StepName }) | undefined {
+    return this.state.steps.find(
+      (s): s is StepProgress & { step: StepName } => s.status === 'failed' && isStepName(s.step),
+    );
   }
 }
 
@@ -90,6 +107,9 @@ export function detailOf(result: unknown): string | undefined {
   if (typeof r.stage === 'string') return `driver exited 0 after ${Number(r.seconds).toFixed(0)} s`;
   if (typeof r.path === 'string') return `${String(r.objects)} files at ${r.path}`;
   if (typeof r.rowsLoaded === 'number') return `${r.rowsLoaded} rows`;
+  if (Array.isArray(r.windows) && typeof r.loaded === 'number') {
+    return `${r.loaded} new complaint(s) of ${String(r.fetched)} fetched (${String(r.alreadyPresent)} already stored, ${String(r.unmatched)} off the network, ${String(r.malformed)} malformed)`;
+  }
   if (Array.isArray(r.views)) return `${r.views.length} views refreshed`;
   if (r.alreadySent) return `not sent again: this report was accepted earlier`;
   if (Array.isArray(r.recipients)) return `sent to ${r.recipients.length} recipient(s)`;

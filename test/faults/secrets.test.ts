@@ -2,7 +2,8 @@
  * Secrets never leave the worker's memory: every secret setting carries a distinctive value, the pipeline runs end to
  * end on the local stack (a successful run and a run that fails), and none of the values appears in any event of the recorded histories (payloads decoded), in the worker's
  * log, in the Slack payloads or in `pothole status --json`. The values are real: the database role, Slack, SMTP and
- * the Kakao stand-in all receive them, so a test that never used them could not pass by accident.
+ * the Kakao and complaints-portal stand-ins all receive them, so a test that never used them could not pass by
+ * accident. The portal refuses the key and quotes it back, so the nightly complaints step fails with it in hand.
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -26,6 +27,7 @@ const secrets = {
   SMTP_PASSWORD: secret('smtp-password'),
   GMAIL_PASSWORD: secret('gmail-password'),
   KAKAO_REST_API_KEY: secret('kakao-key'),
+  COMPLAINTS_API_KEY: secret('complaints-key'),
   SLACK_WEBHOOK_URL: '',
   DATABASE_URL: '',
 };
@@ -33,6 +35,8 @@ const role = `secrets_${process.pid}`;
 const dates = { ok: '2026-06-01', missingInput: '2026-06-02' };
 const kakaoKeysSeen: string[] = [];
 let kakao: http.Server;
+const portalKeysSeen: string[] = [];
+let portal: http.Server;
 
 before(async () => {
   await slack.start();
@@ -43,6 +47,12 @@ before(async () => {
       .end(JSON.stringify({ meta: { total_count: 0 }, documents: [] }));
   });
   await new Promise<void>((resolve) => kakao.listen(0, '127.0.0.1', resolve));
+  portal = http.createServer((req, res) => {
+    const key = new URL(req.url ?? '/', 'http://portal').searchParams.get('serviceKey') ?? '';
+    portalKeysSeen.push(key);
+    res.writeHead(403, { 'content-type': 'text/plain' }).end(`key ${key} is not registered`);
+  });
+  await new Promise<void>((resolve) => portal.listen(0, '127.0.0.1', resolve));
   secrets.SLACK_WEBHOOK_URL = slack.url(secret('slack-path'));
   await world.setUp({ dates: [dates.ok], startWorker: false });
 
@@ -64,6 +74,8 @@ before(async () => {
     AWS_ACCESS_KEY_ID: 'testing',
     SMTP_USER: 'pothole',
     KAKAO_API_URL: `http://127.0.0.1:${(kakao.address() as AddressInfo).port}`,
+    COMPLAINTS_NIGHTLY: 'true',
+    COMPLAINTS_API_URL: `http://127.0.0.1:${(portal.address() as AddressInfo).port}/minPotholeLatLonInfo`,
   };
   await world.startWorker();
 });
@@ -72,6 +84,7 @@ after(async () => {
   await world.tearDown();
   await slack.stop();
   await new Promise((r) => kakao.close(r));
+  await new Promise((r) => portal.close(r));
   const admin = new pg.Client({ connectionString: world.base.POSTGRES_ADMIN_URL });
   await admin.connect();
   await admin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
@@ -109,6 +122,11 @@ describe('secrets', () => {
 
     // The values were really used.
     assert.ok(kakaoKeysSeen.includes(`KakaoAK ${secrets.KAKAO_REST_API_KEY}`), 'Kakao got the key');
+    assert.ok(portalKeysSeen.includes(secrets.COMPLAINTS_API_KEY), 'the complaints portal got the key');
+    assert.match(
+      ok.stdout,
+      /load_complaints failed .*refused the service key \(HTTP 403: key \*\*\* is not registered/,
+    );
     assert.equal(slack.messages.length, 2, slack.messages.map((m) => m.text).join('\n---\n'));
 
     let events = 0;

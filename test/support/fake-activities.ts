@@ -14,6 +14,8 @@ export interface Call {
   kind?: string;
   batchDate?: string;
   workflowId?: string;
+  /** What the step was given. */
+  input?: object;
   phase: 'start' | 'end' | 'fail' | 'cancelled';
   at: number;
 }
@@ -56,6 +58,7 @@ export function fakeActivities(rec: Recorder, client: Client, taskQueue: string)
         batchDate: input?.batchDate,
         workflowId: input?.workflowId,
         kind: input?.kind,
+        input: given,
       };
       rec.calls.push({ ...base, phase: 'start', at: Date.now() });
       const failuresLeft = rec.failTimes.get(name) ?? 0;
@@ -138,6 +141,19 @@ export function fakeActivities(rec: Recorder, client: Client, taskQueue: string)
       seconds: 1,
       quality,
       geocoded: 0,
+    }),
+    load_complaints: step('load_complaints', {
+      from: '',
+      to: '',
+      fetched: 5,
+      loaded: 3,
+      alreadyPresent: 1,
+      unmatched: 1,
+      malformed: 0,
+      windows: [],
+      segments: 10,
+      malformedExamples: [],
+      seconds: 0.1,
     }),
     refresh_views: step('refresh_views', { views: [{ name: 'mvw_dashboard_heatmap', seconds: 0.1 }] }),
     send_email_report: step('send_email_report', { messageId: '<m@x>', recipients: ['a@b'], sent: true }),

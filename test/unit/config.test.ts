@@ -90,6 +90,55 @@ describe('configuration', () => {
     assert.equal(email.smtp.security, 'starttls');
   });
 
+  it('complaints are off by default and need no setting then, on the serving and the cluster side', () => {
+    const { complaints } = loadConfig(['complaints'], {});
+    assert.equal(complaints.COMPLAINTS_NIGHTLY, false);
+    assert.equal(complaints.COMPLAINTS_API_KEY, undefined);
+    assert.equal(complaints.COMPLAINTS_MAX_DISTANCE_M, 500);
+    assert.equal(complaints.COMPLAINTS_LOOKBACK_DAYS, 7);
+    assert.equal(
+      complaints.COMPLAINTS_API_URL,
+      'https://apis.data.go.kr/1140100/minAnalsInfoView7/minPotholeLatLonInfo',
+    );
+    assert.ok(SECTIONS_FOR.serving.includes('complaints') && SECTIONS_FOR.cluster.includes('complaints'));
+  });
+
+  it('the nightly complaints load needs the service key, which never prints', () => {
+    assert.deepEqual(
+      problems(() => loadConfig(['complaints'], { COMPLAINTS_NIGHTLY: 'true' })),
+      ['COMPLAINTS_API_KEY is required when COMPLAINTS_NIGHTLY is true'],
+    );
+    const { complaints } = loadConfig(['complaints'], {
+      COMPLAINTS_NIGHTLY: 'TRUE',
+      COMPLAINTS_API_KEY: 'portal-key',
+      COMPLAINTS_LOOKBACK_DAYS: '10',
+      COMPLAINTS_MAX_DISTANCE_M: '250',
+    });
+    assert.equal(complaints.COMPLAINTS_NIGHTLY, true);
+    assert.equal(complaints.COMPLAINTS_LOOKBACK_DAYS, 10);
+    assert.equal(complaints.COMPLAINTS_MAX_DISTANCE_M, 250);
+    assert.ok(complaints.COMPLAINTS_API_KEY instanceof Secret);
+    assert.ok(!JSON.stringify(complaints).includes('portal-key'));
+    assert.ok(!inspect(complaints).includes('portal-key'));
+  });
+
+  it('refuses a complaints switch that is neither true nor false, and bad numbers, all at once', () => {
+    assert.deepEqual(
+      problems(() =>
+        loadConfig(['complaints'], {
+          COMPLAINTS_NIGHTLY: 'yes please',
+          COMPLAINTS_MAX_DISTANCE_M: '-5',
+          COMPLAINTS_API_URL: 'not a url',
+        }),
+      ),
+      [
+        'COMPLAINTS_API_URL must be a URL',
+        'COMPLAINTS_MAX_DISTANCE_M must be a positive integer, got "-5"',
+        'COMPLAINTS_NIGHTLY must be true or false, got "yes please"',
+      ],
+    );
+  });
+
   it('reports invalid values with what was given', () => {
     const found = problems(() =>
       loadConfig(['postgres', 'email'], {

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dateRange, STEPS, validateBatchDate, workflowIdFor, yesterdayInSeoul } from '../../src/steps';
+import {
+  addDays,
+  dateRange,
+  runSteps,
+  STEPS,
+  validateBatchDate,
+  workflowIdFor,
+  yesterdayInSeoul,
+} from '../../src/steps';
 
 describe('batch dates', () => {
   it('accepts a real calendar date written YYYY-MM-DD', () => {
@@ -49,6 +57,13 @@ describe('batch dates', () => {
     ]);
     assert.deepEqual(dateRange('2026-02-02', '2026-02-01'), []);
   });
+
+  it('days are added across months and leap days, and subtracted', () => {
+    assert.equal(addDays('2024-02-28', 1), '2024-02-29');
+    assert.equal(addDays('2026-03-01', -1), '2026-02-28');
+    assert.equal(addDays('2026-02-12', -6), '2026-02-06');
+    assert.equal(addDays('2026-02-12', 0), '2026-02-12');
+  });
 });
 
 describe('steps', () => {
@@ -66,6 +81,21 @@ describe('steps', () => {
       'stop_spark',
       'stop_cluster',
       'load_to_rdb',
+      'refresh_views',
+      'send_email_report',
+    ]);
+  });
+
+  it('an optional step runs right after the step it follows, and only in runs that have it', () => {
+    assert.deepEqual(runSteps(), [...STEPS]);
+    const withComplaints = runSteps(['load_complaints']);
+    assert.deepEqual(
+      withComplaints.filter((s) => s !== 'load_complaints'),
+      [...STEPS],
+    );
+    assert.deepEqual(withComplaints.slice(-4), [
+      'load_to_rdb',
+      'load_complaints',
       'refresh_views',
       'send_email_report',
     ]);

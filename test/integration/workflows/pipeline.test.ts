@@ -304,3 +304,107 @@ describe('potholePipeline', () => {
     assert.ok(!world.rec.steps('start').includes('stop_cluster'));
   });
 });
+
+describe('potholePipeline with the nightly complaints load (COMPLAINTS_NIGHTLY)', () => {
+  const serving = () =>
+    world.rec
+      .steps('start')
+      .filter((s) => ['load_to_rdb', 'load_complaints', 'refresh_views', 'send_email_report'].includes(s));
+
+  /** Runs `fn` with the worker's settings asking for the complaints load, as COMPLAINTS_NIGHTLY=true does. */
+  async function withComplaints(fn: () => Promise<void>) {
+    const before = world.rec.settings;
+    world.rec.settings = { ...before, complaints: { lookbackDays: 7 } };
+    try {
+      await fn();
+    } finally {
+      world.rec.settings = before;
+    }
+  }
+
+  it('is off unless the worker says so: no load_complaints step, not even in the progress', async () => {
+    reset();
+    const handle = await start({ batchDate: '2026-02-12', fromStep: 'load_to_rdb' });
+    const result = (await handle.result()) as PipelineResult;
+    assert.deepEqual(serving(), ['load_to_rdb', 'refresh_views', 'send_email_report']);
+    assert.ok(
+      !(await handle.query<PipelineProgress>('progress')).steps.some((s) => s.step === 'load_complaints'),
+    );
+    assert.equal(result.complaints, null);
+    assert.deepEqual(result.warnings, []);
+  });
+
+  it('runs between load_to_rdb and refresh_views over the lookback days ending on the batch date', async () => {
+    await withComplaints(async () => {
+      reset();
+      const handle = await start('2026-03-02');
+      const result = (await handle.result()) as PipelineResult;
+      assert.deepEqual(serving(), ['load_to_rdb', 'load_complaints', 'refresh_views', 'send_email_report']);
+      const call = world.rec.calls.find((c) => c.step === 'load_complaints' && c.phase === 'start');
+      assert.deepEqual(
+        { ...call?.input, runId: undefined },
+        {
+          batchDate: '2026-03-02',
+          workflowId: handle.workflowId,
+          runId: undefined,
+          from: '2026-02-24',
+          to: '2026-03-02',
+        },
+      );
+      assert.equal(result.complaints?.loaded, 3);
+      assert.ok(result.stepSeconds.load_complaints !== undefined);
+      assert.deepEqual(result.warnings, []);
+      const progress = await handle.query<PipelineProgress>('progress');
+      assert.deepEqual(progress.steps.map((s) => s.step).slice(-4), [
+        'load_to_rdb',
+        'load_complaints',
+        'refresh_views',
+        'send_email_report',
+      ]);
+      assert.equal(
+        progress.steps.find((s) => s.step === 'load_complaints')?.detail,
+        '3 new complaint(s) of 5 fetched (1 already stored, 1 off the network, 0 malformed)',
+      );
+    });
+  });
+
+  it('a failure of it is a warning: the serving steps go on, the run succeeds and says so on Slack', async () => {
+    await withComplaints(async () => {
+      reset({ load_complaints: 'fail' });
+      const handle = await start({ batchDate: '2026-02-12', fromStep: 'load_to_rdb' });
+      const result = (await handle.result()) as PipelineResult;
+      assert.deepEqual(serving(), ['load_to_rdb', 'load_complaints', 'refresh_views', 'send_email_report']);
+      assert.equal(result.emailSent, true);
+      assert.equal(result.complaints, null);
+      assert.deepEqual(result.warnings, [
+        'load_complaints failed (2026-02-06..2026-02-12), the repair priority has no new complaints: load_complaints failed on purpose',
+      ]);
+      const slack = world.rec.calls.find((c) => c.step === 'notify_slack' && c.phase === 'start');
+      assert.equal(slack?.kind, 'success');
+      assert.deepEqual((slack?.input as { warnings?: string[] }).warnings, result.warnings);
+      const progress = await handle.query<PipelineProgress>('progress');
+      assert.equal(progress.steps.find((s) => s.step === 'load_complaints')?.status, 'failed');
+    });
+  });
+
+  it('a later failure is still reported as that step, not as the complaints load', async () => {
+    await withComplaints(async () => {
+      reset({ load_complaints: 'fail', send_email_report: 'fail' });
+      await failureOf((await start({ batchDate: '2026-02-12', fromStep: 'load_to_rdb' })).result());
+      const slack = world.rec.calls.find((c) => c.step === 'notify_slack' && c.phase === 'start');
+      assert.equal(slack?.kind, 'failure');
+      assert.equal((slack?.input as { step?: string }).step, 'send_email_report');
+    });
+  });
+
+  it('a run that starts at refresh_views skips it', async () => {
+    await withComplaints(async () => {
+      reset();
+      const handle = await start({ batchDate: '2026-02-12', fromStep: 'refresh_views' });
+      await handle.result();
+      assert.deepEqual(serving(), ['refresh_views', 'send_email_report']);
+      const progress = await handle.query<PipelineProgress>('progress');
+      assert.equal(progress.steps.find((s) => s.step === 'load_complaints')?.status, 'skipped');
+    });
+  });
+});

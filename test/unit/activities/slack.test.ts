@@ -115,3 +115,21 @@ test('a failing cleanup alert names the instances that may be running and the er
   assert.match(text, /failed 3 time\(s\); it keeps retrying/);
   assert.match(text, /ECONNREFUSED 10\.0\.0\.1:443/);
 });
+
+test('a success message lists the warnings of optional steps that failed', () => {
+  const warning = 'load_complaints failed (2026-02-06..2026-02-12): HTTP 503 <gateway>';
+  const { text } = slackMessage(
+    { kind: 'success', batchDate: '2026-02-12', workflowId: 'w', runId: 'r', warnings: [warning] },
+    temporal,
+  );
+  assert.match(text, /succeeded\* for 2026-02-12/);
+  assert.match(
+    text,
+    /\*Warnings:\*\n• load_complaints failed \(2026-02-06\.\.2026-02-12\): HTTP 503 &lt;gateway&gt;/,
+  );
+  const without = slackMessage(
+    { kind: 'success', batchDate: '2026-02-12', workflowId: 'w', runId: 'r' },
+    temporal,
+  );
+  assert.doesNotMatch(without.text, /Warnings/);
+});

@@ -42,6 +42,20 @@ describe('pothole CLI arguments', () => {
       /'explode' is invalid for argument 'action'. Allowed choices are create, update/,
     ],
     [['doctor', '--timeout', 'soon'], /--timeout must be a positive number of seconds, got "soon"/],
+    [
+      ['complaints', 'load', '--from', '2026-02-30', '--to', '2026-03-01'],
+      /FROM: batch date "2026-02-30" is not a real calendar date/,
+    ],
+    [
+      ['complaints', 'load', '--from', '2026-03-10', '--to', '2026-03-01'],
+      /FROM 2026-03-10 is after TO 2026-03-01/,
+    ],
+    [['complaints', 'load', '--to', '2026-03-01'], /required option '--from <date>' not specified/],
+    [
+      // Every missing setting at once, before anything is contacted.
+      ['complaints', 'load', '--from', '2026-03-01', '--to', '2026-03-02'],
+      /COMPLAINTS_API_KEY is required to load complaints[^]*POSTGRES_PASSWORD is required/,
+    ],
   ];
   for (const [args, message] of cases) {
     it(`pothole ${args.join(' ')} → a clear error, exit non-zero, nothing started`, () => {
@@ -64,6 +78,7 @@ describe('pothole CLI arguments', () => {
       'deploy-code',
       'demo-data',
       'doctor',
+      'complaints',
     ]) {
       const r = pothole(cmd, '--help');
       assert.equal(r.code, 0, `${cmd} --help: ${r.err}`);

@@ -24,6 +24,45 @@ describe('steps read back from a run history', () => {
     }
   });
 
+  it('shows an optional step a run had after the step it follows, with its outcome', () => {
+    const at = (s: number) => ({ seconds: 1_770_000_000 + s, nanos: 0 });
+    const events = [
+      {
+        eventId: 5,
+        eventTime: at(0),
+        activityTaskScheduledEventAttributes: { activityType: { name: 'load_to_rdb' } },
+      },
+      { eventId: 6, eventTime: at(1), activityTaskCompletedEventAttributes: { scheduledEventId: 5 } },
+      {
+        eventId: 7,
+        eventTime: at(2),
+        activityTaskScheduledEventAttributes: { activityType: { name: 'load_complaints' } },
+      },
+      {
+        eventId: 8,
+        eventTime: at(3),
+        activityTaskFailedEventAttributes: { scheduledEventId: 7, failure: { message: 'HTTP 503' } },
+      },
+    ];
+    const steps = stepsFromHistory(events as unknown as Parameters<typeof stepsFromHistory>[0]);
+    assert.deepEqual(
+      steps.map((s) => s.step),
+      [
+        ...STEPS.slice(0, STEPS.indexOf('refresh_views')),
+        'load_complaints',
+        'refresh_views',
+        'send_email_report',
+      ],
+    );
+    assert.deepEqual(
+      steps.filter((s) => s.status !== 'pending').map((s) => [s.step, s.status, s.detail]),
+      [
+        ['load_to_rdb', 'done', undefined],
+        ['load_complaints', 'failed', 'HTTP 503'],
+      ],
+    );
+  });
+
   it('shows steps a run never reached as pending', () => {
     assert.deepEqual(
       stepsFromHistory([]).map((s) => s.status),
