@@ -23,6 +23,7 @@ import {
 } from './cli/runs';
 import { assertStageOutput } from './cli/preconditions';
 import { scheduleCommand } from './cli/schedule';
+import { startDashboard } from './dashboard/server';
 import { registerToolCommands } from './cli/tools';
 
 function output(json: boolean): Out {
@@ -144,6 +145,21 @@ export function buildProgram(): Command {
     .action(async (action: string, opts: { json?: boolean }) => {
       const config = loadConfig(SECTIONS_FOR.client, readEnv());
       await scheduleCommand(await connectClient(config.temporal), config, output(!!opts.json), action);
+    });
+
+  program
+    .command('dashboard')
+    .description(
+      "serve the road manager's dashboard (map, repair priorities and status, trend, pipeline runs) on DASHBOARD_HOST:DASHBOARD_PORT",
+    )
+    .action(async () => {
+      const dashboard = await startDashboard();
+      console.error(`dashboard at ${dashboard.url}`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await dashboard.close();
     });
 
   registerToolCommands(program, output);

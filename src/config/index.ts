@@ -29,6 +29,7 @@ export type EmailConfig = Config['email'];
 export type SlackConfig = Config['slack'];
 export type KakaoConfig = Config['kakao'];
 export type WatchdogConfig = Config['watchdog'];
+export type DashboardConfig = Config['dashboard'];
 
 /** Which configuration each role needs. */
 export const SECTIONS_FOR = {
@@ -37,6 +38,8 @@ export const SECTIONS_FOR = {
   /** load_to_rdb, refresh_views, send_email_report. */
   serving: ['temporal', 'aws', 's3', 'postgres', 'email', 'slack', 'kakao'],
   client: ['temporal', 'watchdog'],
+  /** The road manager's web page: the views, repair status, and the runs panel (read from Temporal). */
+  dashboard: ['temporal', 'postgres', 'dashboard'],
 } as const satisfies Record<string, readonly SectionName[]>;
 
 /**
