@@ -184,26 +184,22 @@ export async function priorityPage(
 ): Promise<PriorityPage> {
   const { where, params } = filterClause(filter);
   const n = params.length;
-  const [list, count, date] = await Promise.all([
-    pool.query(
-      `SELECT ${PRIORITY_COLUMNS}
-         FROM mvw_dashboard_repair_priority p
-         LEFT JOIN segment_repair_status s ON s.s_id = p.s_id
-         ${where}
-        ORDER BY p.priority_rank, p.s_id
-        LIMIT $${n + 1} OFFSET $${n + 2}`,
-      [...params, page.limit, page.offset],
-    ),
-    pool.query<{ matching: string }>(
-      `SELECT count(*) AS matching
-         FROM mvw_dashboard_repair_priority p
-         LEFT JOIN segment_repair_status s ON s.s_id = p.s_id
-         ${where}`,
-      params,
-    ),
-    latestDate(pool),
-  ]);
-  return { date, matching: num(count.rows[0]?.matching), rows: list.rows.map(priorityRow) };
+  // One statement (one connection, one round trip): the page, and how many match in all.
+  const from = `FROM mvw_dashboard_repair_priority p LEFT JOIN segment_repair_status s ON s.s_id = p.s_id ${where}`;
+  const { rows } = await pool.query(
+    `SELECT page.*, total.n AS matching
+       FROM (SELECT count(*) AS n ${from}) total
+       LEFT JOIN (SELECT ${PRIORITY_COLUMNS}, p.date::text AS date ${from}
+                   ORDER BY p.priority_rank, p.s_id LIMIT $${n + 1} OFFSET $${n + 2}) page ON true
+      ORDER BY page.priority_rank, page.s_id`,
+    [...params, page.limit, page.offset],
+  );
+  const list = rows.filter((r) => r.s_id !== null);
+  return {
+    date: list[0]?.date ?? (await latestDate(pool)),
+    matching: num(rows[0]?.matching),
+    rows: list.map(priorityRow),
+  };
 }
 
 /** The day the repair-priority view ranks (the latest loaded), or null before the first load. */

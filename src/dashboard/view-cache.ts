@@ -19,8 +19,27 @@ export async function viewsVersion(pool: Pool): Promise<string> {
 export class ViewCache {
   #version: string | undefined;
   readonly #values = new Map<string, Promise<unknown>>();
+  #watcher: NodeJS.Timeout | undefined;
 
   constructor(private readonly pool: Pool) {}
+
+  /**
+   * Looks for a refresh every `everyMs` and then calls `refill`, so the first visitor after the nightly
+   * refresh_views finds the caches full. A failed look (the database away) is tried again at the next tick.
+   */
+  watch(everyMs: number, refill: () => Promise<unknown>): void {
+    this.#watcher ??= setInterval(() => {
+      viewsVersion(this.pool)
+        .then((version) => (version !== this.#version ? refill() : undefined))
+        .catch(() => undefined);
+    }, everyMs);
+    this.#watcher.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#watcher);
+    this.#watcher = undefined;
+  }
 
   async get<T>(key: string, compute: () => Promise<T>): Promise<T> {
     const version = await viewsVersion(this.pool);

@@ -17,6 +17,9 @@ import {
 import { REPAIR_STATUSES, statusHistory } from '../status';
 import { ViewCache } from '../view-cache';
 
+/** How often a warmed server looks for a refresh of the views. */
+export const REFILL_CHECK_MS = 10_000;
+
 const text = (max: number) =>
   z
     .string()
@@ -49,14 +52,20 @@ const toFilter = (q: z.output<typeof filterSchema>): PriorityFilter => ({
   search: q.q,
 });
 
-export function registerViewRoutes(app: FastifyInstance, pool: Pool): void {
+/**
+ * Registers the routes. `warm` fills their caches (at start, so the first visitor does not wait) and from then on
+ * refills them within REFILL_CHECK_MS of each refresh of the views.
+ */
+export function registerViewRoutes(app: FastifyInstance, pool: Pool): { warm(): Promise<void> } {
   const cache = new ViewCache(pool);
+  const cached = {
+    map: () => cache.get('map', () => mapSegments(pool)),
+    trend: () => cache.get('trend', () => trend(pool)),
+    districts: () => cache.get('districts', () => districts(pool)),
+  };
 
   app.get('/api/map', async (_req, reply) => {
-    const [segments, statuses] = await Promise.all([
-      cache.get('map', () => mapSegments(pool)),
-      changedStatuses(pool),
-    ]);
+    const [segments, statuses] = await Promise.all([cached.map(), changedStatuses(pool)]);
     // The segments' JSON comes ready-made from PostgreSQL: spliced in, never parsed.
     void reply.type('application/json; charset=utf-8');
     return `{"segments":${segments},"statuses":${JSON.stringify(statuses)}}`;
@@ -73,7 +82,7 @@ export function registerViewRoutes(app: FastifyInstance, pool: Pool): void {
     const q = parse(pageSchema, req.query);
     const [page, names] = await Promise.all([
       priorityPage(pool, toFilter(q), { limit: q.limit, offset: q.offset }),
-      cache.get('districts', () => districts(pool)),
+      cached.districts(),
     ]);
     return { ...page, districts: names, limit: q.limit, offset: q.offset };
   });
@@ -87,5 +96,20 @@ export function registerViewRoutes(app: FastifyInstance, pool: Pool): void {
     return priorityCsv(rows);
   });
 
-  app.get('/api/trend', async () => cache.get('trend', () => trend(pool)));
+  app.get('/api/trend', async () => cached.trend());
+
+  const fill = () =>
+    Promise.all([
+      cached.map(),
+      cached.trend(),
+      cached.districts(),
+      priorityPage(pool, {}, { limit: 1, offset: 0 }),
+    ]);
+  app.addHook('onClose', async () => cache.stop());
+  return {
+    async warm() {
+      await fill();
+      cache.watch(REFILL_CHECK_MS, fill);
+    },
+  };
 }
