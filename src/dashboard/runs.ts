@@ -124,9 +124,11 @@ export class RunsPanel {
     }
   }
 
+  /** Closes the connection; one still being made is closed once made, without waiting for it. */
   async close(): Promise<void> {
-    const client = await this.#client?.catch(() => undefined);
-    await client?.connection.close().catch(() => undefined);
+    const pending = this.#client;
+    this.#client = undefined;
+    void pending?.then((client) => client.connection.close()).catch(() => undefined);
   }
 
   #connect(): Promise<Client> {
