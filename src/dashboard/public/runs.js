@@ -12,6 +12,20 @@ const STATUS = {
   CONTINUED_AS_NEW: '계속',
 };
 
+/** What became of the cluster, in a few words; the full sentence (instances, errors) is the cell's tooltip. */
+function cleanupLabel(run) {
+  const c = run.cleanup;
+  const attempts = c.attempts > 1 ? ` (${c.attempts}회 시도)` : '';
+  switch (c.status) {
+    case 'not-needed':
+      return '시작 안 함';
+    case 'stopped':
+      return `정지됨${attempts}${c.sparkError ? ' · stop_spark 실패' : ''}`;
+    default:
+      return run.cleanupText; // NOT STOPPED YET: which instances may be running, and why; never shortened
+  }
+}
+
 export async function loadRuns() {
   const box = document.getElementById('runs');
   let answer;
@@ -53,7 +67,7 @@ export async function loadRuns() {
         r.clusterUpSeconds === null ? '–' : `${(r.clusterUpSeconds / 60).toFixed(1)}분`,
       ),
       el('td', { class: 'num' }, fmt(r.rowsLoaded)),
-      el('td', { class: `cleanup-text cleanup-${r.cleanup.status}` }, r.cleanupText),
+      el('td', { class: `cleanup-${r.cleanup.status}`, title: r.cleanupText }, cleanupLabel(r)),
     ),
   );
   box.replaceChildren(
