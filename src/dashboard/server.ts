@@ -72,9 +72,18 @@ export async function buildDashboard(deps: DashboardDeps): Promise<FastifyInstan
         `script-src 'self'; connect-src 'self'; frame-ancestors 'none'`,
     );
   });
-  app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
-    const code = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    void reply.code(code).send({ error: code === 500 ? `internal error: ${err.message}` : err.message });
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, req, reply) => {
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send({ error: err.message });
+    }
+    // The database away (refused, restarting, gone mid-query) is an outage to report, not a bug.
+    const outage =
+      ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', '57P01', '57P03'].includes(err.code ?? '') ||
+      /Connection terminated|timeout exceeded when trying to connect/.test(err.message);
+    console.error(`${req.method} ${req.url.split('?')[0]}: ${err.message}`);
+    return outage
+      ? reply.code(503).send({ error: `the serving database is unavailable: ${err.message}` })
+      : reply.code(500).send({ error: `internal error: ${err.message}` });
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ error: `no such page or API: ${req.method} ${req.url.split('?')[0]}` });

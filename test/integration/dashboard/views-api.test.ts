@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { checkSchema } from '../../../src/dashboard/server';
+import { createPool } from '../../../src/db/pool';
 import { createThrowawayDatabase, type ThrowawayDatabase } from '../../support/database';
 import { dayBefore } from '../../support/dashboard-data';
 import { dashboardFor, LATEST, NO_TEMPORAL, RANKED, refreshViews, seedSmallWeek } from './support';
@@ -238,6 +239,24 @@ describe('the page', () => {
     assert.equal(runs.body.available, false);
     assert.match(runs.body.error, new RegExp(`cannot reach the Temporal server at ${NO_TEMPORAL}`));
     assert.equal((await get('/api/priority')).status, 200);
+  });
+
+  it('answers 503 naming the database when PostgreSQL cannot be reached', async () => {
+    const away = createPool({ ...db.config, port: 1 }, { max: 1 });
+    const cut = await dashboardFor(away);
+    try {
+      const res = await cut.inject({ url: '/api/priority' });
+      assert.equal(res.statusCode, 503);
+      assert.match(res.json().error, /^the serving database is unavailable: .*ECONNREFUSED/);
+      assert.equal(
+        (await cut.inject({ url: '/api/settings' })).statusCode,
+        200,
+        'the page itself still loads',
+      );
+    } finally {
+      await cut.close();
+      await away.end();
+    }
   });
 
   it('refuses to start on a database without the migrations, naming the command', async () => {
