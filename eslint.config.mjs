@@ -33,6 +33,22 @@ const nodeBuiltins = [
   'zlib',
 ].flatMap((m) => [m, `node:${m}`]);
 
+/** What the dashboard's page scripts (plain ES modules, no bundler) find in the browser. */
+const browserGlobals = Object.fromEntries(
+  [
+    'window',
+    'document',
+    'fetch',
+    'performance',
+    'requestAnimationFrame',
+    'setTimeout',
+    'clearTimeout',
+    'URLSearchParams',
+    'Intl',
+    'L',
+  ].map((name) => [name, 'readonly']),
+);
+
 export default tseslint.config(
   { ignores: ['node_modules/', '.stack/', 'dist/', 'spark/', 'bin/'] },
   js.configs.recommended,
@@ -97,5 +113,9 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    files: ['src/dashboard/public/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: browserGlobals },
   },
 );

@@ -12,6 +12,7 @@ import { follow, parseDate, startRun, type Out } from '../src/cli/runs';
 import { connectClient, runUrl } from '../src/cli/connect';
 import { duration, table } from '../src/cli/render';
 import { loadConfig, readEnv } from '../src/config';
+import { screenshotDashboard } from './dashboard-screenshot';
 import { migrate } from '../src/db/migrate';
 import { createPool } from '../src/db/pool';
 import { ensureDemoCluster, instanceStates } from '../src/demo/cluster';
@@ -50,7 +51,7 @@ async function main() {
   if (!fs.existsSync(envFile)) throw new Error('the local stack is not up: run npm run stack:up first');
   const batchDate = parseDate(process.argv[2]);
   const env = { ...process.env, POTHOLE_ENV_FILE: envFile, ...demoSettings };
-  const config = loadConfig(['temporal', 'aws', 's3', 'postgres'], readEnv(env));
+  const config = loadConfig(['temporal', 'aws', 's3', 'postgres', 'dashboard'], readEnv(env));
   const s3 = createS3Client(config.aws);
   const ec2 = createEc2Client(config.aws);
   const pool = createPool(config.postgres, { max: 2 });
@@ -154,6 +155,17 @@ async function main() {
     }
     const info = await handle.describe();
     console.log(`  Temporal UI: ${runUrl(config.temporal, info.workflowId, info.runId)}`);
+    if (exitCode === 0) {
+      say('dashboard');
+      const file = path.join(root, '.stack', 'dashboard.png');
+      await screenshotDashboard({ ...config, pool, file, env: readEnv(env) })
+        .then(() =>
+          console.log(`  screenshot: ${path.relative(root, file)}   (serve it yourself: npm run dashboard)`),
+        )
+        .catch((err: unknown) =>
+          console.log(`  no screenshot: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`),
+        );
+    }
     process.exitCode = exitCode;
   } finally {
     if (worker && worker.exitCode === null) {

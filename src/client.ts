@@ -31,6 +31,7 @@ import {
 import { registerComplaintCommands } from './cli/complaints';
 import { assertStageOutput } from './cli/preconditions';
 import { scheduleCommand } from './cli/schedule';
+import { startDashboard } from './dashboard/server';
 import { registerToolCommands } from './cli/tools';
 import { doctorCommand } from './cli/doctor';
 
@@ -182,6 +183,21 @@ export function buildProgram(): Command {
       if (!(timeout > 0))
         throw new UsageError(`--timeout must be a positive number of seconds, got "${opts.timeout}"`);
       process.exitCode = await doctorCommand({ json: opts.json, sendTest: opts.sendTest, timeout });
+    });
+
+  program
+    .command('dashboard')
+    .description(
+      "serve the road manager's dashboard (map, repair priorities and status, trend, pipeline runs) on DASHBOARD_HOST:DASHBOARD_PORT",
+    )
+    .action(async () => {
+      const dashboard = await startDashboard(readEnv());
+      console.error(`dashboard at ${dashboard.url}`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await dashboard.close();
     });
 
   registerToolCommands(program, output, readEnv);

@@ -52,6 +52,9 @@ install_system_packages() {
   command -v mvn >/dev/null || need+=(maven)
   command -v ss >/dev/null || need+=(iproute2)
   command -v flock >/dev/null || need+=(util-linux)
+  # The dashboard's browser tests, benchmark and the demo's screenshot: Debian's Chromium, and Korean glyphs.
+  command -v chromium >/dev/null || need+=(chromium)
+  dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
   if ((${#need[@]})); then apt_install "${need[@]}"; fi
 }
 
@@ -447,6 +450,7 @@ SMTP_SECURITY=none
 REPORT_FROM=pothole-pipeline@localhost
 REPORT_EMAIL=road-manager@localhost
 MAIL_DIR=$STACK_DIR/mail
+CHROMIUM_PATH=$(command -v chromium || echo /usr/bin/chromium)
 EOF
   )
   mv "$STACK_DIR/env.new" "$STACK_DIR/env"

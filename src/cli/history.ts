@@ -56,7 +56,7 @@ export function stepsFromHistory(events: HistoryEvent[]): StepProgress[] {
 }
 
 /** A JSON payload's value (our activities' results are JSON), or undefined. */
-function jsonPayload(p: temporal.api.common.v1.IPayload | undefined): unknown {
+export function jsonPayload(p: temporal.api.common.v1.IPayload | undefined): unknown {
   if (!p?.data) return undefined;
   try {
     return JSON.parse(Buffer.from(p.data).toString('utf8'));

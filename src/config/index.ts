@@ -29,6 +29,7 @@ export type SlackConfig = Config['slack'];
 export type KakaoConfig = Config['kakao'];
 export type WatchdogConfig = Config['watchdog'];
 export type ComplaintsConfig = Config['complaints'];
+export type DashboardConfig = Config['dashboard'];
 
 /** Which configuration each role needs. */
 export const SECTIONS_FOR = {
@@ -39,14 +40,16 @@ export const SECTIONS_FOR = {
   /** load_to_rdb, load_complaints, refresh_views, send_email_report. */
   serving: ['temporal', 'aws', 's3', 'postgres', 'email', 'slack', 'kakao', 'complaints'],
   client: ['temporal', 'watchdog'],
+  /** The road manager's web page: the views, repair status, and the runs panel (read from Temporal). */
+  dashboard: ['temporal', 'postgres', 'dashboard'],
 } as const satisfies Record<string, readonly SectionName[]>;
 
 /**
  * Names the local stack's settings file (.stack/env) carries besides the pipeline's own: the database's admin URL
- * (test databases, the load benchmark) and the SMTP sink's mail folder (the demo and the tests read the report
- * there). Known, so that the stack's file does not report them as ignored on every start.
+ * (test databases, the load benchmark), the SMTP sink's mail folder (the demo and the tests read the report
+ * there) and the browser the dashboard's tests, benchmark and screenshot drive. Known, so that the stack's file does not report them as ignored on every start.
  */
-const LOCAL_STACK_NAMES = ['POSTGRES_ADMIN_URL', 'MAIL_DIR'];
+const LOCAL_STACK_NAMES = ['POSTGRES_ADMIN_URL', 'MAIL_DIR', 'CHROMIUM_PATH'];
 
 /** The variables a section reads: the keys of its object (under any transform or pipe). */
 function sectionVariables(schema: z.ZodType): string[] {

@@ -287,7 +287,31 @@ export const crossChecks: Partial<Record<string, (env: Env) => string[]>> = {
       ? ['COMPLAINTS_API_KEY is required when COMPLAINTS_NIGHTLY is true']
       : [];
   },
+  dashboard(env) {
+    const user = !!env.DASHBOARD_USER?.trim();
+    const password = !!env.DASHBOARD_PASSWORD?.trim();
+    if (user && !password) return ['DASHBOARD_PASSWORD is required when DASHBOARD_USER is set'];
+    if (password && !user) return ['DASHBOARD_USER is required when DASHBOARD_PASSWORD is set'];
+    return [];
+  },
 };
+
+const DEFAULT_TILE_URL = 'https://tile.openstreetmap.org/{z}/{x}/{y}.png';
+
+const dashboardSchema = z.object({
+  /** 8501: the original (Streamlit) dashboard's port, so bookmarks keep working. */
+  DASHBOARD_PORT: port(8501),
+  /** Loopback by default: status changes are open to whoever reaches the page unless a login is set. */
+  DASHBOARD_HOST: withDefault('127.0.0.1'),
+  /** Map tiles as a {z}/{x}/{y} URL template; "none" draws the segments on a plain background (offline). */
+  DASHBOARD_TILE_URL: withDefault(DEFAULT_TILE_URL).refine(
+    (v) => v === 'none' || (URL.canParse(v) && ['{z}', '{x}', '{y}'].every((p) => v.includes(p))),
+    'must be "none" or a tile URL template with {z}, {x} and {y}',
+  ),
+  /** With DASHBOARD_PASSWORD: basic auth for repair-status changes (viewing stays open). */
+  DASHBOARD_USER: optionalString,
+  DASHBOARD_PASSWORD: optionalSecret,
+});
 
 export const sections = {
   temporal: temporalSchema,
@@ -302,4 +326,5 @@ export const sections = {
   slack: slackSchema,
   kakao: kakaoSchema,
   complaints: complaintsSchema,
+  dashboard: dashboardSchema,
 } as const;

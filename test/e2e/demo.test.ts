@@ -104,6 +104,13 @@ describe(`the demo for ${batchDate}`, () => {
     assert.equal((mail.to as { text: string }).text, env.REPORT_EMAIL);
   });
 
+  it("saves a screenshot of the road manager's dashboard", () => {
+    const file = path.join(root, '.stack/dashboard.png');
+    assert.match(output, /screenshot: \.stack\/dashboard\.png/);
+    assert.ok(fs.statSync(file).mtimeMs >= startedAt, 'written by this run');
+    assert.deepEqual([...fs.readFileSync(file).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG');
+  });
+
   it('leaves every instance of the cluster stopped', async () => {
     const ec2 = createEc2Client(loadConfig(['aws'], env).aws);
     try {

@@ -69,7 +69,14 @@ describe('migrate', () => {
       'updated_at',
     ]);
     assert.deepEqual(await columns('segment_road_grade'), ['s_id', 'link_id', 'road_grade']);
-    assert.deepEqual(await columns('segment_repair_status'), ['s_id', 'repair_status', 'updated_at']);
+    // The original columns, then the dashboard's note and author of the current status (005).
+    assert.deepEqual(await columns('segment_repair_status'), [
+      's_id',
+      'repair_status',
+      'updated_at',
+      'note',
+      'updated_by',
+    ]);
     assert.deepEqual(await columns('pothole_complaints'), [
       'id',
       'create_dt',

@@ -59,6 +59,7 @@ test('docker-compose.yml is valid Compose and offers every service of the local 
     8025: 'mailpit',
     7077: 'spark-master',
     8080: 'spark-master',
+    8501: 'dashboard',
   };
   for (const [port, service] of Object.entries(expected)) {
     assert.equal(

@@ -1,0 +1,292 @@
+/**
+ * What the dashboard reads: the three views under their original column names, joined with the repair status
+ * (which changes between refreshes, so it is never baked into a view). Parameterised SQL only.
+ */
+import type { Pool } from 'pg';
+import { REPAIR_STATUSES, type RepairStatus } from './status';
+
+/** The weights of pothole_repair_priority() (migration 002): the score's parts are derived from them. */
+export const SCORE_WEIGHTS = { impact: 1, complaint: 50, roadGrade: 10 } as const;
+
+const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+const status = (v: unknown): RepairStatus => (v as RepairStatus | null) ?? '미보수';
+
+/**
+ * The latest day's segments for the map, column by column (100,000 segments stay a few MB), built as JSON by
+ * PostgreSQL in one row so the server passes it through without parsing it. From the view alone: cacheable
+ * until the next refresh (the repair statuses come separately, from changedStatuses).
+ */
+export async function mapSegments(pool: Pool): Promise<string> {
+  const { rows } = await pool.query<{ json: string }>(
+    `SELECT json_build_object(
+              'date', max(date)::text,
+              'count', count(*),
+              'ids', coalesce(json_agg(s_id), '[]'),
+              'lon', coalesce(json_agg(round(centroid_lon * 1e6) / 1e6), '[]'),
+              'lat', coalesce(json_agg(round(centroid_lat * 1e6) / 1e6), '[]'),
+              'risk', coalesce(json_agg(risk_rate), '[]'),
+              'impacts', coalesce(json_agg(impact_count), '[]')
+            )::text AS json
+       FROM mvw_dashboard_heatmap
+      WHERE centroid_lon IS NOT NULL AND centroid_lat IS NOT NULL`,
+  );
+  return rows[0]!.json;
+}
+
+/** Segments whose repair status is not the first (미보수), as columns; `status` indexes REPAIR_STATUSES. */
+export async function changedStatuses(pool: Pool): Promise<{ ids: string[]; status: number[] }> {
+  const { rows } = await pool.query<{ s_id: string; repair_status: RepairStatus }>(
+    `SELECT s_id, repair_status FROM segment_repair_status WHERE repair_status <> $1`,
+    [REPAIR_STATUSES[0]],
+  );
+  return {
+    ids: rows.map((r) => r.s_id),
+    status: rows.map((r) => REPAIR_STATUSES.indexOf(r.repair_status)),
+  };
+}
+
+export interface SegmentDetail {
+  s_id: string;
+  date: string;
+  road_name: string | null;
+  district: string | null;
+  total_count: number;
+  impact_count: number;
+  risk_rate: number;
+  complaint_count: number;
+  priority_rank: number | null;
+  priority_score: number | null;
+  repair_status: RepairStatus;
+  status_updated_at: string | null;
+  status_note: string | null;
+}
+
+/** One segment of the latest day, for the map's popup; undefined when it is not on the map. */
+export async function segmentDetail(pool: Pool, sId: string): Promise<SegmentDetail | undefined> {
+  const { rows } = await pool.query(
+    `SELECT h.s_id, h.date::text AS date, h.road_name, h.district, h.total_count, h.impact_count, h.risk_rate,
+            p.complaint_count, p.priority_rank, p.priority_score,
+            s.repair_status, s.updated_at AS status_updated_at, s.note AS status_note
+       FROM mvw_dashboard_heatmap h
+       LEFT JOIN mvw_dashboard_repair_priority p ON p.s_id = h.s_id
+       LEFT JOIN segment_repair_status s ON s.s_id = h.s_id
+      WHERE h.s_id = $1`,
+    [sId],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    s_id: r.s_id,
+    date: r.date,
+    road_name: r.road_name,
+    district: r.district,
+    total_count: num(r.total_count),
+    impact_count: num(r.impact_count),
+    risk_rate: num(r.risk_rate),
+    complaint_count: num(r.complaint_count),
+    priority_rank: r.priority_rank === null ? null : num(r.priority_rank),
+    priority_score: r.priority_score === null ? null : num(r.priority_score),
+    repair_status: status(r.repair_status),
+    status_updated_at: r.status_updated_at?.toISOString() ?? null,
+    status_note: r.status_note,
+  };
+}
+
+export interface PriorityFilter {
+  district?: string;
+  status?: RepairStatus;
+  /** A segment id prefix or part of a road name, case-insensitive. */
+  search?: string;
+}
+
+export interface PriorityRow {
+  priority_rank: number;
+  s_id: string;
+  road_name: string | null;
+  district: string | null;
+  total_traffic: number;
+  total_impacts: number;
+  complaint_count: number;
+  priority_score: number;
+  /** The score's parts: impacts × 1, complaints × 50, road grade × 10 (grade 3 when unknown). */
+  impact_term: number;
+  complaint_term: number;
+  road_grade_term: number;
+  repair_status: RepairStatus;
+  status_updated_at: string | null;
+  status_note: string | null;
+}
+
+const likePattern = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+function filterClause(filter: PriorityFilter): { where: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const conditions: string[] = [];
+  if (filter.district) {
+    params.push(filter.district);
+    conditions.push(`p.district = $${params.length}`);
+  }
+  if (filter.status === REPAIR_STATUSES[0]) {
+    params.push(filter.status);
+    conditions.push(`(s.repair_status IS NULL OR s.repair_status = $${params.length})`);
+  } else if (filter.status) {
+    // Strict on s: the planner turns the outer join into an inner one, driven by the few changed segments.
+    params.push(filter.status);
+    conditions.push(`s.repair_status = $${params.length}`);
+  }
+  if (filter.search) {
+    params.push(likePattern(filter.search));
+    const n = params.length;
+    conditions.push(`(p.s_id ILIKE $${n} || '%' OR p.road_name ILIKE '%' || $${n} || '%')`);
+  }
+  return { where: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', params };
+}
+
+const PRIORITY_COLUMNS = `p.priority_rank, p.s_id, p.road_name, p.district, p.total_traffic, p.total_impacts,
+  p.complaint_count, p.priority_score, s.repair_status, s.updated_at AS status_updated_at, s.note AS status_note`;
+
+function priorityRow(r: Record<string, unknown>): PriorityRow {
+  const impacts = num(r.total_impacts);
+  const complaints = num(r.complaint_count);
+  const score = num(r.priority_score);
+  const impactTerm = impacts * SCORE_WEIGHTS.impact;
+  const complaintTerm = complaints * SCORE_WEIGHTS.complaint;
+  return {
+    priority_rank: num(r.priority_rank),
+    s_id: r.s_id as string,
+    road_name: r.road_name as string | null,
+    district: r.district as string | null,
+    total_traffic: num(r.total_traffic),
+    total_impacts: impacts,
+    complaint_count: complaints,
+    priority_score: score,
+    impact_term: impactTerm,
+    complaint_term: complaintTerm,
+    road_grade_term: score - impactTerm - complaintTerm,
+    repair_status: status(r.repair_status),
+    status_updated_at: (r.status_updated_at as Date | null)?.toISOString() ?? null,
+    status_note: r.status_note as string | null,
+  };
+}
+
+export interface PriorityPage {
+  date: string | null;
+  /** Segments matching the filter (all pages). */
+  matching: number;
+  rows: PriorityRow[];
+}
+
+/** One page of the repair-priority list, best first. */
+export async function priorityPage(
+  pool: Pool,
+  filter: PriorityFilter,
+  page: { limit: number; offset: number },
+): Promise<PriorityPage> {
+  const { where, params } = filterClause(filter);
+  const n = params.length;
+  // One statement (one connection, one round trip): the page, and how many match in all.
+  const from = `FROM mvw_dashboard_repair_priority p LEFT JOIN segment_repair_status s ON s.s_id = p.s_id ${where}`;
+  const { rows } = await pool.query(
+    `SELECT page.*, total.n AS matching
+       FROM (SELECT count(*) AS n ${from}) total
+       LEFT JOIN (SELECT ${PRIORITY_COLUMNS}, p.date::text AS date ${from}
+                   ORDER BY p.priority_rank, p.s_id LIMIT $${n + 1} OFFSET $${n + 2}) page ON true
+      ORDER BY page.priority_rank, page.s_id`,
+    [...params, page.limit, page.offset],
+  );
+  const list = rows.filter((r) => r.s_id !== null);
+  return {
+    date: list[0]?.date ?? (await latestDate(pool)),
+    matching: num(rows[0]?.matching),
+    rows: list.map(priorityRow),
+  };
+}
+
+/** The day the repair-priority view ranks (the latest loaded), or null before the first load. */
+export async function latestDate(pool: Pool): Promise<string | null> {
+  const { rows } = await pool.query<{ date: string }>(
+    'SELECT date::text AS date FROM mvw_dashboard_repair_priority LIMIT 1',
+  );
+  return rows[0]?.date ?? null;
+}
+
+/** Every segment matching the filter, best first (the CSV download). */
+export async function priorityRows(pool: Pool, filter: PriorityFilter): Promise<PriorityRow[]> {
+  const { where, params } = filterClause(filter);
+  const { rows } = await pool.query(
+    `SELECT ${PRIORITY_COLUMNS}
+       FROM mvw_dashboard_repair_priority p
+       LEFT JOIN segment_repair_status s ON s.s_id = p.s_id
+       ${where}
+      ORDER BY p.priority_rank, p.s_id`,
+    params,
+  );
+  return rows.map(priorityRow);
+}
+
+/** The districts of the latest day, for the list's filter. */
+export async function districts(pool: Pool): Promise<string[]> {
+  const { rows } = await pool.query<{ district: string }>(
+    `SELECT DISTINCT district FROM mvw_dashboard_repair_priority WHERE district IS NOT NULL ORDER BY district`,
+  );
+  return rows.map((r) => r.district);
+}
+
+export interface TrendDay {
+  date: string;
+  traffic: number;
+  impacts: number;
+}
+
+export interface SegmentChange {
+  s_id: string;
+  road_name: string | null;
+  priority_rank: number;
+  impacts: number;
+  /** The day before's impacts; null when the segment had no row that day. */
+  previous_impacts: number | null;
+  traffic: number;
+  previous_traffic: number | null;
+}
+
+export interface Trend {
+  days: TrendDay[];
+  /** The top segments of the repair-priority list, with their change from the day before. */
+  top: SegmentChange[];
+}
+
+/** The 7-day trend (latest date and the 6 days before, days without data at 0) and the top segments' change. */
+export async function trend(pool: Pool, topCount = 10): Promise<Trend> {
+  const [days, top] = await Promise.all([
+    pool.query(
+      `WITH latest AS (SELECT max(date) AS d FROM mvw_dashboard_weekly_stats),
+            sums AS (SELECT date, sum(total_count) AS traffic, sum(impact_count) AS impacts
+                       FROM mvw_dashboard_weekly_stats GROUP BY date)
+       SELECT g::date::text AS date, coalesce(sums.traffic, 0) AS traffic, coalesce(sums.impacts, 0) AS impacts
+         FROM latest, generate_series(latest.d - 6, latest.d, interval '1 day') g
+         LEFT JOIN sums ON sums.date = g::date
+        ORDER BY g`,
+    ),
+    pool.query(
+      `SELECT p.s_id, p.road_name, p.priority_rank, cur.impact_count, cur.total_count,
+              prev.impact_count AS previous_impacts, prev.total_count AS previous_traffic
+         FROM (SELECT * FROM mvw_dashboard_repair_priority ORDER BY priority_rank, s_id LIMIT $1) p
+         LEFT JOIN mvw_dashboard_weekly_stats cur ON cur.s_id = p.s_id AND cur.date = p.date
+         LEFT JOIN mvw_dashboard_weekly_stats prev ON prev.s_id = p.s_id AND prev.date = p.date - 1
+        ORDER BY p.priority_rank, p.s_id`,
+      [topCount],
+    ),
+  ]);
+  return {
+    days: days.rows.map((r) => ({ date: r.date, traffic: num(r.traffic), impacts: num(r.impacts) })),
+    top: top.rows.map((r) => ({
+      s_id: r.s_id,
+      road_name: r.road_name,
+      priority_rank: num(r.priority_rank),
+      impacts: num(r.impact_count),
+      previous_impacts: r.previous_impacts === null ? null : num(r.previous_impacts),
+      traffic: num(r.total_count),
+      previous_traffic: r.previous_traffic === null ? null : num(r.previous_traffic),
+    })),
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * The road manager's dashboard (`pothole dashboard`): one page with the latest day's map, the repair-priority
+ * list, the 7-day trend and the pipeline runs, served by fastify with JSON APIs over the serving database.
+ * Everything is read-only except the repair status; with DASHBOARD_USER/DASHBOARD_PASSWORD set, changing it
+ * asks for that login (viewing never does).
+ */
+import crypto from 'node:crypto';
+import path from 'node:path';
+import basicAuth from '@fastify/basic-auth';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Pool } from 'pg';
+import { loadConfig, readEnv, SECTIONS_FOR, type DashboardConfig, type TemporalConfig } from '../config';
+import { createPool } from '../db/pool';
+import { registerRunRoutes } from './routes/runs';
+import { registerStatusRoutes } from './routes/status';
+import { registerViewRoutes } from './routes/views';
+import { RunsPanel } from './runs';
+import { allowedTransitions, NOTE_MAX_LENGTH, REPAIR_STATUSES } from './status';
+
+export const PUBLIC_DIR = path.join(__dirname, 'public');
+const LEAFLET_DIR = path.join(path.dirname(require.resolve('leaflet/package.json')), 'dist');
+const OSM_ATTRIBUTION =
+  '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors';
+
+export interface DashboardDeps {
+  pool: Pool;
+  dashboard: DashboardConfig;
+  temporal: TemporalConfig;
+  /** For tests: the runs panel (by default one reading from config.temporal). */
+  runs?: RunsPanel;
+  /** Fill the caches (and open database connections) before answering, as `pothole dashboard` does. */
+  warm?: boolean;
+}
+
+/** What the page needs to know before it draws: tiles, statuses and their rules, whether changes need a login. */
+function pageSettings(dashboard: DashboardConfig) {
+  const tiles = dashboard.DASHBOARD_TILE_URL === 'none' ? null : dashboard.DASHBOARD_TILE_URL;
+  return {
+    tileUrl: tiles,
+    tileAttribution: tiles?.includes('openstreetmap.org') ? OSM_ATTRIBUTION : '',
+    statuses: REPAIR_STATUSES,
+    transitions: Object.fromEntries(REPAIR_STATUSES.map((s) => [s, allowedTransitions(s)])),
+    noteMaxLength: NOTE_MAX_LENGTH,
+    loginRequired: dashboard.DASHBOARD_USER !== undefined,
+  };
+}
+
+const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest();
+
+export async function buildDashboard(deps: DashboardDeps): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const runs = deps.runs ?? new RunsPanel(deps.temporal);
+  const settings = pageSettings(deps.dashboard);
+  // The tile server's origin, a {s} subdomain placeholder as a CSP wildcard.
+  const tileOrigin = (/^https?:\/\/[^/]+/.exec(settings.tileUrl ?? '')?.[0] ?? '').replace(/\{s\}/, '*');
+
+  // The server's own share of each answer, which the browser's resource timings show beside the network's.
+  const received = new WeakMap<object, number>();
+  app.addHook('onRequest', async (req) => {
+    received.set(req, performance.now());
+  });
+  app.addHook('onSend', async (req, reply) => {
+    reply.header(
+      'Server-Timing',
+      `app;dur=${(performance.now() - (received.get(req) ?? performance.now())).toFixed(1)}`,
+    );
+    reply.header('X-Content-Type-Options', 'nosniff');
+    reply.header(
+      'Content-Security-Policy',
+      `default-src 'self'; img-src 'self' data: ${tileOrigin}; style-src 'self' 'unsafe-inline'; ` +
+        `script-src 'self'; connect-src 'self'; frame-ancestors 'none'`,
+    );
+  });
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, req, reply) => {
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send({ error: err.message });
+    }
+    // The database away (refused, restarting, gone mid-query) is an outage to report, not a bug.
+    const outage =
+      ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', '57P01', '57P03'].includes(err.code ?? '') ||
+      /Connection terminated|timeout exceeded when trying to connect/.test(err.message);
+    console.error(`${req.method} ${req.url.split('?')[0]}: ${err.message}`);
+    return outage
+      ? reply.code(503).send({ error: `the serving database is unavailable: ${err.message}` })
+      : reply.code(500).send({ error: `internal error: ${err.message}` });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: `no such page or API: ${req.method} ${req.url.split('?')[0]}` });
+  });
+
+  const user = deps.dashboard.DASHBOARD_USER;
+  const password = deps.dashboard.DASHBOARD_PASSWORD;
+  await app.register(basicAuth, {
+    authenticate: { realm: 'pothole dashboard: repair status' },
+    async validate(givenUser, givenPassword) {
+      // Hashes have equal lengths, so timingSafeEqual can compare them whatever was typed.
+      const ok =
+        user !== undefined &&
+        password !== undefined &&
+        crypto.timingSafeEqual(sha256(givenUser), sha256(user)) &&
+        crypto.timingSafeEqual(sha256(givenPassword), sha256(password.reveal()));
+      if (!ok) throw Object.assign(new Error('wrong user name or password'), { statusCode: 401 });
+    },
+  });
+  const requireLogin = user !== undefined ? [app.basicAuth] : [];
+
+  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/', index: 'index.html' });
+  await app.register(fastifyStatic, { root: LEAFLET_DIR, prefix: '/vendor/leaflet/', decorateReply: false });
+
+  app.get('/api/settings', async () => settings);
+  const views = registerViewRoutes(app, deps.pool);
+  registerStatusRoutes(app, deps.pool, requireLogin);
+  registerRunRoutes(app, runs);
+  app.addHook('onClose', async () => {
+    if (!deps.runs) await runs.close();
+  });
+  if (deps.warm) {
+    await views.warm();
+    // The runs panel's first answer reads a fortnight of histories: do it now, not for the first visitor.
+    void runs.latest();
+  }
+  return app;
+}
+
+/** Refuses to start on a database the migrations have not reached, naming the command that fixes it. */
+export async function checkSchema(pool: Pool): Promise<void> {
+  const wanted = ['mvw_dashboard_heatmap', 'mvw_dashboard_repair_priority', 'segment_repair_status_history'];
+  const { rows } = await pool.query<{ name: string; found: string | null }>(
+    'SELECT name, to_regclass(name)::text AS found FROM unnest($1::text[]) AS name',
+    [wanted],
+  );
+  const missing = rows.filter((r) => r.found === null).map((r) => r.name);
+  if (missing.length > 0) {
+    throw new Error(
+      `the database lacks ${missing.join(', ')}: apply the migrations with "npx pothole db migrate"`,
+    );
+  }
+}
+
+export interface RunningDashboard {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** `pothole dashboard`: validates the configuration, checks the database, listens. */
+export async function startDashboard(env = readEnv()): Promise<RunningDashboard> {
+  const config = loadConfig(SECTIONS_FOR.dashboard, env);
+  const pool = createPool(config.postgres, { applicationName: 'pothole-dashboard' });
+  try {
+    await checkSchema(pool);
+    const app = await buildDashboard({
+      pool,
+      dashboard: config.dashboard,
+      temporal: config.temporal,
+      warm: true,
+    });
+    await app.listen({ host: config.dashboard.DASHBOARD_HOST, port: config.dashboard.DASHBOARD_PORT });
+    const host = config.dashboard.DASHBOARD_HOST;
+    const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+    return {
+      url: `http://${shown}:${config.dashboard.DASHBOARD_PORT}/`,
+      async close() {
+        await app.close();
+        await pool.end();
+      },
+    };
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+}
