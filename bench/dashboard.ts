@@ -10,7 +10,6 @@
  * Targets (printed, not enforced): page ready ≤ 2 s, every data API ≤ 200 ms.
  */
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -20,6 +19,7 @@ import { REFILL_CHECK_MS } from '../src/dashboard/routes/views';
 import { launchChromium, type DashboardWindow } from '../test/support/browser';
 import { createThrowawayDatabase } from '../test/support/database';
 import { seedDashboardData, syntheticSegments } from '../test/support/dashboard-data';
+import { freePort } from '../test/support/free-port';
 
 const TARGET_READY_MS = 2000;
 const TARGET_API_MS = 200;
@@ -170,18 +170,6 @@ function printLoad(label: string, f: LoadFigures, load: number) {
     console.log(
       `  ${a.path.padEnd(22)} ${ms(a.totalMs)}   ${ms(a.firstByteMs)}   ${ms(a.serverMs)}  ${(a.bytes / 1024).toFixed(0).padStart(6)} KB`,
     );
-}
-
-/** A free TCP port on the loopback. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** The settings as read, without the file they came from (the child must not read it again over POSTGRES_DB). */

@@ -10,19 +10,13 @@ import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { portAnswers } from '../../support/services';
 import { REPO_ROOT, waitFor } from '../../support/stack';
+import { freePort } from '../../support/free-port';
 
 /** Listens on a free port of 127.0.0.1; resolves with the port. */
 export const listening = (server: net.Server | http.Server) =>
   new Promise<number>((resolve) =>
     server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
   );
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  const port = await listening(server);
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** The stack's own SMTP sink program, started on a port of its own with a required login. */
 export async function startSmtpSinkWithLogin(login: { user: string; password: string }, mailDir: string) {

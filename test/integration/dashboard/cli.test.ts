@@ -1,12 +1,12 @@
 /** `pothole dashboard` as an operator starts it: settings checked first, the schema checked, then served until SIGTERM. */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createThrowawayDatabase, type ThrowawayDatabase } from '../../support/database';
 import { REPO_ROOT, stackEnvFile } from '../../support/stack';
 import { NO_TEMPORAL, seedSmallWeek } from './support';
+import { freePort } from '../../support/free-port';
 
 let db: ThrowawayDatabase;
 
@@ -18,17 +18,6 @@ before(async () => {
 after(async () => {
   await db?.drop();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 function dashboard(env: Record<string, string>): { child: ChildProcess; output: () => string } {
   let output = '';
