@@ -29,6 +29,7 @@ import {
   type Out,
 } from './cli/runs';
 import { registerComplaintCommands } from './cli/complaints';
+import { showCost } from './cli/cost';
 import { assertStageOutput } from './cli/preconditions';
 import { scheduleCommand } from './cli/schedule';
 import { startDashboard } from './dashboard/server';
@@ -130,6 +131,21 @@ export function buildProgram(): Command {
       if (!Number.isInteger(last) || last < 1)
         throw new UsageError(`--last must be a positive integer, got "${opts.last}"`);
       await listRuns(await connectClient(temporalConfig()), output(!!opts.json), last);
+    });
+
+  program
+    .command('cost')
+    .description(
+      "each run's cluster-up time and cost for the batch dates FROM..TO (runs of TEMPORAL_TASK_QUEUE), and the total",
+    )
+    .requiredOption('--from <date>', 'first batch date YYYY-MM-DD')
+    .requiredOption('--to <date>', 'last batch date YYYY-MM-DD')
+    .addOption(json)
+    .action(async (opts: { from: string; to: string; json?: boolean }) => {
+      const [from, to] = [parseDate(opts.from, '--from'), parseDate(opts.to, '--to')];
+      if (from > to) throw new UsageError(`--from ${from} is after --to ${to}`);
+      const config = temporalConfig();
+      await showCost(await connectClient(config), config, output(!!opts.json), { from, to });
     });
 
   program

@@ -2,6 +2,7 @@
  * Data that crosses the workflow/activity boundary. Workflow-safe (types only, no I/O).
  * Nothing here ever carries a secret: these values are stored in Temporal's history.
  */
+import type { RunCost } from './cost';
 import type { RunStepName, StepName } from './steps';
 
 /** What every activity receives: enough to name the run in logs, locks and remote file names. */
@@ -112,6 +113,8 @@ export interface LoadComplaintsResult extends ComplaintCounts {
 
 export interface EmailReportInput extends StepInput {
   quality?: QualityFindings;
+  /** The run's final cluster figures, for the report's footer (absent in a preview and in older runs). */
+  cost?: RunCost;
   /** Send even when an SMTP server already accepted this very report (same date and content). */
   resend?: boolean;
 }
@@ -201,5 +204,8 @@ export interface NotifyInput {
   /** What went wrong in an optional step of a successful run (the run went on). */
   warnings?: string[];
   cleanup?: CleanupOutcome;
+  /** How long the run's cluster was up and what it cost (null: unknown); absent in older runs. */
+  clusterUpSeconds?: number;
+  clusterCostUsd?: number | null;
   watchdog?: WatchdogReport;
 }

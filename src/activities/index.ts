@@ -19,6 +19,7 @@ import type { Transporter } from 'nodemailer';
 import { createEc2Client, createS3Client } from '../clients';
 import type { Config } from '../config';
 import { createPool } from '../db/pool';
+import { lazyTemporalClient, monthToDate } from '../run-costs';
 import { createClusterActivities } from './cluster';
 import { createComplaintActivities } from './complaints';
 import { reportingDatabaseOutages } from './database';
@@ -36,7 +37,8 @@ type ClusterSideConfig = Pick<
   Config,
   'temporal' | 'aws' | 's3' | 'ssh' | 'spark' | 'cluster' | 'slack' | 'watchdog' | 'complaints'
 >;
-type ServingSideConfig = Pick<Config, 'aws' | 's3' | 'postgres' | 'email' | 'kakao' | 'complaints'>;
+type ServingSideConfig = Pick<Config, 'aws' | 's3' | 'postgres' | 'email' | 'kakao' | 'complaints'> &
+  Partial<Pick<Config, 'temporal'>>;
 
 export interface ServingSideDeps {
   pool: pg.Pool;
@@ -44,7 +46,9 @@ export interface ServingSideDeps {
 }
 
 /** What the workflows learn of the configuration (pipeline_settings): recorded in their histories, so no secret. */
-export function pipelineSettings(config: Pick<Config, 'temporal' | 'complaints'>): PipelineSettings {
+export function pipelineSettings(
+  config: Pick<Config, 'temporal' | 'complaints'> & Partial<Pick<Config, 'cluster'>>,
+): PipelineSettings {
   return {
     servingTaskQueue: config.temporal.SERVING_TASK_QUEUE,
     cleanupAlertAfterFailures: config.temporal.CLEANUP_ALERT_AFTER_FAILURES,
@@ -54,6 +58,7 @@ export function pipelineSettings(config: Pick<Config, 'temporal' | 'complaints'>
     ...(config.complaints.COMPLAINTS_NIGHTLY
       ? { complaints: { lookbackDays: config.complaints.COMPLAINTS_LOOKBACK_DAYS } }
       : {}),
+    ...(config.cluster ? { clusterPrices: config.cluster.prices } : {}),
   };
 }
 
@@ -104,12 +109,18 @@ export function createServingSideActivities(
 ) {
   const s3 = createS3Client(config.aws);
   const pool = overrides.pool ?? createPool(config.postgres);
+  const temporal = config.temporal ? lazyTemporalClient(config.temporal) : undefined;
   const activities = reportingDatabaseOutages(
     {
       ...createLoadActivities({ s3, pool, config }),
       ...createComplaintActivities({ pool, config }),
       ...createViewActivities({ pool }),
-      ...createReportActivities({ pool, config, transport: overrides.transport }),
+      ...createReportActivities({
+        pool,
+        config,
+        transport: overrides.transport,
+        monthToDate: temporal && monthToDateOf(temporal, config.temporal!.TEMPORAL_TASK_QUEUE),
+      }),
     },
     config.postgres,
   );
@@ -117,7 +128,21 @@ export function createServingSideActivities(
     activities,
     async close() {
       s3.destroy();
+      await temporal?.close();
       if (!overrides.pool) await pool.end();
     },
+  };
+}
+
+/** How long the report waits for Temporal's list of this month's runs. */
+const MONTH_TO_DATE_DEADLINE_MS = 10_000;
+
+/** The report's month-to-date total: this deployment's runs (its task queue) as Temporal lists them. */
+function monthToDateOf(temporal: ReturnType<typeof lazyTemporalClient>, taskQueue: string) {
+  return async (current: Parameters<typeof monthToDate>[1]['current']) => {
+    const client = await temporal.get();
+    return client.connection.withDeadline(Date.now() + MONTH_TO_DATE_DEADLINE_MS, () =>
+      monthToDate(client, { taskQueue, now: new Date(), current }),
+    );
   };
 }

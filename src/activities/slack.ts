@@ -10,6 +10,7 @@
 import { log } from '@temporalio/activity';
 import type { Secret, SlackConfig, TemporalConfig } from '../config';
 import { describeCleanup } from '../cleanup-outcome';
+import { formatUsd } from '../cost';
 import type { NotifyInput, WatchdogReport } from '../types';
 import { currentContext, errorMessage } from './activity-support';
 
@@ -49,7 +50,14 @@ const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;
 /** The webhook payload: `text` (also the notification preview) in Slack mrkdwn. */
 export function slackMessage(input: NotifyInput, temporal: TemporalConfig): { text: string } {
   const link = `<${runUrl(temporal, input.workflowId, input.runId)}|View the run in the Temporal UI>`;
-  const cluster = input.cleanup ? [`*Cluster:* ${escape(describeCleanup(input.cleanup))}`] : [];
+  const cluster = [
+    ...(input.cleanup ? [`*Cluster:* ${escape(describeCleanup(input.cleanup))}`] : []),
+    ...(input.clusterUpSeconds !== undefined
+      ? [
+          `*Cluster up:* ${formatDuration(input.clusterUpSeconds)} · *Cost:* ${escape(formatUsd(input.clusterCostUsd))}`,
+        ]
+      : []),
+  ];
   const code = (text: string) => {
     const shown = text.length > 2500 ? `${text.slice(0, 2500)}…` : text;
     return `\`\`\`${escape(shown).replace(/```/g, "'''")}\`\`\``;

@@ -4,6 +4,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
+import type { ClusterPrices } from '../cost';
 import {
   clusterLock,
   lockStateQuery,
@@ -28,6 +29,11 @@ export interface PipelineSettings {
    * `lookbackDays` days ending on the batch date (COMPLAINTS_LOOKBACK_DAYS). The service key stays on the worker.
    */
   complaints?: { lookbackDays: number };
+  /**
+   * CLUSTER_MASTER_HOURLY_USD and CLUSTER_WORKER_HOURLY_USD when each run starts: recorded in the run's history, so
+   * its cost replays unchanged and a schedule never keeps an old price. Absent in runs recorded before them.
+   */
+  clusterPrices?: ClusterPrices;
 }
 
 /**

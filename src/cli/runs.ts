@@ -28,6 +28,8 @@ import type { PipelineProgress } from '../types';
 import type { BackfillSummary, DateOutcome } from '../workflows/backfill';
 import type { PipelineResult } from '../workflows/pipeline';
 import { describeCleanup } from '../cleanup-outcome';
+import { formatUsd, type RunCost } from '../cost';
+import { runCost } from '../run-costs';
 import { runUrl } from './connect';
 import { cleanupFromHistory, stepsFromHistory } from './history';
 import { duration, secondsBetween, table } from './render';
@@ -212,6 +214,7 @@ export async function findRun(client: Client, batchDate: string) {
 export async function showStatus(client: Client, out: Out, batchDate: string): Promise<void> {
   const { handle, desc } = await findRun(client, batchDate);
   const progress = await handle.query<PipelineProgress>('progress').catch(() => undefined);
+  const cost = await runCost(client, desc);
   const pending = new Map(
     (desc.raw.pendingActivities ?? []).map((a) => [
       a.activityType?.name ?? '',
@@ -238,12 +241,14 @@ export async function showStatus(client: Client, out: Out, batchDate: string): P
     (progress
       ? `\ncluster up: ${progress.clusterUp ? 'yes' : 'no'}`
       : '\n(steps read from the run history)') +
-    `\ncluster: ${describeCleanup(cleanup)}`;
+    `\ncluster: ${describeCleanup(cleanup)}` +
+    `\n${costLine(cost)}`;
   out.print(`${head}\n${table(['step', 'status', 'took', 'attempt', 'detail'], rows)}`, {
     workflowId: desc.workflowId,
     runId: desc.runId,
     status: desc.status.name,
     cleanup,
+    cost: cost ?? null,
     progress: progress ?? { steps },
   });
 }
@@ -256,6 +261,7 @@ export async function listRuns(client: Client, out: Out, last: number): Promise<
     status: string;
     start: Date;
     close?: Date;
+    cost?: RunCost;
   }[] = [];
   for await (const w of client.workflow.list({
     query: `WorkflowType = 'potholePipeline' OR WorkflowType = 'potholeBackfill'`,
@@ -268,23 +274,31 @@ export async function listRuns(client: Client, out: Out, last: number): Promise<
       status: w.status.name,
       start: w.startTime,
       close: w.closeTime,
+      cost: await runCost(client, w),
     });
     if (rows.length >= last) break;
   }
   rows.sort((a, b) => b.start.getTime() - a.start.getTime());
   out.print(
     table(
-      ['date', 'workflow', 'status', 'started', 'took'],
+      ['date', 'workflow', 'status', 'started', 'took', 'cluster up', 'cost'],
       rows.map((r) => [
         r.batchDate ?? '',
         r.workflowId,
         r.status,
         r.start.toISOString().replace('T', ' ').slice(0, 19),
         duration(secondsBetween(r.start.toISOString(), r.close ?? new Date())),
+        r.cost ? duration(r.cost.clusterUpSeconds) : '-',
+        formatUsd(r.cost?.clusterCostUsd),
       ]),
     ),
     rows,
   );
+}
+
+/** "cluster up for 3m12s, cost $0.04"; "-" for what the run has not recorded (running, or recorded before). */
+export function costLine(cost: RunCost | undefined): string {
+  return `cluster up for: ${cost ? duration(cost.clusterUpSeconds) : '-'}   cost: ${formatUsd(cost?.clusterCostUsd)}`;
 }
 
 /** The batch date a workflow id names: ours carry it, the schedule's carry their slot (the next day, 02:00 KST). */

@@ -65,6 +65,17 @@ export const positiveInt = (def: number) =>
     }
     return n;
   });
+/** A price or other decimal that may be 0, e.g. 0.236. */
+export const nonNegativeNumber = (def: number) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) {
+      ctx.addIssue({ code: 'custom', message: `must be a number of 0 or more, got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  });
 export const optionalUrl = optionalString.refine((v) => v === undefined || URL.canParse(v), 'must be a URL');
 export const optionalSecret = optionalString.transform((v) => (v === undefined ? undefined : new Secret(v)));
 export const list = (def: string[] = []) =>

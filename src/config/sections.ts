@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   type Env,
   list,
+  nonNegativeNumber,
   optionalSecret,
   optionalString,
   optionalUrl,
@@ -112,6 +113,12 @@ const clusterSchema = z
     WORKER2_PRIVATE_IP: optionalString,
     WORKER3_PRIVATE_IP: optionalString,
     WORKER4_PRIVATE_IP: optionalString,
+    /**
+     * On-demand hourly prices of the master's and a worker's instance type, for each run's cost (never looked up).
+     * Defaults: m5.xlarge and r5.2xlarge, Linux, ap-northeast-2.
+     */
+    CLUSTER_MASTER_HOURLY_USD: nonNegativeNumber(0.236),
+    CLUSTER_WORKER_HOURLY_USD: nonNegativeNumber(0.608),
   })
   .transform((v) => {
     const workerIds = [
@@ -130,6 +137,7 @@ const clusterSchema = z
       /** Hand-kept IPs of the original env.sh; only a fallback, DescribeInstances is the source of truth. */
       masterPrivateIp: v.MASTER_PRIVATE_IP,
       workerPrivateIps: ips.filter((ip): ip is string => !!ip),
+      prices: { masterHourlyUsd: v.CLUSTER_MASTER_HOURLY_USD, workerHourlyUsd: v.CLUSTER_WORKER_HOURLY_USD },
     };
   });
 

@@ -20,6 +20,7 @@ import type { CleanupOutcome, NotifyInput, StepInput } from '../types';
 import { acts, servingActivities } from './activities';
 import { cleanupTiming, stopSparkAndCluster } from './cleanup';
 import { acquireClusterLock } from './cluster-lock';
+import { RunCostRecord } from './cost';
 import { failureMessage, Progress } from './progress';
 import { allOrCancelSiblings } from './siblings';
 
@@ -29,6 +30,8 @@ export interface BackfillInput {
   /** Carried over continue-as-new: the dates still to do and the outcomes so far. */
   remaining?: string[];
   outcomes?: DateOutcome[];
+  /** Carried over continue-as-new: the cluster time and cost of the earlier sessions (null: some unknown). */
+  spent?: { clusterUpSeconds: number; clusterCostUsd: number | null };
 }
 
 export interface DateOutcome {
@@ -46,6 +49,9 @@ export interface BackfillSummary {
   outcomes: DateOutcome[];
   /** What became of the cluster in this run's session (the last chunk's, after continue-as-new). */
   cleanup?: CleanupOutcome;
+  /** Every session's cluster-up time and cost together (null: some unknown); absent in older runs. */
+  clusterUpSeconds?: number;
+  clusterCostUsd?: number | null;
 }
 
 export const backfillProgressQuery = defineQuery<{
@@ -84,6 +90,8 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
   const serving = servingActivities(settings);
   const backfillDatesPerSession = settings.backfillDatesPerSession ?? RECORDED_DATES_PER_SESSION;
   const dates = all.slice(0, backfillDatesPerSession);
+  // Each run of the chain records its own session; the result adds them up.
+  const cost = new RunCostRecord(settings.clusterPrices, { from: dates[0]!, to: dates.at(-1)! });
   outcomes = dates.map((batchDate) => ({ batchDate, status: 'pending' }));
 
   /** Runs one step of one date; a failure marks the date failed and returns undefined. */
@@ -107,9 +115,12 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
     });
     const first = { batchDate: dates[0]!, workflowId, runId };
     let instances: string[] = [];
+    let workers: number | undefined;
+    const clusterStartedAt = Date.now();
     try {
       const cluster = await acts.start_cluster(first);
       instances = [cluster.masterInstanceId, ...cluster.workerInstanceIds];
+      workers = cluster.workerInstanceIds.length;
       await acts.start_spark(first);
       await allOrCancelSiblings([() => acts.download_code(first), () => acts.install_deps(first)]);
       for (const o of outcomes) {
@@ -133,6 +144,7 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
             () => undefined,
           );
         await stopSparkAndCluster(cleanup, first, cleanupTiming(settings), instances, alert);
+        cost.record((Date.now() - clusterStartedAt) / 1000, workers);
         await release();
       });
     }
@@ -143,11 +155,16 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
     const load = await attempt(o, 'load_to_rdb', serving.load_to_rdb);
     await attempt(o, 'refresh_views', serving.refresh_views);
     await attempt(o, 'send_email_report', (run) =>
-      serving.send_email_report({ ...run, quality: load?.quality }),
+      serving.send_email_report({ ...run, quality: load?.quality, cost: cost.settle() }),
     );
     if (o.status === 'pending') Object.assign(o, { status: 'done', rowsLoaded: load?.rowsLoaded });
   }
   Object.assign(state, { current: undefined, step: undefined });
+  const session = cost.settle();
+  const spent = {
+    clusterUpSeconds: (input.spent?.clusterUpSeconds ?? 0) + session.clusterUpSeconds,
+    clusterCostUsd: addKnown(input.spent ? input.spent.clusterCostUsd : 0, session.clusterCostUsd),
+  };
 
   const rest = all.slice(dates.length);
   if (rest.length > 0) {
@@ -155,6 +172,7 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
       ...input,
       remaining: rest,
       outcomes: [...previous, ...outcomes],
+      spent,
     });
   }
   return {
@@ -162,5 +180,10 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
     to: input.to,
     outcomes: [...previous, ...outcomes],
     cleanup: cleanup?.state.cleanup,
+    ...spent,
   };
 }
+
+/** A sum of costs that stays unknown once one of them is. */
+const addKnown = (a: number | null, b: number | null) =>
+  a === null || b === null ? null : Math.round((a + b) * 10_000) / 10_000;

@@ -28,6 +28,7 @@ import type {
 import { acts, servingActivities } from './activities';
 import { cleanupTiming, stopSparkAndCluster } from './cleanup';
 import { acquireClusterLock } from './cluster-lock';
+import { RunCostRecord } from './cost';
 import { resolveInput, type PipelineInput } from './input';
 import { failureMessage, Progress } from './progress';
 import { allOrCancelSiblings } from './siblings';
@@ -36,6 +37,8 @@ export interface PipelineResult {
   batchDate: string;
   stepSeconds: Partial<Record<RunStepName, number>>;
   clusterUpSeconds: number;
+  /** clusterUpSeconds × the instances' hourly prices; null when unknown, absent in runs recorded before it. */
+  clusterCostUsd?: number | null;
   rowsLoaded: number | null;
   quality: QualityFindings | null;
   /** What load_complaints loaded, when it ran and succeeded (absent in runs recorded before it existed). */
@@ -59,6 +62,7 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
   const settings = await pipeline_settings();
   if (settings.complaints) progress.add('load_complaints');
   const serving = servingActivities(settings);
+  const cost = new RunCostRecord(settings.clusterPrices, { batchDate });
   const startsAfter = (s: StepName) => STEPS.indexOf(fromStep) > STEPS.indexOf(s);
   const step = (name: SimpleStep) =>
     startsAfter(name) ? progress.skip(name) : progress.run(name, () => acts[name](run) as Promise<unknown>);
@@ -67,6 +71,7 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
     batchDate,
     stepSeconds: {},
     clusterUpSeconds: 0,
+    clusterCostUsd: 0,
     rowsLoaded: null,
     quality: null,
     complaints: null,
@@ -77,6 +82,7 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
   progress.state.cleanup = result.cleanup;
   let load: LoadResult | undefined;
   let instances: string[] = [];
+  let workers: number | undefined;
 
   try {
     if (!startsAfter('check_s3_stage2_out')) {
@@ -94,6 +100,7 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
         progress.state.clusterUp = true;
         const cluster = await progress.run('start_cluster', () => acts.start_cluster(run));
         instances = [cluster.masterInstanceId, ...cluster.workerInstanceIds];
+        workers = cluster.workerInstanceIds.length;
         await progress.run('start_spark', () => acts.start_spark(run));
         await allOrCancelSiblings([
           () => progress.run('download_code', () => acts.download_code(run)),
@@ -115,6 +122,7 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
             notify,
           );
           result.clusterUpSeconds = (Date.now() - clusterStartedAt) / 1000;
+          result.clusterCostUsd = cost.record(result.clusterUpSeconds, workers).clusterCostUsd;
           await releaseLock();
         });
       }
@@ -136,10 +144,11 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
     if (!startsAfter('refresh_views')) await progress.run('refresh_views', () => serving.refresh_views(run));
     else progress.skip('refresh_views');
     const email = await progress.run('send_email_report', () =>
-      serving.send_email_report({ ...run, quality: load?.quality }),
+      serving.send_email_report({ ...run, quality: load?.quality, cost: cost.settle() }),
     );
     result.emailSent = email.sent;
   } catch (err) {
+    cost.settle();
     if (!isCancellation(err)) await notifyEnd(progress, run, 'failure', result, err);
     else if (patched('announce-cancelled-runs')) await notifyEnd(progress, run, 'cancelled', result);
     throw err;
@@ -191,6 +200,8 @@ function notifyEnd(
     quality: kind === 'success' ? (result.quality ?? undefined) : undefined,
     ...(kind === 'success' && result.warnings?.length ? { warnings: result.warnings } : {}),
     cleanup: result.cleanup,
+    clusterUpSeconds: result.clusterUpSeconds,
+    clusterCostUsd: result.clusterCostUsd,
   });
 }
 

@@ -10,6 +10,10 @@ import type pg from 'pg';
 import type { EmailConfig } from '../../config';
 import { validateBatchDate } from '../../steps';
 import type { EmailReportInput, EmailReportResult, QualityFindings } from '../../types';
+import type { RunCost } from '../../cost';
+import type { MonthToDate } from '../../run-costs';
+import { errorMessage } from '../activity-support';
+import type { ReportCost } from './cost';
 import { loadReportData } from './queries';
 import { renderReportContent, type RenderedReport } from './render';
 
@@ -93,6 +97,8 @@ export interface ReportDeps {
   config: { email: EmailConfig };
   /** For tests or a shared transport; built from config.email when absent. */
   transport?: Transporter;
+  /** This month's runs added up with the given run's figure (Temporal); without it the footer has no total. */
+  monthToDate?: (current: { runId: string; cost: RunCost }) => Promise<MonthToDate>;
 }
 
 export function createReportActivities(deps: ReportDeps) {
@@ -108,8 +114,10 @@ export function createReportActivities(deps: ReportDeps) {
     if (recipients.length === 0) {
       throw ApplicationFailure.nonRetryable('REPORT_EMAIL lists no recipient', 'BadConfiguration');
     }
-    const report = await renderReport(pool, batchDate, input.quality);
-    const messageId = reportMessageId(batchDate, report);
+    const data = await loadReportData(pool, batchDate);
+    // The Message-ID comes from the report without its cost footer: a rerun or a retry that would send the same
+    // report is still recognised when the month's total has moved on.
+    const messageId = reportMessageId(batchDate, renderReportContent(data, input.quality));
     const earlier = await findDelivery(pool, batchDate, messageId);
     if (earlier && !input.resend) {
       log.info('this report was already accepted by the SMTP server; not sending it again', {
@@ -119,6 +127,7 @@ export function createReportActivities(deps: ReportDeps) {
       });
       return { messageId, recipients: earlier.recipients, sent: false, alreadySent: earlier };
     }
+    const report = renderReportContent(data, input.quality, await reportCost(input));
     transport ??= createTransportFromConfig(config.email);
     let accepted: string[];
     try {
@@ -180,5 +189,19 @@ export function createReportActivities(deps: ReportDeps) {
     return { messageId, recipients: accepted, sent: true };
   }
 
+  /** The footer's figures; a month-to-date total that cannot be read never holds the report up. */
+  async function reportCost(input: EmailReportInput): Promise<ReportCost | undefined> {
+    if (!input.cost) return undefined;
+    if (!deps.monthToDate) return { run: input.cost };
+    const current = { runId: input.runId, cost: input.cost };
+    const monthToDate = await deps.monthToDate(current).catch((err: unknown) => {
+      log.warn('the month-to-date cost could not be read', { error: errorMessage(err) });
+      return { error: firstLine(errorMessage(err)) };
+    });
+    return { run: input.cost, monthToDate };
+  }
+
   return { send_email_report };
 }
+
+const firstLine = (s: string) => (s.split('\n')[0] ?? '').slice(0, 200);

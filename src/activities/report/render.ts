@@ -4,6 +4,7 @@
  * Every value that reaches the HTML goes through escapeHtml.
  */
 import type { QualityFindings } from '../../types';
+import { costFooterLines, type ReportCost } from './cost';
 import type { PriorityRow, ReportData, WorseningRow } from './queries';
 
 export interface RenderedReport {
@@ -139,7 +140,17 @@ function trendHtml(data: ReportData): string {
   );
 }
 
-function renderHtml(data: ReportData, quality: QualityFindings | undefined): string {
+function costHtml(cost: ReportCost | undefined): string {
+  if (!cost) return '';
+  const lines = costFooterLines(cost).map(escapeHtml).join('<br>');
+  return `<p style="font-size:12px;color:#57606a;margin-top:24px">${lines}</p>`;
+}
+
+function renderHtml(
+  data: ReportData,
+  quality: QualityFindings | undefined,
+  cost: ReportCost | undefined,
+): string {
   const k = data.kpis;
   const kpis =
     `<table role="presentation" cellspacing="8" cellpadding="0" style="width:100%;border-collapse:separate"><tr>` +
@@ -175,6 +186,7 @@ function renderHtml(data: ReportData, quality: QualityFindings | undefined): str
       `<ul style="margin:0;padding-left:20px;color:${qualityColor}">${qualityItems}</ul>`,
     ) +
     section('최근 7일 충격 감지 추이', trendHtml(data)) +
+    costHtml(cost) +
     `<p style="font-size:11px;color:#8c959f;margin-top:24px">` +
     `우선순위 점수 = 충격 수 × 1 + 민원 수 × 50 + 도로 등급 × 10 (등급 미상은 3). ` +
     `이 메일은 포트홀 탐지 파이프라인이 자동으로 보냈습니다.</p>` +
@@ -184,7 +196,11 @@ function renderHtml(data: ReportData, quality: QualityFindings | undefined): str
 
 // ---- plain text ------------------------------------------------------------------------------------------
 
-function renderText(data: ReportData, quality: QualityFindings | undefined): string {
+function renderText(
+  data: ReportData,
+  quality: QualityFindings | undefined,
+  cost: ReportCost | undefined,
+): string {
   const k = data.kpis;
   const lines = [
     `포트홀 탐지 일일 리포트 - ${data.batchDate}`,
@@ -220,14 +236,20 @@ function renderText(data: ReportData, quality: QualityFindings | undefined): str
       const max = Math.max(1, ...data.trend.map((t) => t.impacts));
       return `${d.date} ${'#'.repeat(Math.round((d.impacts / max) * 30)).padEnd(30)} ${int(d.impacts)}건`;
     }),
+    ...(cost ? ['', '[클러스터 비용]', ...costFooterLines(cost)] : []),
   ];
   return lines.join('\n') + '\n';
 }
 
-export function renderReportContent(data: ReportData, quality?: QualityFindings): RenderedReport {
+/** `cost`: the run's cluster figures for the footer (none in a preview). */
+export function renderReportContent(
+  data: ReportData,
+  quality?: QualityFindings,
+  cost?: ReportCost,
+): RenderedReport {
   return {
     subject: reportSubject(data.batchDate),
-    html: renderHtml(data, quality),
-    text: renderText(data, quality),
+    html: renderHtml(data, quality, cost),
+    text: renderText(data, quality, cost),
   };
 }

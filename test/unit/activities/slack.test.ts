@@ -133,3 +133,17 @@ test('a success message lists the warnings of optional steps that failed', () =>
   );
   assert.doesNotMatch(without.text, /Warnings/);
 });
+
+test('every end-of-run message says how long the cluster was up and what it cost', () => {
+  for (const kind of ['success', 'failure', 'cancelled'] as const) {
+    const { text } = slackMessage({ kind, ...run, clusterUpSeconds: 5415, clusterCostUsd: 4.2125 }, temporal);
+    assert.match(text, /\*Cluster up:\* 1h 30m 15s · \*Cost:\* \$4\.21/, kind);
+  }
+  const unknown = slackMessage(
+    { kind: 'failure', ...run, clusterUpSeconds: 40, clusterCostUsd: null },
+    temporal,
+  );
+  assert.match(unknown.text, /\*Cluster up:\* 40s · \*Cost:\* -/);
+  const older = slackMessage({ kind: 'success', ...run }, temporal);
+  assert.doesNotMatch(older.text, /Cluster up/, 'a run recorded before costs says nothing about them');
+});
