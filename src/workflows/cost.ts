@@ -42,6 +42,6 @@ export class RunCostRecord {
 
   /** The recorded figure; a run that has recorded none by now started no cluster, and costs nothing. */
   settle(): RunCost {
-    return this.record(0, 0);
+    return this.record(0, undefined);
   }
 }

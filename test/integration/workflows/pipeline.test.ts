@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import { clusterCostUsd, costFromMemo } from '../../../src/cost';
 import { STEPS } from '../../../src/steps';
 import type { PipelineProgress } from '../../../src/types';
 import type { PipelineResult } from '../../../src/workflows/pipeline';
@@ -49,6 +51,12 @@ function reset(behaviour: Record<string, 'fail' | 'block'> = {}) {
   world.rec.failTimes = new Map();
 }
 
+/** The worker's prices: 1 s of the master costs $0.001, of a worker $0.01. */
+const prices = { masterHourlyUsd: 3.6, workerHourlyUsd: 36 };
+
+/** The cost figure the run keeps in its memo. */
+const memoCost = async (handle: WorkflowHandle) => costFromMemo((await handle.describe()).memo);
+
 const slackKinds = () =>
   world.rec.calls.filter((c) => c.step === 'notify_slack' && c.phase === 'start').map((c) => c.kind);
 
@@ -57,6 +65,7 @@ before(async () => {
   world = await startFakeWorld('pipeline-logic', {
     cleanupAlertAfterFailures: 2,
     cleanupRetryMaxIntervalSeconds: 1,
+    clusterPrices: prices,
   });
 });
 
@@ -99,7 +108,24 @@ describe('potholePipeline', () => {
       instances: ['i-m', 'i-w1', 'i-w2'],
       stoppedInstances: ['i-m', 'i-w1', 'i-w2'],
     });
-    assert.ok(result.clusterUpSeconds >= 0);
+    assert.ok(result.clusterUpSeconds > 0);
+    // The cost counts the master and start_cluster's two workers, and is the final figure everywhere.
+    assert.equal(result.clusterCostUsd, clusterCostUsd(result.clusterUpSeconds, 2, prices));
+    const cost = {
+      batchDate: '2026-02-12',
+      clusterUpSeconds: result.clusterUpSeconds,
+      clusterCostUsd: result.clusterCostUsd,
+      workers: 2,
+    };
+    assert.deepEqual(await memoCost(handle), cost);
+    const input = (step: string) =>
+      world.rec.calls.find((c) => c.step === step && c.phase === 'start')!.input;
+    assert.deepEqual((input('send_email_report') as { cost?: unknown }).cost, cost);
+    const slack = input('notify_slack') as { clusterUpSeconds?: number; clusterCostUsd?: number | null };
+    assert.deepEqual(
+      [slack.clusterUpSeconds, slack.clusterCostUsd],
+      [cost.clusterUpSeconds, cost.clusterCostUsd],
+    );
     for (const s of STEPS) assert.ok(result.stepSeconds[s] !== undefined, `duration of ${s}`);
     assert.deepEqual(world.rec.steps('start').filter((s) => s === 'notify_slack').length, 1);
   });
@@ -176,7 +202,14 @@ describe('potholePipeline', () => {
 
   it('from load_to_rdb: no cluster at all', async () => {
     reset();
-    await (await start({ batchDate: '2026-02-12', fromStep: 'load_to_rdb' })).result();
+    const handle = await start({ batchDate: '2026-02-12', fromStep: 'load_to_rdb' });
+    const result = (await handle.result()) as PipelineResult;
+    assert.deepEqual([result.clusterUpSeconds, result.clusterCostUsd], [0, 0]);
+    assert.deepEqual(await memoCost(handle), {
+      batchDate: '2026-02-12',
+      clusterUpSeconds: 0,
+      clusterCostUsd: 0,
+    });
     assert.deepEqual(
       world.rec.steps('start').filter((s) => s !== 'notify_slack'),
       ['check_s3_stage2_out', 'load_to_rdb', 'refresh_views', 'send_email_report'],
@@ -185,14 +218,28 @@ describe('potholePipeline', () => {
 
   it('missing input: fails before the cluster is started', async () => {
     reset({ check_s3_input: 'fail' });
-    await failureOf((await start('2026-02-12')).result());
+    const handle = await start('2026-02-12');
+    await failureOf(handle.result());
     assert.deepEqual(world.rec.steps('start'), ['check_s3_input', 'notify_slack']);
+    assert.deepEqual(await memoCost(handle), {
+      batchDate: '2026-02-12',
+      clusterUpSeconds: 0,
+      clusterCostUsd: 0,
+    });
   });
 
   for (const step of CLUSTER) {
     it(`a failure in ${step} still stops Spark and the cluster, and skips the serving steps`, async () => {
       reset({ [step]: 'fail' });
-      const err = await failureOf((await start('2026-02-12')).result());
+      const handle = await start('2026-02-12');
+      const err = await failureOf(handle.result());
+      // A failed run keeps its cluster time and cost too; unknown when start_cluster never said which instances.
+      const cost = await memoCost(handle);
+      assert.ok(cost && cost.clusterUpSeconds > 0, JSON.stringify(cost));
+      assert.equal(
+        cost.clusterCostUsd,
+        step === 'start_cluster' ? null : clusterCostUsd(cost.clusterUpSeconds, 2, prices),
+      );
       assert.match(
         String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message),
         new RegExp(`${step} failed on purpose`),

@@ -182,8 +182,16 @@ describe('send_email_report', () => {
   });
 
   test('the same report for the date, from another run, is not delivered again; resend delivers it', async () => {
-    const { send_email_report } = createReportActivities({ pool: db.pool, config: { email } });
-    const rerun = { ...stepInput(BATCH), quality };
+    // The rerun's cost footer (its cluster time, the month's total) differs: the report is still the same one.
+    const { send_email_report } = createReportActivities({
+      pool: db.pool,
+      config: { email },
+      monthToDate: async () => ({
+        month: '2026-02',
+        total: { clusterUpSeconds: 900, clusterCostUsd: 1.5, runs: 3, unknown: 0 },
+      }),
+    });
+    const rerun = { ...stepInput(BATCH), quality, cost: { clusterUpSeconds: 600, clusterCostUsd: 0.5 } };
     const again = await runActivity(send_email_report, rerun);
     assert.equal(again.messageId, result.messageId);
     assert.equal(again.sent, false);

@@ -144,3 +144,48 @@ describe('report rendering', () => {
     assert.notEqual(reportMessageId('2026-02-12', { ...report, html: '<p>h2</p>' }), id);
   });
 });
+
+describe("the report's cost footer", () => {
+  const run = { clusterUpSeconds: 5415, clusterCostUsd: 4.0125, workers: 4, batchDate: '2026-02-12' };
+  const monthToDate = {
+    month: '2026-02',
+    total: { clusterUpSeconds: 40_000, clusterCostUsd: 29.6, runs: 12, unknown: 1 },
+  };
+
+  test("says how long this run's cluster was up, what it cost, and this month's total so far", () => {
+    const r = renderReportContent(data(), undefined, { run, monthToDate });
+    for (const part of [r.text, r.html]) {
+      assert.match(part, /이번 실행 클러스터 가동 1시간 30분 15초, 비용 \$4\.01, 마스터 1대 \+ 워커 4대/);
+      assert.match(
+        part,
+        /2026-02 누계: \$29\.60, 클러스터 가동 11시간 6분 40초 \(실행 12회, 비용 미상 1회 제외\)/,
+      );
+    }
+  });
+
+  test('says so when the run started no cluster, or when the total could not be read', () => {
+    const r = renderReportContent(data(), undefined, {
+      run: { clusterUpSeconds: 0, clusterCostUsd: 0 },
+      monthToDate: { error: 'cannot reach the Temporal server at t:7233 <x>' },
+    });
+    assert.match(r.text, /이번 실행은 클러스터를 켜지 않았습니다 \(비용 \$0\.00\)/);
+    assert.match(
+      r.text,
+      /이번 달 누계: 집계하지 못했습니다 \(cannot reach the Temporal server at t:7233 <x>\)/,
+    );
+    assert.match(r.html, /t:7233 &lt;x&gt;/);
+  });
+
+  test('an unknown cost shows as "-", and a backfill says its figure is the whole session', () => {
+    const r = renderReportContent(data(), undefined, {
+      run: { clusterUpSeconds: 65, clusterCostUsd: null, from: '2026-02-01', to: '2026-02-12' },
+    });
+    assert.match(r.text, /가동 1분 5초, 비용 - \(백필 2026-02-01\.\.2026-02-12 세션 전체\)/);
+  });
+
+  test('is absent from a preview', () => {
+    const preview = renderReportContent(data());
+    assert.doesNotMatch(preview.text, /클러스터 비용|누계/);
+    assert.doesNotMatch(preview.html, /클러스터 가동/);
+  });
+});
