@@ -6,9 +6,20 @@
  * `run --force` waits for the cleanup, and a backfill uses one cluster session.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { simpleParser } from 'mailparser';
+import { koreanDuration } from '../../src/activities/report/cost';
+import { formatDuration } from '../../src/activities/slack';
+import { duration } from '../../src/cli/render';
+import { costFromMemo, formatUsd, totalCost, type RunCost } from '../../src/cost';
+import { seoulMonthStart } from '../../src/run-costs';
 import { workflowIdFor } from '../../src/steps';
 import type { PipelineProgress } from '../../src/types';
+import type { BackfillSummary } from '../../src/workflows/backfill';
+import type { PipelineResult } from '../../src/workflows/pipeline';
+import { SlackSink } from '../support/slack-sink';
 import {
   describeProcesses,
   PipelineWorld,
@@ -18,6 +29,10 @@ import {
 } from '../support/e2e';
 
 const world = new PipelineWorld('pipeline');
+/** `text` matched literally inside a regular expression. */
+const literally = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const slack = new SlackSink();
+const suiteStartedAt = Date.now();
 const dates = {
   missingInput: '2026-04-01',
   cancelStart: '2026-04-02',
@@ -32,13 +47,16 @@ const states = () => world.states();
 const stepStatus = (...args: Parameters<PipelineWorld['stepStatus']>) => world.stepStatus(...args);
 
 before(async () => {
+  await slack.start();
   await world.setUp({
     dates: [dates.cancelStart, dates.cancelStage1, dates.killedWorker, dates.force, ...dates.backfill],
+    env: { SLACK_WEBHOOK_URL: slack.url() },
   });
 });
 
 after(async () => {
   await world.tearDown();
+  await slack.stop();
 });
 
 describe('the pipeline on the local services', () => {
@@ -153,5 +171,115 @@ describe('the pipeline on the local services', () => {
       await db.end();
     }
     assert.deepEqual(await states(), ['stopped', 'stopped', 'stopped']);
+  });
+
+  it("every run's cluster time and cost: its result, status, list, Slack, the report and pothole cost agree", async () => {
+    const runs: { workflowId: string; runId: string; status: string; start: Date; cost?: RunCost }[] = [];
+    for await (const w of world.client.workflow.list({ query: `TaskQueue = '${world.taskQueue}'` })) {
+      if (w.type === 'potholePipeline' || w.type === 'potholeBackfill')
+        runs.push({ ...w, status: w.status.name, start: w.startTime, cost: costFromMemo(w.memo) });
+    }
+    runs.sort((a, b) => a.start.getTime() - b.start.getTime());
+    // Failed and cancelled runs keep their figure too: every run here recorded one.
+    assert.deepEqual(
+      runs.filter((r) => !r.cost).map((r) => r.workflowId),
+      [],
+    );
+
+    // The run that completed: its result, status, list and Slack message show the recorded figure.
+    const id = workflowIdFor(dates.killedWorker);
+    const result = (await world.client.workflow.getHandle(id).result()) as PipelineResult;
+    const run = runs.find((r) => r.workflowId === id)!;
+    assert.deepEqual(run.cost, {
+      batchDate: dates.killedWorker,
+      clusterUpSeconds: result.clusterUpSeconds,
+      clusterCostUsd: result.clusterCostUsd,
+      workers: 2,
+    });
+    assert.ok(result.clusterCostUsd! > 0 && result.clusterUpSeconds > 0, JSON.stringify(result));
+    const cost = formatUsd(result.clusterCostUsd);
+    const status = await pothole('status', dates.killedWorker);
+    assert.match(
+      status.stdout,
+      new RegExp(
+        `cluster up for: ${literally(duration(result.clusterUpSeconds))}   cost: ${literally(cost)}`,
+      ),
+    );
+    const list = await pothole('list', '--last', '20');
+    const line = list.stdout.split('\n').find((l) => l.includes(id)) ?? '';
+    assert.match(
+      line,
+      new RegExp(`${literally(duration(result.clusterUpSeconds))} +${literally(cost)}$`),
+      list.stdout,
+    );
+    assert.ok(
+      slack.messages.some((m) =>
+        m.text.includes(`*Cluster up:* ${formatDuration(result.clusterUpSeconds)} · *Cost:* ${cost}`),
+      ),
+      slack.messages.map((m) => m.text).join('\n---\n'),
+    );
+
+    // The report, sent after the cluster stopped: the run's final figure, and this month's runs so far.
+    const mailDir = world.base.MAIL_DIR!;
+    const texts: string[] = [];
+    for (const f of fs.readdirSync(mailDir).filter((f) => f.endsWith('.eml'))) {
+      const file = path.join(mailDir, f);
+      if (fs.statSync(file).mtimeMs < suiteStartedAt) continue;
+      const mail = await simpleParser(fs.readFileSync(file));
+      if (mail.headers.get('x-pothole-workflow-id') === id) texts.push(mail.text ?? '');
+    }
+    assert.equal(texts.length, 1, 'one report for the run');
+    assert.match(
+      texts[0]!,
+      new RegExp(
+        literally(
+          `이번 실행 클러스터 가동 ${koreanDuration(result.clusterUpSeconds)}, 비용 ${cost}, 마스터 1대 + 워커 2대`,
+        ),
+      ),
+    );
+    const month = seoulMonthStart(run.start);
+    const sofar = totalCost(runs.filter((r) => r.start >= month && r.start <= run.start).map((r) => r.cost));
+    const unknown = sofar.unknown ? `, 비용 미상 ${sofar.unknown}회 제외` : '';
+    assert.ok(
+      texts[0]!.includes(
+        `누계: ${formatUsd(sofar.clusterCostUsd)}, 클러스터 가동 ${koreanDuration(sofar.clusterUpSeconds)} (실행 ${sofar.runs}회${unknown})`,
+      ),
+      texts[0],
+    );
+
+    // pothole cost over the dates: one line per run with its recorded figure, the unknown ones apart.
+    const backfill = (await world.client.workflow
+      .getHandle(`pothole-backfill-${dates.backfill[0]}-${dates.backfill[1]}`)
+      .result()) as BackfillSummary;
+    const out = await pothole('cost', '--from', '2026-04-01', '--to', '2026-04-07', '--json');
+    assert.equal(out.status, 0, out.stderr);
+    const report = JSON.parse(out.stdout) as {
+      runs: { workflowId: string; runId: string; clusterUpSeconds: number; clusterCostUsd: number | null }[];
+      total: { clusterUpSeconds: number; clusterCostUsd: number; runs: number; unknown: number };
+    };
+    assert.deepEqual(report.runs.map((r) => r.runId).sort(), runs.map((r) => r.runId).sort());
+    for (const r of report.runs) {
+      const c = runs.find((x) => x.runId === r.runId)!.cost!;
+      assert.deepEqual(
+        [r.clusterUpSeconds, r.clusterCostUsd],
+        [c.clusterUpSeconds, c.clusterCostUsd],
+        r.workflowId,
+      );
+    }
+    const byId = (w: string) => report.runs.find((r) => r.workflowId === w)!;
+    assert.equal(byId(id).clusterCostUsd, result.clusterCostUsd);
+    assert.equal(
+      byId(`pothole-backfill-${dates.backfill[0]}-${dates.backfill[1]}`).clusterCostUsd,
+      backfill.clusterCostUsd,
+    );
+    assert.deepEqual(report.total, totalCost(runs.map((r) => r.cost)));
+    const human = await pothole('cost', '--from', '2026-04-01', '--to', '2026-04-07');
+    assert.match(
+      human.stdout,
+      new RegExp(
+        `^total 2026-04-01\\.\\.2026-04-07: ${runs.length} run\\(s\\).*cost ${literally(formatUsd(report.total.clusterCostUsd))}$`,
+        'm',
+      ),
+    );
   });
 });
