@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../../src/config';
+import { clusterCostUsd, costFromMemo, totalCost, type RunCost } from '../../../src/cost';
 import { dateRange } from '../../../src/steps';
 import type { BackfillSummary } from '../../../src/workflows/backfill';
 import { startFakeWorld, type FakeWorld } from '../../support/temporal';
@@ -70,7 +71,8 @@ describe('potholeBackfill', () => {
 
   it('a range longer than the chunk: one session per chunk, one after the other', async () => {
     world.rec.calls = [];
-    world.rec.settings = { backfillDatesPerSession: 4 };
+    const prices = { masterHourlyUsd: 3.6, workerHourlyUsd: 36 };
+    world.rec.settings = { backfillDatesPerSession: 4, clusterPrices: prices };
     const dates = dateRange('2026-03-11', '2026-03-20');
     const summary = await backfill(dates[0]!, dates.at(-1)!);
     assert.deepEqual(
@@ -84,5 +86,29 @@ describe('potholeBackfill', () => {
       dates,
       'every date loaded once',
     );
+    // Each run of the chain keeps its own session's figure; the result adds them up.
+    const query = `WorkflowId = '${world.taskQueue}-${dates[0]}-${dates.at(-1)}'`;
+    let costs: RunCost[] = [];
+    for (let i = 0; i < 100 && costs.length < 3; i++) {
+      costs = [];
+      for await (const w of world.client.workflow.list({ query })) {
+        const c = costFromMemo(w.memo);
+        if (c) costs.push(c);
+      }
+      if (costs.length < 3) await new Promise((r) => setTimeout(r, 100));
+    }
+    costs.sort((a, b) => (a.from ?? '').localeCompare(b.from ?? ''));
+    assert.deepEqual(
+      costs.map((c) => [c.from, c.to, c.workers]),
+      [
+        [dates[0], dates[3], 2],
+        [dates[4], dates[7], 2],
+        [dates[8], dates[9], 2],
+      ],
+    );
+    for (const c of costs) assert.equal(c.clusterCostUsd, clusterCostUsd(c.clusterUpSeconds, 2, prices));
+    const total = totalCost(costs);
+    assert.equal(summary.clusterUpSeconds, total.clusterUpSeconds);
+    assert.equal(summary.clusterCostUsd, total.clusterCostUsd);
   });
 });
