@@ -20,6 +20,7 @@ import type { CleanupOutcome, NotifyInput, StepInput } from '../types';
 import { acts, servingActivities } from './activities';
 import { cleanupTiming, stopSparkAndCluster } from './cleanup';
 import { acquireClusterLock } from './cluster-lock';
+import * as metrics from './metrics';
 import { failureMessage, Progress } from './progress';
 import { allOrCancelSiblings } from './siblings';
 
@@ -106,6 +107,8 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
       state.waitingFor = waitingFor;
     });
     const first = { batchDate: dates[0]!, workflowId, runId };
+    const sessionStartedAt = Date.now();
+    metrics.clusterSessionStarted(sessionStartedAt);
     let instances: string[] = [];
     try {
       const cluster = await acts.start_cluster(first);
@@ -133,6 +136,7 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
             () => undefined,
           );
         await stopSparkAndCluster(cleanup, first, cleanupTiming(settings), instances, alert);
+        metrics.clusterSessionEnded((Date.now() - sessionStartedAt) / 1000);
         await release();
       });
     }
