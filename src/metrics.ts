@@ -15,6 +15,15 @@ export const STEP_METRICS = {
   attempts: 'pothole_step_attempts_total',
 } as const;
 
+/** What the watchdog's survey saw of the cluster's instances (EC2's own state, every watchdog round). */
+export const CLUSTER_METRICS = {
+  running: ['pothole_cluster_running_instances', "The cluster's instances running (or pending)"],
+  runningSince: [
+    'pothole_cluster_running_since_timestamp_seconds',
+    'Earliest start of the running instances (Unix time); 0 when none runs',
+  ],
+} as const;
+
 export type StepOutcome = 'success' | 'failure' | 'cancelled';
 
 const STEP_HELP = {
@@ -84,6 +93,22 @@ export const stepMetrics: ActivityInterceptorsFactory = (ctx) => ({
     },
   },
 });
+
+/**
+ * The cluster as EC2 reports it, from the watchdog's survey: unlike the run's own gauge, this holds whatever left
+ * the instances running (a terminated run, a worker restarted mid-session) and clears once they are stopped.
+ */
+export function clusterInstancesSeen(
+  meter: MetricMeter,
+  running: readonly { launchTime?: string }[],
+  now: number,
+): void {
+  meter.createGauge(CLUSTER_METRICS.running[0], 'int', '', CLUSTER_METRICS.running[1]).set(running.length);
+  const starts = running.map((i) => (i.launchTime ? Date.parse(i.launchTime) : now));
+  meter
+    .createGauge(CLUSTER_METRICS.runningSince[0], 'float', 's', CLUSTER_METRICS.runningSince[1])
+    .set(starts.length ? Math.min(...starts) / 1000 : 0);
+}
 
 /**
  * Starts the counters an alert watches at 0, so that the first failure is an increase Prometheus sees (a series
