@@ -111,6 +111,27 @@ export function clusterInstancesSeen(
 }
 
 /**
+ * Starts each step's attempt counters (a worker's steps, every outcome) at 0, for the same reason as below: the
+ * dashboard's increase() then sees the first attempt after a worker (re)start too.
+ */
+export function startStepCounters(
+  meter: MetricMeter,
+  namespace: string,
+  taskQueue: string,
+  activityTypes: Iterable<string>,
+): void {
+  for (const step of activityTypes) {
+    if (!isRunStep(step)) continue;
+    const counter = meter
+      .withTags({ namespace, taskQueue, activityType: step })
+      .createCounter(STEP_METRICS.attempts, '', STEP_HELP.attempts);
+    for (const outcome of ['success', 'failure', 'cancelled'] satisfies StepOutcome[]) {
+      counter.add(0, { step, outcome });
+    }
+  }
+}
+
+/**
  * Starts the counters an alert watches at 0, so that the first failure is an increase Prometheus sees (a series
  * that appears at 1 has no earlier sample to increase from). Same labels as the workflow meter gives them.
  */

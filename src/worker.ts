@@ -18,7 +18,7 @@ import {
 } from '@temporalio/worker';
 import { ignoredSettingsWarning, loadConfig, readSettings, SECTIONS_FOR, type SectionName } from './config';
 import { createClusterSideActivities, createServingSideActivities, type ServingSideDeps } from './activities';
-import { metricsTelemetry, startAlertedCounters, stepMetrics } from './metrics';
+import { metricsTelemetry, startAlertedCounters, startStepCounters, stepMetrics } from './metrics';
 import { connectionFailure, connectTemporal, temporalConnectionOptions } from './temporal-connection';
 
 export type WorkerRole = 'all' | 'cluster' | 'serving';
@@ -154,6 +154,13 @@ export async function startWorker(options: {
         activities: servingSide.activities,
       }),
     );
+  }
+
+  if (telemetryOptions && runtimeInstalled) {
+    for (const w of workers) {
+      const { namespace, taskQueue, activities } = w.options;
+      startStepCounters(Runtime.instance().metricMeter, namespace, taskQueue, activities.keys());
+    }
   }
 
   const done = Promise.all(workers.map((w) => w.run())).then(async () => {
