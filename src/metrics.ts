@@ -111,10 +111,29 @@ export function clusterInstancesSeen(
 }
 
 /**
- * Starts each step's attempt counters (a worker's steps, every outcome) at 0, for the same reason as below: the
- * dashboard's increase() then sees the first attempt after a worker (re)start too.
+ * Starts at 0 the counters of what these workers serve: each step's attempts (every outcome) and, where the
+ * workflows run, the run counters the alerts watch. A series that first appears at 1 has no earlier sample to
+ * increase from: Prometheus's increase() would miss the first failure after a worker (re)start.
  */
-export function startStepCounters(
+export function startCounters(
+  meter: MetricMeter,
+  workers: {
+    options: {
+      namespace: string;
+      taskQueue: string;
+      activities: Map<string, unknown>;
+      workflowsPath?: string;
+      workflowBundle?: unknown;
+    };
+  }[],
+): void {
+  for (const { options: o } of workers) {
+    startStepCounters(meter, o.namespace, o.taskQueue, o.activities.keys());
+    if (o.workflowsPath || o.workflowBundle) startRunCounters(meter, o.namespace, o.taskQueue);
+  }
+}
+
+function startStepCounters(
   meter: MetricMeter,
   namespace: string,
   taskQueue: string,
@@ -131,11 +150,8 @@ export function startStepCounters(
   }
 }
 
-/**
- * Starts the counters an alert watches at 0, so that the first failure is an increase Prometheus sees (a series
- * that appears at 1 has no earlier sample to increase from). Same labels as the workflow meter gives them.
- */
-export function startAlertedCounters(meter: MetricMeter, namespace: string, taskQueue: string): void {
+/** The workflows' counters, with the labels the workflow meter gives them. */
+function startRunCounters(meter: MetricMeter, namespace: string, taskQueue: string): void {
   const tagged = (workflowType: string) => meter.withTags({ namespace, taskQueue, workflowType });
   const counter = (workflowType: string, [name, help]: readonly [string, string]) =>
     tagged(workflowType).createCounter(name, '', help);

@@ -18,7 +18,7 @@ import {
 } from '@temporalio/worker';
 import { ignoredSettingsWarning, loadConfig, readSettings, SECTIONS_FOR, type SectionName } from './config';
 import { createClusterSideActivities, createServingSideActivities, type ServingSideDeps } from './activities';
-import { metricsTelemetry, startAlertedCounters, startStepCounters, stepMetrics } from './metrics';
+import { metricsTelemetry, startCounters, stepMetrics } from './metrics';
 import { connectionFailure, connectTemporal, temporalConnectionOptions } from './temporal-connection';
 
 export type WorkerRole = 'all' | 'cluster' | 'serving';
@@ -91,13 +91,6 @@ export async function startWorker(options: {
       telemetryOptions,
     });
     runtimeInstalled = true;
-    if (telemetryOptions && role !== 'serving') {
-      startAlertedCounters(
-        Runtime.instance().metricMeter,
-        temporal.TEMPORAL_NAMESPACE,
-        temporal.TEMPORAL_TASK_QUEUE,
-      );
-    }
   } else if (telemetryOptions)
     warn('METRICS_PORT is ignored: this process already set up its Temporal runtime');
 
@@ -156,12 +149,7 @@ export async function startWorker(options: {
     );
   }
 
-  if (telemetryOptions && runtimeInstalled) {
-    for (const w of workers) {
-      const { namespace, taskQueue, activities } = w.options;
-      startStepCounters(Runtime.instance().metricMeter, namespace, taskQueue, activities.keys());
-    }
-  }
+  if (telemetryOptions && runtimeInstalled) startCounters(Runtime.instance().metricMeter, workers);
 
   const done = Promise.all(workers.map((w) => w.run())).then(async () => {
     for (const close of cleanups) await close().catch(() => undefined);
