@@ -18,6 +18,7 @@ import {
 } from '@temporalio/worker';
 import { ignoredSettingsWarning, loadConfig, readSettings, SECTIONS_FOR, type SectionName } from './config';
 import { createClusterSideActivities, createServingSideActivities, type ServingSideDeps } from './activities';
+import { metricsTelemetry, startCounters, stepMetrics } from './metrics';
 import { connectionFailure, connectTemporal, temporalConnectionOptions } from './temporal-connection';
 
 export type WorkerRole = 'all' | 'cluster' | 'serving';
@@ -82,10 +83,16 @@ export async function startWorker(options: {
   const config = loadConfig([...sections], env) as ReturnType<typeof loadConfig<SectionName[]>>;
   const temporal = config.temporal;
 
+  const telemetryOptions = metricsTelemetry(temporal);
   if (!runtimeInstalled && !process.env.POTHOLE_WORKER_DEFAULT_LOGGER) {
-    Runtime.install({ logger: new DefaultLogger('INFO', jsonLine), shutdownSignals: ['SIGINT', 'SIGTERM'] });
+    Runtime.install({
+      logger: new DefaultLogger('INFO', jsonLine),
+      shutdownSignals: ['SIGINT', 'SIGTERM'],
+      telemetryOptions,
+    });
     runtimeInstalled = true;
-  }
+  } else if (telemetryOptions)
+    warn('METRICS_PORT is ignored: this process already set up its Temporal runtime');
 
   const connection = await NativeConnection.connect(temporalConnectionOptions(temporal)).catch(
     async (err: unknown) => {
@@ -101,7 +108,7 @@ export async function startWorker(options: {
   const common = {
     connection,
     namespace: temporal.TEMPORAL_NAMESPACE,
-    interceptors: { activity: [stepLogAttributes] },
+    interceptors: { activity: [stepLogAttributes, stepMetrics] },
     // In-flight activities get this long to finish or notice cancellation; a running Spark driver is left
     // alone and re-attached by the next attempt.
     shutdownGraceTime: '20 seconds' as const,
@@ -141,6 +148,8 @@ export async function startWorker(options: {
       }),
     );
   }
+
+  if (telemetryOptions && runtimeInstalled) startCounters(Runtime.instance().metricMeter, workers);
 
   const done = Promise.all(workers.map((w) => w.run())).then(async () => {
     for (const close of cleanups) await close().catch(() => undefined);

@@ -4,9 +4,10 @@
  * describeCluster and stop_cluster's stopping; the decision itself is a pure function (decideWatchdog).
  */
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { log } from '@temporalio/activity';
+import { log, metricMeter } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AwsConfig, ClusterConfig, SparkConfig, SshConfig, WatchdogConfig } from '../config';
+import { clusterInstancesSeen } from '../metrics';
 import {
   lockStateQuery,
   lockWorkflowIdFor,
@@ -181,6 +182,11 @@ export function createWatchdogActivities(deps: WatchdogDeps) {
         launchTime: i.launchTime,
         keep: isKept(i.tags, keepTag),
       }));
+      clusterInstancesSeen(
+        metricMeter,
+        instances.filter((i) => RUNNING.has(i.state)),
+        Date.now(),
+      );
       const lock = await readLock(input.self);
       const plan = decideWatchdog({
         instances,

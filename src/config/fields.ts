@@ -45,16 +45,17 @@ export const requiredString = z
   .transform((v) => v.trim())
   .refine((v) => v !== '', 'is required');
 export const withDefault = (def: string) => optionalString.transform((v) => v ?? def);
-export const port = (def: number) =>
-  optionalString.transform((v, ctx) => {
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) {
-      ctx.addIssue({ code: 'custom', message: `must be a port number (1-65535), got "${v}"` });
-      return z.NEVER;
-    }
-    return n;
-  });
+/** A port that may be left unset (the feature it serves is then off). */
+export const optionalPort = optionalString.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    ctx.addIssue({ code: 'custom', message: `must be a port number (1-65535), got "${v}"` });
+    return z.NEVER;
+  }
+  return n;
+});
+export const port = (def: number) => optionalPort.transform((v) => v ?? def);
 export const positiveInt = (def: number) =>
   optionalString.transform((v, ctx) => {
     if (v === undefined) return def;

@@ -6,6 +6,7 @@ import {
   nonNegativeNumber,
   optionalSecret,
   optionalString,
+  optionalPort,
   optionalUrl,
   port,
   positiveInt,
@@ -34,6 +35,10 @@ const temporalSchema = z.object({
   SERVING_RETRY_WINDOW_SECONDS: positiveInt(1800),
   /** Dates per cluster session of a backfill (one cluster start and stop, then the next chunk continues as new). */
   BACKFILL_DATES_PER_SESSION: positiveInt(31),
+  /** The worker's Prometheus endpoint (/metrics on this port); unset: no endpoint. */
+  METRICS_PORT: optionalPort,
+  /** Every interface by default: Prometheus scrapes the worker from another host. */
+  METRICS_HOST: withDefault('0.0.0.0'),
   ...temporalTlsFields,
 });
 

@@ -21,6 +21,7 @@ import { acts, servingActivities } from './activities';
 import { cleanupTiming, stopSparkAndCluster } from './cleanup';
 import { acquireClusterLock } from './cluster-lock';
 import { RunCostRecord } from './cost';
+import * as metrics from './metrics';
 import { failureMessage, Progress } from './progress';
 import { allOrCancelSiblings } from './siblings';
 
@@ -117,6 +118,7 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
     let instances: string[] = [];
     let workers: number | undefined;
     const clusterStartedAt = Date.now();
+    metrics.clusterSessionStarted(clusterStartedAt);
     try {
       const cluster = await acts.start_cluster(first);
       instances = [cluster.masterInstanceId, ...cluster.workerInstanceIds];
@@ -144,7 +146,9 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
             () => undefined,
           );
         await stopSparkAndCluster(cleanup, first, cleanupTiming(settings), instances, alert);
-        cost.record((Date.now() - clusterStartedAt) / 1000, workers);
+        const sessionSeconds = (Date.now() - clusterStartedAt) / 1000;
+        cost.record(sessionSeconds, workers);
+        metrics.clusterSessionEnded(sessionSeconds);
         await release();
       });
     }

@@ -9,6 +9,7 @@ import { sleep } from '@temporalio/workflow';
 import type { PipelineSettings } from '../activities/temporal';
 import type { CleanupOutcome, NotifyInput, StepInput } from '../types';
 import { acts } from './activities';
+import { cleanupFailed } from './metrics';
 import { failureMessage, type Progress } from './progress';
 
 export interface CleanupTiming {
@@ -64,6 +65,7 @@ export async function stopSparkAndCluster(
       return outcome;
     } catch (err) {
       outcome.lastError = failureMessage(err);
+      cleanupFailed();
       Object.assign(entry, {
         status: 'running',
         endedAt: undefined,

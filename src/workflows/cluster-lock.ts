@@ -24,6 +24,7 @@ import {
 } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { Activities } from '../activities';
+import { lockWaited } from './metrics';
 
 export interface LockRequester {
   workflowId: string;
@@ -222,6 +223,7 @@ async function lockWithin(
   };
   // Runs recorded before re-requests existed replay as they ran.
   const recheck = patched('cluster-lock-recheck');
+  const askedAt = Date.now();
   try {
     const { holder } = await request({ ...me, lockWorkflowId });
     if (!granted) onWaiting(holder ? `cluster in use by ${holder}` : 'waiting for the cluster lock');
@@ -243,6 +245,7 @@ async function lockWithin(
     throw err;
   }
   onWaiting(undefined);
+  lockWaited((Date.now() - askedAt) / 1000);
   if (recheck) {
     // Until released, re-assert now and then, so that a lock workflow started afresh knows who holds it.
     reasserting = CancellationScope.nonCancellable(async () => {

@@ -30,6 +30,7 @@ import { cleanupTiming, stopSparkAndCluster } from './cleanup';
 import { acquireClusterLock } from './cluster-lock';
 import { RunCostRecord } from './cost';
 import { resolveInput, type PipelineInput } from './input';
+import * as metrics from './metrics';
 import { failureMessage, Progress } from './progress';
 import { allOrCancelSiblings } from './siblings';
 
@@ -95,6 +96,7 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
         progress.state.waitingFor = waitingFor;
       });
       const clusterStartedAt = Date.now();
+      metrics.clusterSessionStarted(clusterStartedAt);
       try {
         // ── infra setup ──
         progress.state.clusterUp = true;
@@ -123,6 +125,7 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
           );
           result.clusterUpSeconds = (Date.now() - clusterStartedAt) / 1000;
           result.clusterCostUsd = cost.record(result.clusterUpSeconds, workers).clusterCostUsd;
+          metrics.clusterSessionEnded(result.clusterUpSeconds);
           await releaseLock();
         });
       }
@@ -136,6 +139,7 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
     if (!startsAfter('load_to_rdb')) {
       load = await progress.run('load_to_rdb', () => serving.load_to_rdb(run));
       Object.assign(result, { rowsLoaded: load.rowsLoaded, quality: load.quality });
+      metrics.loaded(load);
     } else progress.skip('load_to_rdb');
     if (settings.complaints && patched('load-complaints')) {
       if (startsAfter('load_to_rdb')) progress.skip('load_complaints');
@@ -149,11 +153,13 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
     result.emailSent = email.sent;
   } catch (err) {
     cost.settle();
+    metrics.runEnded(isCancellation(err) ? 'cancelled' : 'failed');
     if (!isCancellation(err)) await notifyEnd(progress, run, 'failure', result, err);
     else if (patched('announce-cancelled-runs')) await notifyEnd(progress, run, 'cancelled', result);
     throw err;
   }
   result.stepSeconds = progress.durations();
+  metrics.runEnded('succeeded');
   await notifyEnd(progress, run, 'success', result);
   return result;
 }

@@ -8,6 +8,7 @@ import { CancellationScope, proxyActivities, workflowInfo } from '@temporalio/wo
 import type { Activities } from '../activities';
 import type { WatchdogActivities, WatchdogPlan } from '../activities/watchdog';
 import { tryClusterLock } from './cluster-lock';
+import { watchdogStopped } from './metrics';
 
 export interface WatchdogResult {
   stopped: string[];
@@ -56,6 +57,7 @@ export async function potholeWatchdog(): Promise<WatchdogResult> {
     if (again.lock.lastHeldBy) lastHeld = again.lock;
     if (plan.stop.length === 0) return nothing(plan);
     stopped = await watchdog_stop({ instanceIds: plan.stop.map((i) => i.id) });
+    watchdogStopped(stopped.stopped.length);
   } finally {
     await CancellationScope.nonCancellable(release);
   }

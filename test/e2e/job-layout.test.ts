@@ -7,14 +7,22 @@
  * readings into grid cells named `cell-…`, so rows of the reference jobs could never pass for them),
  * deployed with `pothole deploy-code` to a code prefix of their own, and the whole pipeline runs through
  * Temporal, a real worker process and the local Spark cluster, with no --packages (SPARK_PACKAGES unset).
+ *
+ * The same run is the one the worker's Prometheus endpoint (METRICS_PORT) is checked against: scraped while Stage1
+ * runs and after the run, its figures must be the run's own (its result and its progress).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { workflowIdFor } from '../../src/steps';
+import type { PipelineProgress } from '../../src/types';
+import type { PipelineResult } from '../../src/workflows/pipeline';
 import { stackS3Client, uniqueName } from '../support/stack';
-import { driverDir, PipelineWorld, sparkSubmitCommands } from '../support/e2e';
+import { driverDir, PipelineWorld, sparkSubmitCommands, waitUntil } from '../support/e2e';
+import { freePort } from '../support/free-port';
+import { sample, samples, scrape, type Sample } from '../support/prometheus';
 import { deletePrefix } from '../integration/activities/serving-support';
 
 const world = new PipelineWorld('job-layout');
@@ -152,12 +160,24 @@ const JOBS: Record<string, string> = {
 const driverLog = (stage: string) =>
   fs.readFileSync(path.join(driverDir(settings, date, stage), 'log'), 'utf8');
 
+let metricsPort = 0;
+/** The worker's /metrics while run_stage1 ran (with the run's progress then), and once the run had ended. */
+const scraped: {
+  during?: { samples: Sample[]; progress: PipelineProgress };
+  after?: Sample[];
+  text?: string;
+} = {};
+
 before(async () => {
   for (const [file, body] of Object.entries(JOBS)) {
     fs.mkdirSync(path.dirname(path.join(jobsDir, file)), { recursive: true });
     fs.writeFileSync(path.join(jobsDir, file), body);
   }
-  await world.setUp({ dates: [date], env: settings });
+  metricsPort = await freePort();
+  await world.setUp({
+    dates: [date],
+    env: { ...settings, METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' },
+  });
 });
 
 after(async () => {
@@ -175,8 +195,21 @@ describe("another team's Spark job layout, with settings only", () => {
     assert.equal(deploy.status, 0, deploy.stdout + deploy.stderr);
     assert.match(deploy.stdout, new RegExp(`uploaded 6 files to s3://[^/]+/${prefixes.S3_CODE_PREFIX}/`));
 
-    const run = await world.pothole('run', date, '--wait');
+    const running = world.pothole('run', date, '--wait');
+    const handle = world.client.workflow.getHandle(workflowIdFor(date));
+    const progress = await waitUntil('run_stage1 running', async () => {
+      const p = await world.progress(handle);
+      return p?.steps.find((s) => s.step === 'run_stage1')?.status === 'running' ? p : undefined;
+    });
+    scraped.during = { samples: (await scrape(metricsPort)).samples, progress };
+    const run = await running;
     assert.equal(run.status, 0, run.stdout + run.stderr);
+    // The workflow's figures reach the endpoint once its last task is done: wait for the run's outcome.
+    const ended = await waitUntil('the run counted on /metrics', async () => {
+      const now = await scrape(metricsPort);
+      return samples(now.samples, 'pothole_runs_total', { outcome: 'succeeded' })[0]?.value ? now : undefined;
+    });
+    Object.assign(scraped, { after: ended.samples, text: ended.text });
 
     // Each driver got the team's arguments, its stage's conf and its own YAML config.
     assert.match(
@@ -221,5 +254,68 @@ describe("another team's Spark job layout, with settings only", () => {
     } finally {
       await db.end();
     }
+  });
+
+  it("exports the run on METRICS_PORT: the SDK's metrics and each step, the cluster while it is up, the result", async () => {
+    const { during, after: end, text } = scraped;
+    assert.ok(during && end && text, 'the run above was scraped');
+    const handle = world.client.workflow.getHandle(workflowIdFor(date));
+    const result = (await handle.result()) as PipelineResult;
+    const progress = await handle.query<PipelineProgress>('progress');
+    const run = { taskQueue: world.taskQueue, workflowType: 'potholePipeline' };
+    const step = (name: string, outcome = 'success') => ({ taskQueue: world.taskQueue, step: name, outcome });
+    const timeOf = (iso?: string) => Date.parse(iso!) / 1000;
+
+    // While Stage1 ran: the SDK's own figures, the cluster up since the run took it, the steps done so far.
+    assert.ok(samples(during.samples, 'temporal_worker_task_slots_available').length > 0, 'SDK metrics');
+    assert.ok(samples(during.samples, 'temporal_activity_execution_latency_count').length > 0, 'SDK metrics');
+    const upSince = sample(during.samples, 'pothole_cluster_up_since_timestamp_seconds', run);
+    const startCluster = during.progress.steps.find((s) => s.step === 'start_cluster')!;
+    assert.ok(Math.abs(upSince - timeOf(startCluster.startedAt)) < 1, `up since ${upSince}`);
+    for (const done of during.progress.steps.filter((s) => s.status === 'done')) {
+      assert.equal(sample(during.samples, 'pothole_step_attempts_total', step(done.step)), 1, done.step);
+    }
+    // Every step's counters start at 0 with the worker: run_stage1 has not ended yet.
+    assert.equal(sample(during.samples, 'pothole_step_attempts_total', step('run_stage1')), 0);
+    assert.equal(sample(during.samples, 'pothole_runs_total', { ...run, outcome: 'succeeded' }), 0);
+
+    // After the run: one successful attempt of every step it ran, timed within the step's time in the run.
+    const ran = progress.steps.filter((s) => s.status === 'done').map((s) => s.step);
+    assert.equal(ran.length, 14, ran.join(' '));
+    for (const name of ran) {
+      assert.equal(sample(end, 'pothole_step_attempts_total', step(name)), 1, name);
+      assert.equal(sample(end, 'pothole_step_attempts_total', step(name, 'failure')), 0, name);
+      assert.equal(sample(end, 'pothole_step_duration_seconds_count', step(name)), 1, name);
+      const seconds = sample(end, 'pothole_step_duration_seconds_sum', step(name));
+      assert.ok(seconds > 0 && seconds <= result.stepSeconds[name]! + 0.5, `${name}: ${seconds} s`);
+    }
+    assert.equal(sample(end, 'pothole_rows_loaded_total', run), result.rowsLoaded);
+    assert.ok(result.rowsLoaded! > 0);
+    assert.equal(sample(end, 'pothole_cluster_up_seconds_count', run), 1);
+    assert.ok(Math.abs(sample(end, 'pothole_cluster_up_seconds_sum', run) - result.clusterUpSeconds) < 0.001);
+    assert.equal(sample(end, 'pothole_cluster_up_since_timestamp_seconds', run), 0, 'the cluster is stopped');
+    const quality = { ...run, finding: 'impact_exceeds_total' };
+    assert.equal(sample(end, 'pothole_quality_rows_total', quality), result.quality!.impactExceedsTotal);
+    assert.equal(sample(end, 'pothole_quality_warnings_total', run), result.quality!.warnings.length);
+    assert.equal(sample(end, 'pothole_runs_total', { ...run, outcome: 'succeeded' }), 1);
+    assert.equal(sample(end, 'pothole_runs_total', { ...run, outcome: 'failed' }), 0);
+    assert.equal(sample(end, 'pothole_cleanup_failures_total', run), 0);
+    assert.equal(sample(end, 'pothole_lock_wait_seconds_count', run), 1);
+    const lastSuccess = sample(end, 'pothole_last_success_timestamp_seconds', run);
+    assert.ok(
+      Math.abs(lastSuccess - timeOf(progress.steps.at(-1)!.endedAt)) < 5,
+      `last success ${lastSuccess}`,
+    );
+
+    console.log(
+      text
+        .split('\n')
+        .filter(
+          (l) =>
+            (l.startsWith('pothole_') && l.includes('step="run_stage1"')) ||
+            l.startsWith('temporal_worker_task_slots_available'),
+        )
+        .join('\n'),
+    );
   });
 });
