@@ -32,8 +32,10 @@ export function registerToolCommands(
     )
     .action(async (opts: { role: 'all' | 'cluster' | 'serving' }) => {
       const worker = await startWorker({ role: opts.role });
-      console.error(`worker (${opts.role}) serving ${worker.taskQueues.join(', ')}`);
+      const fields = { role: opts.role, taskQueues: worker.taskQueues, pid: process.pid };
+      worker.logger.info(`worker (${opts.role}) serving ${worker.taskQueues.join(', ')}`, fields);
       await worker.done;
+      worker.logger.info(`worker (${opts.role}) stopped`, fields);
     });
 
   const db = program.command('db').description('the serving database');

@@ -16,6 +16,8 @@ import {
 import { temporalTlsFields, temporalTlsProblems } from './temporal-tls';
 import { sparkStageFields } from './spark-stages';
 
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+
 const temporalSchema = z.object({
   TEMPORAL_ADDRESS: withDefault('localhost:7233'),
   TEMPORAL_NAMESPACE: withDefault('default'),
@@ -33,6 +35,14 @@ const temporalSchema = z.object({
   SERVING_RETRY_WINDOW_SECONDS: positiveInt(1800),
   /** Dates per cluster session of a backfill (one cluster start and stop, then the next chunk continues as new). */
   BACKFILL_DATES_PER_SESSION: positiveInt(31),
+  /** The worker's log: the lowest level written (one JSON object a line). */
+  LOG_LEVEL: optionalString.transform((v, ctx) => {
+    const level = (v ?? 'INFO').toUpperCase();
+    const known = LOG_LEVELS.find((l) => l === level);
+    if (known) return known;
+    ctx.addIssue({ code: 'custom', message: `must be one of ${LOG_LEVELS.join(', ')}, got "${v}"` });
+    return z.NEVER;
+  }),
   ...temporalTlsFields,
 });
 
