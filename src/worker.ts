@@ -120,6 +120,9 @@ export async function startWorker(options: {
   const logger = new DefaultLogger(temporal.LOG_LEVEL, jsonLine);
   if (!runtimeInstalled && !process.env.POTHOLE_WORKER_DEFAULT_LOGGER) {
     Runtime.install({ logger, shutdownSignals: ['SIGINT', 'SIGTERM'] });
+    // Node's warnings (a library's deprecation notice) join the log as JSON lines instead of plain stderr text.
+    process.removeAllListeners('warning');
+    process.on('warning', (w) => logger.warn(w.message, { warning: w.name }));
     runtimeInstalled = true;
   }
 

@@ -11,16 +11,18 @@ export const POTHOLE_BIN = path.join(REPO_ROOT, 'bin/pothole.js');
 /**
  * Starts `pothole worker` with this environment; resolves once it serves its task queues (its log's
  * `worker (role) serving …` line). `onOutput` receives everything it prints (its JSON log lines), for tests that
- * read the log. `command` runs another entry point than bin/pothole.js (the built one: `['dist/main.js']`).
+ * read the log. `command` and `cwd` run another entry point than bin/pothole.js: the built one is
+ * `['dist/main.js']` in the folder that holds dist.
  */
 export async function startWorkerProcess(
   env: NodeJS.ProcessEnv,
   args: string[] = [],
   onOutput?: (text: string) => void,
   command: string[] = [POTHOLE_BIN],
+  cwd = REPO_ROOT,
 ): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...command, 'worker', ...args], {
-    cwd: REPO_ROOT,
+    cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
