@@ -18,6 +18,8 @@ import {
   type ActivityInterceptorsFactory,
   type LogEntry,
   type Logger,
+  type LogLevel,
+  type LogMetadata,
 } from '@temporalio/worker';
 import { ignoredSettingsWarning, loadConfig, readSettings, SECTIONS_FOR, type SectionName } from './config';
 import { createClusterSideActivities, createServingSideActivities, type ServingSideDeps } from './activities';
@@ -94,8 +96,10 @@ function jsonLine(entry: LogEntry): void {
   (level === 'ERROR' || level === 'WARN' ? process.stderr : process.stdout).write(line + '\n');
 }
 
-const warn = (message: string) =>
-  jsonLine({ level: 'WARN', message, timestampNanos: BigInt(Date.now()) * 1_000_000n, meta: {} });
+/** A line of the worker's log written without the logger (before the configuration, with LOG_LEVEL, is read). */
+export const logLine = (level: LogLevel, message: string, meta: LogMetadata = {}) =>
+  jsonLine({ level, message, timestampNanos: BigInt(Date.now()) * 1_000_000n, meta });
+const warn = (message: string) => logLine('WARN', message);
 
 let runtimeInstalled = false;
 
