@@ -7,6 +7,8 @@
  * serving steps on that queue in the same process; `cluster` serves the workflows and the cluster side only;
  * `serving` serves only load_to_rdb, refresh_views and send_email_report (for a worker on the database host).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { Client } from '@temporalio/client';
 import {
   DefaultLogger,
@@ -15,6 +17,9 @@ import {
   Worker,
   type ActivityInterceptorsFactory,
   type LogEntry,
+  type Logger,
+  type LogLevel,
+  type LogMetadata,
 } from '@temporalio/worker';
 import { ignoredSettingsWarning, loadConfig, readSettings, SECTIONS_FOR, type SectionName } from './config';
 import { createClusterSideActivities, createServingSideActivities, type ServingSideDeps } from './activities';
@@ -28,6 +33,8 @@ export interface WorkerHandle {
   done: Promise<void>;
   shutdown(): Promise<void>;
   taskQueues: string[];
+  /** The process's JSON log at LOG_LEVEL, for the worker's own lines (start, stop). */
+  logger: Logger;
 }
 
 /** Adds the batch date and step to every activity log line. */
@@ -49,19 +56,51 @@ const stepLogAttributes: ActivityInterceptorsFactory = (ctx) => {
   };
 };
 
+/** The workflow code: `npm run build` bundles it into dist beside the compiled worker (see scripts/build.ts). */
+export const WORKFLOW_BUNDLE = path.join(__dirname, 'workflow-bundle.js');
+export const workflowSources = () => ({
+  workflowsPath: require.resolve('./workflows'),
+  workflowInterceptorModules: [require.resolve('./workflows/log-attributes')],
+});
+
+/** The prebuilt bundle when there is one (the built worker, in production); else the sources, bundled at start. */
+function workflowCode(): {
+  workflowBundle?: { codePath: string };
+  workflowsPath?: string;
+  workflowModules?: string[];
+} {
+  if (fs.existsSync(WORKFLOW_BUNDLE)) return { workflowBundle: { codePath: WORKFLOW_BUNDLE } };
+  const { workflowsPath, workflowInterceptorModules } = workflowSources();
+  return { workflowsPath, workflowModules: workflowInterceptorModules };
+}
+
+/** Errors print as their name, message, failure type and cause (plain JSON.stringify would print `{}`). */
+function jsonValue(_key: string, value: unknown): unknown {
+  if (value instanceof Error) {
+    const { type } = value as { type?: unknown };
+    return {
+      name: value.name,
+      message: value.message,
+      ...(typeof type === 'string' ? { type } : {}),
+      ...(value.cause instanceof Error ? { cause: value.cause } : {}),
+    };
+  }
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
 function jsonLine(entry: LogEntry): void {
   const { message, level, meta } = entry;
-  const line = JSON.stringify({
-    time: new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString(),
-    level,
-    message,
-    ...meta,
-  });
+  const line = JSON.stringify(
+    { time: new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString(), level, message, ...meta },
+    jsonValue,
+  );
   (level === 'ERROR' || level === 'WARN' ? process.stderr : process.stdout).write(line + '\n');
 }
 
-const warn = (message: string) =>
-  jsonLine({ level: 'WARN', message, timestampNanos: BigInt(Date.now()) * 1_000_000n, meta: {} });
+/** A line of the worker's log written without the logger (before the configuration, with LOG_LEVEL, is read). */
+export const logLine = (level: LogLevel, message: string, meta: LogMetadata = {}) =>
+  jsonLine({ level, message, timestampNanos: BigInt(Date.now()) * 1_000_000n, meta });
+const warn = (message: string) => logLine('WARN', message);
 
 let runtimeInstalled = false;
 
@@ -84,12 +123,12 @@ export async function startWorker(options: {
   const temporal = config.temporal;
 
   const telemetryOptions = metricsTelemetry(temporal);
+  const logger = new DefaultLogger(temporal.LOG_LEVEL, jsonLine);
   if (!runtimeInstalled && !process.env.POTHOLE_WORKER_DEFAULT_LOGGER) {
-    Runtime.install({
-      logger: new DefaultLogger('INFO', jsonLine),
-      shutdownSignals: ['SIGINT', 'SIGTERM'],
-      telemetryOptions,
-    });
+    Runtime.install({ logger, shutdownSignals: ['SIGINT', 'SIGTERM'], telemetryOptions });
+    // Node's warnings (a library's deprecation notice) join the log as JSON lines instead of plain stderr text.
+    process.removeAllListeners('warning');
+    process.on('warning', (w) => logger.warn(w.message, { warning: w.name }));
     runtimeInstalled = true;
   } else if (telemetryOptions)
     warn('METRICS_PORT is ignored: this process already set up its Temporal runtime');
@@ -105,10 +144,11 @@ export async function startWorker(options: {
   });
   const client = new Client({ connection: clientConnection, namespace: temporal.TEMPORAL_NAMESPACE });
   const servingQueue = temporal.SERVING_TASK_QUEUE;
+  const code = workflowCode();
   const common = {
     connection,
     namespace: temporal.TEMPORAL_NAMESPACE,
-    interceptors: { activity: [stepLogAttributes, stepMetrics] },
+    interceptors: { activity: [stepLogAttributes, stepMetrics], workflowModules: code.workflowModules },
     // In-flight activities get this long to finish or notice cancellation; a running Spark driver is left
     // alone and re-attached by the next attempt.
     shutdownGraceTime: '20 seconds' as const,
@@ -123,6 +163,11 @@ export async function startWorker(options: {
       taskQueue: temporal.TEMPORAL_TASK_QUEUE,
     });
     cleanups.push(clusterSide.close);
+    logger.info(
+      code.workflowBundle
+        ? `workflows from the prebuilt bundle ${code.workflowBundle.codePath}`
+        : 'workflows bundled from the sources',
+    );
     const servingSide =
       role === 'all' && !servingQueue
         ? createServingSideActivities(config, options.servingOverrides)
@@ -132,7 +177,8 @@ export async function startWorker(options: {
       await Worker.create({
         ...common,
         taskQueue: temporal.TEMPORAL_TASK_QUEUE,
-        workflowsPath: require.resolve('./workflows'),
+        workflowBundle: code.workflowBundle,
+        workflowsPath: code.workflowsPath,
         activities: { ...clusterSide.activities, ...servingSide?.activities },
       }),
     );
@@ -159,6 +205,7 @@ export async function startWorker(options: {
   return {
     done,
     taskQueues: workers.map((w) => w.options.taskQueue),
+    logger,
     async shutdown() {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await done;

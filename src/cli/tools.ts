@@ -5,14 +5,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { loadConfig, type Env } from '../config';
+import { ConfigError, loadConfig, type Env } from '../config';
 import { createS3Client } from '../clients';
 import { renderReport } from '../activities/report';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { collectSparkCode } from '../demo/spark-code';
 import { uploadDemoData, uploadSparkCode } from '../demo/upload';
-import { startWorker } from '../worker';
+import { logLine, startWorker } from '../worker';
 import { parseDate, UsageError, type Out } from './runs';
 
 export function registerToolCommands(
@@ -31,9 +31,17 @@ export function registerToolCommands(
         .default('all'),
     )
     .action(async (opts: { role: 'all' | 'cluster' | 'serving' }) => {
-      const worker = await startWorker({ role: opts.role });
-      console.error(`worker (${opts.role}) serving ${worker.taskQueues.join(', ')}`);
+      const worker = await startWorker({ role: opts.role }).catch((err: unknown) => {
+        if (!(err instanceof ConfigError)) throw err;
+        // The worker's log is JSON lines from the first on, its refusal to start included.
+        logLine('ERROR', err.message, { problems: err.problems });
+        process.exitCode = 2;
+      });
+      if (!worker) return;
+      const fields = { role: opts.role, taskQueues: worker.taskQueues, pid: process.pid };
+      worker.logger.info(`worker (${opts.role}) serving ${worker.taskQueues.join(', ')}`, fields);
       await worker.done;
+      worker.logger.info(`worker (${opts.role}) stopped`, fields);
     });
 
   const db = program.command('db').description('the serving database');

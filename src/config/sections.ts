@@ -18,6 +18,8 @@ import {
 import { temporalTlsFields, temporalTlsProblems } from './temporal-tls';
 import { sparkStageFields } from './spark-stages';
 
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+
 const temporalSchema = z.object({
   TEMPORAL_ADDRESS: withDefault('localhost:7233'),
   TEMPORAL_NAMESPACE: withDefault('default'),
@@ -39,6 +41,14 @@ const temporalSchema = z.object({
   METRICS_PORT: optionalPort,
   /** Every interface by default: Prometheus scrapes the worker from another host. */
   METRICS_HOST: withDefault('0.0.0.0'),
+  /** The worker's log: the lowest level written (one JSON object a line). */
+  LOG_LEVEL: optionalString.transform((v, ctx) => {
+    const level = (v ?? 'INFO').toUpperCase();
+    const known = LOG_LEVELS.find((l) => l === level);
+    if (known) return known;
+    ctx.addIssue({ code: 'custom', message: `must be one of ${LOG_LEVELS.join(', ')}, got "${v}"` });
+    return z.NEVER;
+  }),
   ...temporalTlsFields,
 });
 

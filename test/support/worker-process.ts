@@ -9,28 +9,36 @@ import { REPO_ROOT } from './stack';
 export const POTHOLE_BIN = path.join(REPO_ROOT, 'bin/pothole.js');
 
 /**
- * Starts `pothole worker` with this environment; resolves once it serves its task queues. `onOutput` receives
- * everything it prints (its JSON log lines), for tests that read the log.
+ * Starts `pothole worker` with this environment; resolves once it serves its task queues (its log's
+ * `worker (role) serving …` line). `onOutput` receives everything it prints (its JSON log lines), for tests that
+ * read the log. `command` and `cwd` run another entry point than bin/pothole.js: the built one is
+ * `['dist/main.js']` in the folder that holds dist.
  */
 export async function startWorkerProcess(
   env: NodeJS.ProcessEnv,
   args: string[] = [],
   onOutput?: (text: string) => void,
+  command: string[] = [POTHOLE_BIN],
+  cwd = REPO_ROOT,
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [POTHOLE_BIN, 'worker', ...args], {
-    cwd: REPO_ROOT,
+  const child = spawn(process.execPath, [...command, 'worker', ...args], {
+    cwd,
     env,
-    stdio: ['ignore', onOutput ? 'pipe' : 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout?.on('data', (c: Buffer) => onOutput?.(c.toString()));
   await new Promise<void>((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => {
+    let printed = '';
+    let serving = false;
+    const read = (c: Buffer) => {
       onOutput?.(c.toString());
-      err += c.toString();
-      if (err.includes('serving')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${err}`)));
+      if (serving) return;
+      printed += c.toString();
+      serving = /worker \(\w+\) serving/.test(printed);
+      if (serving) resolve();
+    };
+    child.stdout!.on('data', read);
+    child.stderr!.on('data', read);
+    child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${printed}`)));
   });
   return child;
 }

@@ -52,6 +52,16 @@ describe('configuration', () => {
     );
   });
 
+  it('the log level is INFO unless LOG_LEVEL names another, in any case; anything else is refused as given', () => {
+    assert.equal(loadConfig(['temporal'], {}).temporal.LOG_LEVEL, 'INFO');
+    assert.equal(loadConfig(['temporal'], { LOG_LEVEL: 'debug' }).temporal.LOG_LEVEL, 'DEBUG');
+    assert.equal(loadConfig(['temporal'], { LOG_LEVEL: ' WARN ' }).temporal.LOG_LEVEL, 'WARN');
+    assert.deepEqual(
+      problems(() => loadConfig(['temporal'], { LOG_LEVEL: 'verbose' })),
+      ['LOG_LEVEL must be one of TRACE, DEBUG, INFO, WARN, ERROR, got "verbose"'],
+    );
+  });
+
   it('refuses a worker list with a gap: WORKER3 missing while WORKER4 is set', () => {
     const found = problems(() => loadConfig(['cluster'], { ...clusterEnv, WORKER4_INSTANCE_ID: 'i-w4' }));
     assert.deepEqual(found, ['WORKER3_INSTANCE_ID is missing while WORKER4_INSTANCE_ID is set']);

@@ -104,7 +104,8 @@ export function createDriverControl(
     let lastLine = '';
     const splitter = new LineSplitter((line) => {
       lastLine = line;
-      log.info(`[${stage} driver] ${line}`);
+      // The whole output stays in the driver's log file on the master; failures quote its tail.
+      log.debug(`[${stage} driver] ${line}`);
     });
     // Without workers the driver would wait for executors until the stage timeout: watch the master meanwhile.
     const workers = watchWorkers({

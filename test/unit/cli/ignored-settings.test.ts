@@ -53,5 +53,16 @@ describe('ignored settings', () => {
     );
     assert.match(err, /S3_BUCKET is required/);
     assert.equal(code, 2);
+    // Every line of its log is JSON, its refusal to start too.
+    const refusal = err
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { level: string; problems?: string[] })
+      .find((l) => l.problems);
+    assert.equal(refusal?.level, 'ERROR');
+    assert.ok(
+      refusal.problems!.some((p) => p.startsWith('S3_BUCKET is required')),
+      err,
+    );
   });
 });
