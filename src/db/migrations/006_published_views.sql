@@ -104,9 +104,13 @@ WHERE generation = (SELECT generation FROM dashboard_snapshot);
 CREATE TABLE dashboard_heatmap_rows_g1 PARTITION OF dashboard_heatmap_rows FOR VALUES IN (1);
 CREATE TABLE dashboard_priority_rows_g1 PARTITION OF dashboard_priority_rows FOR VALUES IN (1);
 SELECT setval('dashboard_generation_seq', 1);
-INSERT INTO dashboard_snapshot (generation, date) SELECT 1, max(date) FROM pothole_segments;
-
-INSERT INTO dashboard_heatmap_rows SELECT 1, h.* FROM dashboard_snapshot s, pothole_heatmap(s.date) h;
-
-INSERT INTO dashboard_priority_rows
-SELECT 1, r.* FROM dashboard_snapshot s, pothole_repair_priority(s.date) r;
+-- The day as a constant, so only its partition is read (a join to the snapshot row would scan every day).
+DO $$
+DECLARE
+  latest date := (SELECT max(date) FROM pothole_segments);
+BEGIN
+  INSERT INTO dashboard_snapshot (generation, date) VALUES (1, latest);
+  EXECUTE format('INSERT INTO dashboard_heatmap_rows SELECT 1, h.* FROM pothole_heatmap(%L::date) h', latest);
+  EXECUTE format('INSERT INTO dashboard_priority_rows SELECT 1, r.* FROM pothole_repair_priority(%L::date) r', latest);
+END
+$$;
