@@ -24,7 +24,7 @@ const DROP_LOCK_TIMEOUT = '1s';
 const SWITCH_LOCK_TIMEOUT = '60s';
 /** Per build: hash joins over millions of segments in memory, and no JIT compile on every run. */
 const BUILD_SETTINGS = [
-  `SET LOCAL work_mem = '512MB'`,
+  `SET LOCAL work_mem = '256MB'`,
   `SET LOCAL maintenance_work_mem = '256MB'`,
   'SET LOCAL jit = off',
 ];
