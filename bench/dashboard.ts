@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { DASHBOARD_VIEWS } from '../src/activities/views';
+import { publishDashboardViews } from '../src/db/dashboard-views';
 import { readEnv } from '../src/config';
 import { REFILL_CHECK_MS } from '../src/dashboard/routes/views';
 import { launchChromium, type DashboardWindow } from '../test/support/browser';
@@ -250,10 +250,7 @@ async function main() {
       }
       // The nightly refresh_views: a visit right after it refills the server's caches itself; a visit
       // REFILL_CHECK_MS later finds them refilled by the server.
-      const refresh = async () => {
-        for (const view of DASHBOARD_VIEWS)
-          await db.pool.query(`REFRESH MATERIALIZED VIEW CONCURRENTLY ${view}`);
-      };
+      const refresh = () => publishDashboardViews(db.pool);
       await refresh();
       afterRefresh = await loadOnce(
         'right after refresh_views (fresh browser; this visit refills the caches)',

@@ -1,13 +1,14 @@
 /**
- * refresh_views: the dashboards' materialized views, refreshed CONCURRENTLY so dashboards keep reading
- * the previous content while the new one is computed.
+ * refresh_views: publishes the dashboards' views for the latest loaded day (src/db/dashboard-views.ts).
+ * Dashboards keep reading the previous content while the new one is built, and are never waited for.
  */
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
+import { publishDashboardViews } from '../db/dashboard-views';
 import type { RefreshViewsResult, StepInput } from '../types';
 
-/** In refresh order; each has the unique index CONCURRENTLY needs (migrations 002 and 004). */
+/** The relations the dashboard reads (migration 006): the heatmap and the priority are built, the week is a window. */
 export const DASHBOARD_VIEWS = [
   'mvw_dashboard_heatmap',
   'mvw_dashboard_weekly_stats',
@@ -20,52 +21,49 @@ export function createViewActivities(deps: { pool: pg.Pool }) {
   async function refresh_views(input: StepInput): Promise<RefreshViewsResult> {
     const ctx = Context.current();
     const signal = ctx.cancellationSignal;
-    const views: RefreshViewsResult['views'] = [];
-    const client = await pool.connect();
+    const { rows } = await pool.query<{ ready: boolean }>(
+      "SELECT to_regclass('dashboard_snapshot') IS NOT NULL AS ready",
+    );
+    if (!rows[0]?.ready) {
+      throw ApplicationFailure.nonRetryable(
+        'the dashboard views predate migration 006; run `pothole db migrate`',
+        'BadConfiguration',
+      );
+    }
+    const backends: number[] = [];
     const onAbort = () => {
-      pool
-        .query('SELECT pg_cancel_backend($1)', [(client as unknown as { processID: number }).processID])
-        .catch(() => undefined);
+      for (const pid of backends) pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
     };
     signal.addEventListener('abort', onAbort);
-    const ticker = setInterval(() => ctx.heartbeat({ views: views.length }), 5_000);
+    const ticker = setInterval(() => ctx.heartbeat({ step: 'publish' }), 5_000);
     try {
-      for (const name of DASHBOARD_VIEWS) {
-        if (signal.aborted) throw signal.reason;
-        const { rows } = await client.query<{ populated: boolean }>(
-          `SELECT relispopulated AS populated FROM pg_class
-            WHERE relname = $1 AND relkind = 'm' AND relnamespace = current_schema()::regnamespace`,
-          [name],
-        );
-        if (!rows[0]) {
-          throw ApplicationFailure.nonRetryable(
-            `materialized view ${name} does not exist; run \`pothole db migrate\``,
-            'BadConfiguration',
-          );
-        }
-        // CONCURRENTLY needs a populated view; the very first refresh has nothing for readers to keep.
-        const concurrently = rows[0].populated;
-        const started = process.hrtime.bigint();
-        await client.query(`REFRESH MATERIALIZED VIEW ${concurrently ? 'CONCURRENTLY ' : ''}${name}`);
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        views.push({ name, seconds });
-        log.info('materialized view refreshed', {
-          batchDate: input.batchDate,
-          view: name,
-          seconds,
-          concurrently,
-        });
-        ctx.heartbeat({ views: views.length });
-      }
+      const published = await publishDashboardViews(pool, {
+        signal,
+        onBackend: (pid) => {
+          if (pid !== undefined) backends.push(pid);
+        },
+      });
+      // The weekly view is published by the switch alone.
+      const views = DASHBOARD_VIEWS.map((name) => ({
+        name,
+        seconds: published.seconds[name] ?? published.switchSeconds,
+      }));
+      log.info('dashboard views published', {
+        batchDate: input.batchDate,
+        date: published.date,
+        generation: published.generation,
+        views,
+        switchSeconds: published.switchSeconds,
+        dropped: published.dropped,
+      });
+      return { views };
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       throw err;
     } finally {
       clearInterval(ticker);
       signal.removeEventListener('abort', onAbort);
-      client.release();
     }
-    return { views };
   }
 
   return { refresh_views };

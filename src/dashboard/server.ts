@@ -125,7 +125,12 @@ export async function buildDashboard(deps: DashboardDeps): Promise<FastifyInstan
 
 /** Refuses to start on a database the migrations have not reached, naming the command that fixes it. */
 export async function checkSchema(pool: Pool): Promise<void> {
-  const wanted = ['mvw_dashboard_heatmap', 'mvw_dashboard_repair_priority', 'segment_repair_status_history'];
+  const wanted = [
+    'mvw_dashboard_heatmap',
+    'mvw_dashboard_repair_priority',
+    'segment_repair_status_history',
+    'dashboard_snapshot',
+  ];
   const { rows } = await pool.query<{ name: string; found: string | null }>(
     'SELECT name, to_regclass(name)::text AS found FROM unnest($1::text[]) AS name',
     [wanted],

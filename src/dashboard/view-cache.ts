@@ -1,17 +1,14 @@
 /**
  * Answers computed from the views alone (the map's columns, the trend, the districts) change only when
- * refresh_views runs, once a night: they are kept until then. Every REFRESH MATERIALIZED VIEW, concurrent or not,
- * rewrites the view's pg_class row, so the rows' (oid, xmin) name the views' current content for the price of a
- * catalog lookup. A value computed while a refresh commits is filed under the older version and computed again.
+ * refresh_views runs, once a night: they are kept until then. Each refresh publishes a new generation
+ * (dashboard_snapshot, migration 006), which names the views' current content for the price of a one-row read.
+ * A value computed while a refresh commits is filed under the older generation and computed again.
  */
 import type { Pool } from 'pg';
-import { DASHBOARD_VIEWS } from '../activities/views';
 
 export async function viewsVersion(pool: Pool): Promise<string> {
-  const { rows } = await pool.query<{ version: string | null }>(
-    `SELECT string_agg(c.oid::text || ':' || c.xmin::text, ',' ORDER BY c.oid) AS version
-       FROM unnest($1::text[]) AS v(name) JOIN pg_class c ON c.oid = to_regclass(v.name)`,
-    [DASHBOARD_VIEWS],
+  const { rows } = await pool.query<{ version: string }>(
+    `SELECT generation::text AS version FROM dashboard_snapshot`,
   );
   return rows[0]?.version ?? '';
 }

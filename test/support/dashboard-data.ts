@@ -5,7 +5,7 @@
  * demo's potholes) get many impacts and complaints and so top the repair-priority list.
  */
 import type pg from 'pg';
-import { DASHBOARD_VIEWS } from '../../src/activities/views';
+import { publishDashboardViews } from '../../src/db/dashboard-views';
 import { buildRoadNetwork } from '../../src/demo/roads';
 import { ensureDayPartition } from '../integration/activities/serving-support';
 
@@ -120,7 +120,7 @@ export async function seedDashboardData(
      ON CONFLICT DO NOTHING`,
     [options.latest, hot, col('s_id')],
   );
-  for (const view of DASHBOARD_VIEWS) await pool.query(`REFRESH MATERIALIZED VIEW ${view}`);
+  await publishDashboardViews(pool);
   // Done now rather than by autovacuum in the middle of a measurement.
   await pool.query('VACUUM ANALYZE');
 }

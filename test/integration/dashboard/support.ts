@@ -12,7 +12,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { DASHBOARD_VIEWS } from '../../../src/activities/views';
+import { publishDashboardViews } from '../../../src/db/dashboard-views';
 import { loadConfig } from '../../../src/config';
 import { buildDashboard } from '../../../src/dashboard/server';
 import { dayBefore } from '../../support/dashboard-data';
@@ -62,7 +62,7 @@ export async function seedSmallWeek(pool: pg.Pool): Promise<void> {
 }
 
 export async function refreshViews(pool: pg.Pool): Promise<void> {
-  for (const view of DASHBOARD_VIEWS) await pool.query(`REFRESH MATERIALIZED VIEW CONCURRENTLY ${view}`);
+  await publishDashboardViews(pool);
 }
 
 /** The dashboard over `pool`, without map tiles, its runs panel pointed at a Temporal that is not there. */

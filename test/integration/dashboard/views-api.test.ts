@@ -264,7 +264,7 @@ describe('the page', () => {
     try {
       await assert.rejects(
         checkSchema(bare.pool),
-        /lacks mvw_dashboard_heatmap, mvw_dashboard_repair_priority, segment_repair_status_history: .*npx pothole db migrate/,
+        /lacks mvw_dashboard_heatmap, mvw_dashboard_repair_priority, segment_repair_status_history, dashboard_snapshot: .*npx pothole db migrate/,
       );
     } finally {
       await bare.drop();

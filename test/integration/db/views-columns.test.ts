@@ -1,7 +1,7 @@
 /**
  * The dashboard reads the materialized views by the original column names, in the original order, with types
- * it can read; our own columns may only follow them. Checked in the catalog of a real PostgreSQL
- * (information_schema.columns does not list materialized views).
+ * it can read; our own columns may only follow them. Checked in the catalog of a real PostgreSQL, for the
+ * materialized views of 004 and the views that replace them in 006 alike.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -69,7 +69,7 @@ async function viewColumns(pool: pg.Pool, view: string): Promise<string[]> {
   const { rows } = await pool.query<{ column: string }>(
     `SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) AS column
        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-      WHERE c.relname = $1 AND c.relkind = 'm' AND c.relnamespace = current_schema()::regnamespace
+      WHERE c.relname = $1 AND c.relkind IN ('m', 'v') AND c.relnamespace = current_schema()::regnamespace
         AND a.attnum > 0 AND NOT a.attisdropped
       ORDER BY a.attnum`,
     [view],
@@ -112,25 +112,25 @@ describe('the views keep the original dashboard columns', () => {
     });
   }
 
-  test('each view has the unique index REFRESH … CONCURRENTLY needs', async () => {
+  test('the published rows are unique per generation and segment, and the list reads them in rank order', async () => {
     const { rows } = await db.pool.query(
       `SELECT tablename, indexdef FROM pg_indexes
-        WHERE tablename LIKE 'mvw_dashboard_%' AND indexdef LIKE 'CREATE UNIQUE INDEX %' ORDER BY tablename`,
+        WHERE tablename IN ('dashboard_heatmap_rows', 'dashboard_priority_rows') ORDER BY tablename, indexname`,
     );
     assert.deepEqual(
-      rows.map((r) => [r.tablename, r.indexdef.replace(' ON public.', ' ON ')]),
+      rows.map((r) => [r.tablename, r.indexdef.replace(' ON ONLY public.', ' ON ')]),
       [
         [
-          'mvw_dashboard_heatmap',
-          'CREATE UNIQUE INDEX ux_mvw_dashboard_heatmap ON mvw_dashboard_heatmap USING btree (s_id, date)',
+          'dashboard_heatmap_rows',
+          'CREATE UNIQUE INDEX ux_dashboard_heatmap_rows ON dashboard_heatmap_rows USING btree (generation, s_id)',
         ],
         [
-          'mvw_dashboard_repair_priority',
-          'CREATE UNIQUE INDEX ux_mvw_dashboard_repair_priority ON mvw_dashboard_repair_priority USING btree (s_id)',
+          'dashboard_priority_rows',
+          'CREATE INDEX idx_dashboard_priority_rows_rank ON dashboard_priority_rows USING btree (generation, priority_rank, s_id)',
         ],
         [
-          'mvw_dashboard_weekly_stats',
-          'CREATE UNIQUE INDEX ux_mvw_dashboard_weekly_stats ON mvw_dashboard_weekly_stats USING btree (s_id, date)',
+          'dashboard_priority_rows',
+          'CREATE UNIQUE INDEX ux_dashboard_priority_rows ON dashboard_priority_rows USING btree (generation, s_id)',
         ],
       ],
     );
@@ -151,7 +151,7 @@ describe('a database with the views of migration 003, migrated to the latest', (
     await db?.drop();
   });
 
-  test('gets the original columns, keeps what the views held, and refreshes concurrently', async () => {
+  test('gets the original columns, keeps what the views held, and refreshes', async () => {
     const old = await migrate(db.pool, upTo003);
     assert.deepEqual(old.applied, ['001_tables.sql', '002_dashboard_views.sql', '003_report_deliveries.sql']);
     await seed(db.pool);
@@ -193,7 +193,7 @@ describe('a database with the views of migration 003, migrated to the latest', (
     assert.deepEqual(await heatmapRows(db.pool), heatmapBefore);
     assert.deepEqual(await priorityRows(db.pool), priorityBefore);
 
-    // CONCURRENTLY (the views are populated) fails on a view without a unique index.
+    // And refresh_views publishes on the upgraded database.
     const { refresh_views } = createViewActivities({ pool: db.pool });
     const refreshed = await runActivity(refresh_views, stepInput(LATEST));
     assert.deepEqual(
