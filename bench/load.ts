@@ -413,6 +413,9 @@ async function main(): Promise<void> {
       console.error(
         `${fmt(rows)} rows done: parquet ${layouts.map((l) => `${(l.bytes / 1048576).toFixed(0)} MB (${l.name})`).join(', ')}`,
       );
+      // A long run shows each size as soon as it is measured; the whole table follows at the end.
+      printTable(results.filter((m) => m.rows === rows));
+      console.log('');
       // moto keeps objects in memory: free each size's files before the next one.
       if (!args.keep) for (const l of layouts) await deletePrefix(client, s3.S3_BUCKET, `${l.prefix}/`);
     }
