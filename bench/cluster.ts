@@ -10,6 +10,7 @@
  * run while the cluster is still up. The serving steps are not run here: their times come from the newest
  * completed pipeline run on the local Temporal server (or --serving-run), which the output names.
  *
+ * --spark-home DIR runs the steps with another SPARK_HOME than the stack's (say, one whose sbin/ scripts differ).
  * Refuses to start when Spark daemons already run on this host (they belong to someone else).
  */
 import { spawnSync } from 'node:child_process';
@@ -55,7 +56,11 @@ spark.stop()
 const COMMON_PY = 'NOTE = "bench"\n';
 
 function parseArgs(argv: string[]) {
-  const args = { runs: 3, servingRun: undefined as string | undefined };
+  const args = {
+    runs: 3,
+    servingRun: undefined as string | undefined,
+    sparkHome: undefined as string | undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -65,7 +70,8 @@ function parseArgs(argv: string[]) {
     };
     if (a === '--runs') args.runs = Number(value());
     else if (a === '--serving-run') args.servingRun = value();
-    else throw new Error(`unknown option ${a} (use --runs N, --serving-run WORKFLOW_ID)`);
+    else if (a === '--spark-home') args.sparkHome = value();
+    else throw new Error(`unknown option ${a} (use --runs N, --serving-run WORKFLOW_ID, --spark-home DIR)`);
   }
   if (!Number.isInteger(args.runs) || args.runs < 1) throw new Error('--runs must be a positive integer');
   return args;
@@ -150,6 +156,7 @@ async function main() {
     SPARK_JOB_DIR: jobDir,
     S3_CODE_PREFIX: `${root}/code`,
     SPARK_HISTORY_SERVER: 'true',
+    ...(args.sparkHome ? { SPARK_HOME: args.sparkHome } : {}),
   };
   const config = loadConfig(['cluster', 'ssh', 'spark', 's3', 'aws'], env);
   const ssh = createSshExecutor(config.ssh);
@@ -266,7 +273,9 @@ async function main() {
       ? `  serving step times taken from the completed pipeline run ${serving.source} on the local Temporal server`
       : '  serving step times: no completed pipeline run with them on the local Temporal server (counted as 0)',
   );
-  console.log(`  stage time (both trivial stages, median): ${stages.toFixed(1)} s`);
+  console.log(
+    `  stage time (both trivial stages, median): ${stages.toFixed(1)} s; SPARK_HOME ${env.SPARK_HOME}`,
+  );
   console.log(
     `  host: ${os.cpus().length} cores, load average ${loadBefore.toFixed(1)} at the start, ` +
       `${os.loadavg()[0]!.toFixed(1)} at the end (other work on the host slows the JVMs' start)`,

@@ -1,6 +1,6 @@
 /**
- * start_spark and stop_spark: the standalone daemons on the master (start-all.sh over conf/workers, the
- * history server) and the wait until every expected worker is ALIVE.
+ * start_spark and stop_spark: the standalone daemons on the master (master, workers over conf/workers, the
+ * history server) and the wait until every expected worker is ALIVE. One remote script per step.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
@@ -154,8 +154,8 @@ export function createDaemonControl(ctx: SparkContext) {
   }
 
   /**
-   * Kills our drivers still running, then stop-all.sh and the history server; waits until the master's
-   * page no longer answers. A master instance that is not running means nothing to stop.
+   * Kills our drivers still running and stops the daemons in one script (stopSparkScript); then the
+   * master's page must no longer answer. A master instance that is not running means nothing to stop.
    */
   async function stopSpark(input: StepInput): Promise<StopSparkResult> {
     const started = Date.now();
