@@ -82,7 +82,8 @@ export function createDaemonControl(ctx: SparkContext) {
             return { exitCode: null, signal: null, stdout: '', stderr: errorMessage(err), truncated: false };
           });
         const out = started.stdout;
-        if (started.exitCode !== 0) {
+        // Exit 2: conf/workers could not be written. A broken connection or timeout shows in the status below.
+        if (started.exitCode !== null && started.exitCode !== 0) {
           throw new Error(
             `start_spark's script on ${masterSsh(info)} failed (exit ${started.exitCode ?? started.signal}): ` +
               lastLines(started.stderr || out, 5).join(' | '),
