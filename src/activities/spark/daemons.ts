@@ -89,14 +89,15 @@ export function createDaemonControl(ctx: SparkContext) {
               lastLines(started.stderr || out, 5).join(' | '),
           );
         }
+        const exited = (name: string, script: string) => {
+          const code = marker(out, name);
+          return code !== undefined && code !== '0' ? `${script} exited with ${code}` : '';
+        };
         const notes = [
-          marker(out, 'MASTER_EXIT') !== '0'
-            ? `start-master.sh exited with ${marker(out, 'MASTER_EXIT')}`
-            : '',
+          started.exitCode === null ? `the start script did not finish (${started.stderr.trim()})` : '',
+          exited('MASTER_EXIT', 'start-master.sh'),
           marker(out, 'MASTER_ANSWERS') === 'no' ? `the master's page did not answer on the master` : '',
-          marker(out, 'WORKERS_EXIT') !== '0'
-            ? `start-workers.sh exited with ${marker(out, 'WORKERS_EXIT')}`
-            : '',
+          exited('WORKERS_EXIT', 'start-workers.sh'),
         ].filter(Boolean);
         const startNote = notes.length
           ? ` ${notes.join('; ')}: ${lastLines(out.replace(/^[A-Z_]+ \S+$/gm, '').trim(), 4).join(' | ')}`
