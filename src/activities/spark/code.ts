@@ -15,11 +15,27 @@ import { joinCommands, lastLines, sh, withHereDoc, type ShellCommand } from '../
 import { listAll } from '../s3-checks';
 import type { SparkContext } from './context';
 import { stageJobFiles } from '../../config/spark-stages';
-import { curlConfigUrl, STAGES, stageDir, type Stage } from './scripts';
+import {
+  CODE_MANIFEST_FUNCTIONS,
+  curlConfigUrl,
+  manifestName,
+  STAGES,
+  stageDir,
+  type Stage,
+} from './scripts';
 
 export interface DownloadCodeResult {
   files: number;
   bytes: number;
+  /** Files fetched from S3 this time (new or changed since the last download). */
+  copied: number;
+  bytesCopied: number;
+  /** Files kept from the last download: same ETag and size in S3, same content on the master. */
+  unchanged: number;
+  /** Files of the last download no longer in S3 (gone from the stage folder). */
+  removed: number;
+  /** e.g. "3 files unchanged, 1 copied, 0 removed". */
+  detail: string;
   /** s3:// prefix the code came from. */
   source: string;
   seconds: number;
@@ -29,8 +45,46 @@ export interface InstallDepsResult {
   hosts: number;
   hostAddresses: string[];
   packages: string[];
+  /** Hosts where every package was already installed at an accepted version: pip did not run there. */
+  satisfiedHosts: string[];
+  /** e.g. "already installed on 1 host, pip skipped". */
+  detail: string;
   seconds: number;
 }
+
+const SATISFIED = 'POTHOLE_REQUIREMENTS_SATISFIED';
+
+/**
+ * Exits 0 when every requirement given as an argument is installed at a version its specifier accepts
+ * (or its marker excludes this interpreter); else prints why not and exits 1. Anything it cannot judge
+ * (a URL, extras, an option, no packaging library) counts as not satisfied: pip then decides.
+ */
+const REQUIREMENTS_CHECK_PY = `import sys
+from importlib import metadata
+try:
+    from packaging.requirements import Requirement
+except ImportError:
+    from pip._vendor.packaging.requirements import Requirement
+missing = 0
+for spec in sys.argv[1:]:
+    try:
+        req = Requirement(spec)
+        if req.marker is not None and not req.marker.evaluate():
+            continue
+        if req.url or req.extras:
+            why = "a URL or extras: left to pip"
+        else:
+            installed = metadata.version(req.name)
+            if req.specifier.contains(installed, prereleases=True):
+                continue
+            why = "%s is installed" % installed
+    except metadata.PackageNotFoundError:
+        why = "not installed"
+    except Exception as err:
+        why = "cannot tell: %s" % err
+    print("needs pip: %s (%s)" % (spec, why))
+    missing += 1
+sys.exit(1 if missing else 0)`;
 
 export function createCodeControl(ctx: SparkContext) {
   const { ssh, s3, spark, config, timing, masterSsh, toLog } = ctx;
@@ -38,7 +92,7 @@ export function createCodeControl(ctx: SparkContext) {
   async function listCode(signal?: AbortSignal) {
     const bucket = config.s3.S3_BUCKET;
     const base = config.s3.S3_CODE_PREFIX ? `${config.s3.S3_CODE_PREFIX}/` : '';
-    const files: { key: string; rel: string; size: number }[] = [];
+    const files: { key: string; rel: string; size: number; etag: string }[] = [];
     for (const stage of STAGES) {
       const prefix = `${base}${stage}/`;
       const objects = (await listAll(s3, bucket, prefix, signal)).filter(
@@ -54,13 +108,13 @@ export function createCodeControl(ctx: SparkContext) {
       }
       for (const o of objects) {
         const rel = `${stage}/${o.Key!.slice(prefix.length)}`;
-        if (rel.split('/').some((seg) => seg === '..' || seg === '.' || seg === '')) {
+        if (rel.split('/').some((seg) => seg === '..' || seg === '.' || seg === '') || /[\t\n\r]/.test(rel)) {
           throw ApplicationFailure.nonRetryable(
             `refusing job code object with an unsafe path: ${o.Key}`,
             'BadJobCode',
           );
         }
-        files.push({ key: o.Key!, rel, size: o.Size ?? 0 });
+        files.push({ key: o.Key!, rel, size: o.Size ?? 0, etag: (o.ETag ?? '').replace(/[\t\n\r]/g, '') });
       }
       const present = objects.map((o) => o.Key!.slice(prefix.length));
       for (const needed of stageJobFiles(spark, stage)) {
@@ -77,7 +131,12 @@ export function createCodeControl(ctx: SparkContext) {
     return { files, source: `s3://${bucket}/${base}` };
   }
 
-  /** Downloads both stages' code into a temporary folder on the master, then swaps it in by rename. */
+  /**
+   * Builds both stages' folders anew in a temporary folder on the master, then swaps each in by rename.
+   * A file whose S3 ETag and size match what the last download recorded, and whose content on the master
+   * is still what was downloaded (sha256), is linked over instead of fetched; every other file is fetched.
+   * Files no longer in S3 are not carried over. One script, one SSH round trip.
+   */
   async function downloadCode(info: ClusterInfo): Promise<DownloadCodeResult> {
     const started = Date.now();
     const signal = currentContext()?.cancellationSignal;
@@ -86,32 +145,42 @@ export function createCodeControl(ctx: SparkContext) {
     const tmp = path.posix.join(jobDir, `.download-${crypto.randomUUID()}`);
     const lines: ShellCommand[] = [
       sh`set -eu`,
+      sh`job=${jobDir}; tmp=${tmp}`,
       sh`trap ${sh`rm -rf ${tmp}`.text} EXIT`,
       sh`mkdir -p ${[...new Set(files.map((f) => path.posix.dirname(path.posix.join(tmp, f.rel))))]}`,
+      CODE_MANIFEST_FUNCTIONS,
     ];
     for (const f of files) {
+      const [stage, ...rest] = f.rel.split('/');
+      const rel = rest.join('/');
       const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: config.s3.S3_BUCKET, Key: f.key }), {
         expiresIn: timing.presignExpirySeconds,
       });
       // curl reads the URL from a config on its stdin: a presigned URL never shows in the master's process list.
       lines.push(
+        sh`if kept ${stage!} ${rel} ${f.etag} ${f.size}; then`,
+        sh`  ln -f "$job"/${f.rel} "$tmp"/${f.rel} 2>/dev/null || cp -p "$job"/${f.rel} "$tmp"/${f.rel}; echo UNCHANGED ${f.rel}`,
+        sh`else`,
         withHereDoc(
-          sh`curl -fsS --retry 3 --retry-delay 2 --connect-timeout 20 --max-time 900 -o ${path.posix.join(tmp, f.rel)} -K -`,
+          sh`curl -fsS --retry 3 --retry-delay 2 --connect-timeout 20 --max-time 900 -o "$tmp"/${f.rel} -K -`,
           curlConfigUrl(url),
         ),
+        sh`  echo COPIED ${f.rel}`,
+        sh`fi`,
+        sh`record ${stage!} ${rel} ${f.etag} ${f.size}`,
       );
     }
     for (const stage of STAGES) {
-      const target = path.posix.join(jobDir, stage);
-      const old = path.posix.join(tmp, `${stage}.replaced`);
       lines.push(
-        sh`if [ -e ${target} ]; then mv ${target} ${old}; fi && mv ${path.posix.join(tmp, stage)} ${target}`,
+        sh`gone ${stage}`,
+        sh`if [ -e "$job"/${stage} ]; then mv "$job"/${stage} "$tmp"/${`${stage}.replaced`}; fi && mv "$tmp"/${stage} "$job"/${stage}`,
+        sh`mv -f "$tmp"/${manifestName(stage)} "$job"/${manifestName(stage)}`,
       );
     }
     lines.push(sh`echo DOWNLOADED`);
     // The script goes over stdin: presigned URLs stay out of the remote command line and our logs.
     const script = joinCommands(lines).text + '\n';
-    await withHeartbeat(
+    const r = await withHeartbeat(
       () => ({ phase: 'downloading job code', files: files.length }),
       async () => {
         const r = await ssh.exec(masterSsh(info), sh`sh -s`, {
@@ -119,23 +188,40 @@ export function createCodeControl(ctx: SparkContext) {
           stdin: script,
           timeoutMs: 30 * 60_000,
         });
-        if (r.exitCode !== 0) {
+        if (r.exitCode !== 0 || !/^DOWNLOADED$/m.test(r.stdout)) {
           // Never echo the script: it holds the presigned URLs.
           throw new Error(
             `downloading job code on ${masterSsh(info)} failed (exit ${r.exitCode ?? r.signal}): ` +
               lastLines(r.stderr.replace(/https?:\/\/\S+/g, '<url>'), 5).join(' | '),
           );
         }
+        return r;
       },
       timing.heartbeatIntervalMs,
     );
+    const said = (word: string) =>
+      new Set(
+        r.stdout
+          .split('\n')
+          .filter((l) => l.startsWith(`${word} `))
+          .map((l) => l.slice(word.length + 1)),
+      );
+    const copied = said('COPIED');
+    const removed = said('REMOVED');
+    const unchanged = files.length - copied.size;
+    const detail = `${unchanged} file${unchanged === 1 ? '' : 's'} unchanged, ${copied.size} copied, ${removed.size} removed`;
     const result: DownloadCodeResult = {
       files: files.length,
       bytes: files.reduce((n, f) => n + f.size, 0),
+      copied: copied.size,
+      bytesCopied: files.filter((f) => copied.has(f.rel)).reduce((n, f) => n + f.size, 0),
+      unchanged,
+      removed: removed.size,
+      detail,
       source,
       seconds: (Date.now() - started) / 1000,
     };
-    log.info(`downloaded ${result.files} file(s) (${result.bytes} bytes) from ${source} into ${jobDir}`);
+    log.info(`job code from ${source} in ${jobDir}: ${detail}`);
     return result;
   }
 
@@ -171,6 +257,10 @@ export function createCodeControl(ctx: SparkContext) {
     }
   }
 
+  /**
+   * On each host (in parallel, one command each): when every package is already installed at a version
+   * its specifier accepts, nothing more; otherwise pip install.
+   */
   async function installDeps(info: ClusterInfo): Promise<InstallDepsResult> {
     const started = Date.now();
     const signal = currentContext()?.cancellationSignal;
@@ -179,19 +269,32 @@ export function createCodeControl(ctx: SparkContext) {
       ...new Set([info.masterPrivateIp, ...info.workerPrivateIps].map((ip) => sshAddress(config.ssh, ip))),
     ];
     if (packages.length === 0) {
-      return { hosts: addresses.length, hostAddresses: addresses, packages, seconds: 0 };
+      return {
+        hosts: addresses.length,
+        hostAddresses: addresses,
+        packages,
+        satisfiedHosts: addresses,
+        detail: 'no packages to install',
+        seconds: 0,
+      };
     }
     const done = new Set<string>();
+    const satisfied = new Set<string>();
+    const command = joinCommands([
+      withHereDoc(sh`${spark.SPARK_PYTHON} - ${packages}`, REQUIREMENTS_CHECK_PY),
+      sh`if [ $? = 0 ]; then echo ${SATISFIED}; exit 0; fi`,
+      sh`exec ${spark.SPARK_PYTHON} -m pip install --disable-pip-version-check --no-input ${packages}`,
+    ]);
     await withHeartbeat(
       () => ({ phase: 'pip install', packages, done: [...done], hosts: addresses }),
       () =>
         Promise.all(
           addresses.map(async (address) => {
-            const r = await ssh.exec(
-              address,
-              sh`${spark.SPARK_PYTHON} -m pip install --disable-pip-version-check --no-input ${packages}`,
-              { signal, timeoutMs: 30 * 60_000, ...toLog(`[pip ${address}]`) },
-            );
+            const r = await ssh.exec(address, command, {
+              signal,
+              timeoutMs: 30 * 60_000,
+              ...toLog(`[pip ${address}]`),
+            });
             if (r.exitCode !== 0) {
               const out = `${r.stdout}\n${r.stderr}`;
               const tail = lastLines(out, 8).join('\n');
@@ -210,18 +313,29 @@ export function createCodeControl(ctx: SparkContext) {
               }
               throw new Error(`pip install on ${address} exited with ${r.exitCode}:\n${tail}`);
             }
+            if (r.stdout.split('\n').includes(SATISFIED)) satisfied.add(address);
             done.add(address);
           }),
         ),
       timing.heartbeatIntervalMs,
     );
-    const result = {
+    const installedOn = addresses.filter((a) => !satisfied.has(a));
+    const hosts = (n: number) => `${n} host${n === 1 ? '' : 's'}`;
+    const detail = [
+      satisfied.size ? `already installed on ${hosts(satisfied.size)}, pip skipped` : '',
+      installedOn.length ? `pip installed on ${installedOn.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
+    const result: InstallDepsResult = {
       hosts: addresses.length,
       hostAddresses: addresses,
       packages,
+      satisfiedHosts: addresses.filter((a) => satisfied.has(a)),
+      detail,
       seconds: (Date.now() - started) / 1000,
     };
-    log.info(`installed ${packages.join(' ')} on ${addresses.join(', ')} in ${result.seconds.toFixed(1)} s`);
+    log.info(`${packages.join(' ')}: ${detail} (${result.seconds.toFixed(1)} s)`);
     return result;
   }
 

@@ -17,7 +17,7 @@ import { parseMasterStatus, type ExpectedWorker, type SparkMasterStatus } from '
 export interface SparkTiming extends ClusterTiming {
   /** How long start_spark waits for every worker to register. */
   workersTimeoutMs: number;
-  /** Master status polling interval. */
+  /** Longest wait between master status polls (they start at 0.1 s and grow by half each time). */
   statusPollMs: number;
   /** Seconds a driver gets between SIGTERM and SIGKILL. */
   killGraceSeconds: number;
@@ -32,7 +32,7 @@ export interface SparkTiming extends ClusterTiming {
 export const DEFAULT_SPARK_TIMING: SparkTiming = {
   ...DEFAULT_CLUSTER_TIMING,
   workersTimeoutMs: 180_000,
-  statusPollMs: 2_000,
+  statusPollMs: 1_000,
   killGraceSeconds: 15,
   presignExpirySeconds: 3_600,
   followReconnectMs: 120_000,
@@ -77,6 +77,9 @@ export function createSparkContext(deps: SparkDeps) {
     masterSsh: (info: ClusterInfo) => sshAddress(deps.config.ssh, info.masterPrivateIp),
     masterUrl: (info: ClusterInfo) => `spark://${masterHost(info)}:${spark.SPARK_MASTER_PORT}`,
     statusUrl,
+    /** The status page as the master itself reaches it (SPARK_MASTER_WEBUI_URL may be a view from outside). */
+    localStatusUrl: (info: ClusterInfo) =>
+      `http://${masterHost(info)}:${spark.SPARK_MASTER_WEBUI_PORT}/json/`,
     expectedWorkers: (info: ClusterInfo): ExpectedWorker[] =>
       info.workerInstanceIds.map((id, n) => ({
         instanceId: id,

@@ -1,17 +1,16 @@
 /**
- * start_spark and stop_spark: the standalone daemons on the master (start-all.sh over conf/workers, the
- * history server) and the wait until every expected worker is ALIVE.
+ * start_spark and stop_spark: the standalone daemons on the master (master, workers over conf/workers, the
+ * history server) and the wait until every expected worker is ALIVE. One remote script per step.
  */
-import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import type { ClusterInfo, StartSparkResult, StepInput } from '../../types';
 import { currentContext, errorMessage, sleep, withHeartbeat } from '../activity-support';
 import { describeCluster, sshAddress } from '../cluster';
-import { SshConnectionError, lastLines, sh } from '../remote';
+import { RemoteCommandError, SshConnectionError, lastLines, sh } from '../remote';
 import { checkWorkers, type SparkMasterStatus } from '../spark-status';
 import type { SparkContext } from './context';
-import { killAllDriversScript, startDaemons, stopDaemonsScript } from './scripts';
+import { startDaemons, startSparkScript, stopSparkScript } from './scripts';
 
 export interface StopSparkResult {
   /** False when the master instance was not running (nothing to stop). */
@@ -31,47 +30,19 @@ export function createDaemonControl(ctx: SparkContext) {
     masterSsh,
     masterUrl,
     statusUrl,
+    localStatusUrl,
     expectedWorkers,
     masterStatus,
     toLog,
   } = ctx;
 
-  async function writeWorkersFile(info: ClusterInfo, signal?: AbortSignal): Promise<void> {
-    const conf = sparkPath('conf');
-    const lines = expectedWorkers(info).map((w) => w.address);
-    const tmp = path.posix.join(conf, `.workers.${process.pid}.${Date.now()}`);
-    await ssh.run(
-      masterSsh(info),
-      sh`mkdir -p ${conf} && printf '%s\\n' ${lines} > ${tmp} && mv -f ${tmp} ${path.posix.join(conf, 'workers')}`,
-      { signal, timeoutMs: 60_000 },
-    );
+  /** Waits between status polls: from 0.1 s, growing by half each time, at most the configured interval. */
+  function* pollDelays(): Generator<number> {
+    for (let ms = 100; ; ms = Math.min(Math.round(ms * 1.5), timing.statusPollMs)) yield ms;
   }
 
-  async function historyServer(info: ClusterInfo, signal?: AbortSignal): Promise<void> {
-    if (!spark.SPARK_HISTORY_SERVER) return;
-    const status = await ssh.exec(
-      masterSsh(info),
-      sh`${sparkPath('sbin', 'spark-daemon.sh')} status org.apache.spark.deploy.history.HistoryServer 1`,
-      { signal, timeoutMs: 60_000 },
-    );
-    if (status.exitCode === 0) return;
-    const started = await ssh.exec(
-      masterSsh(info),
-      startDaemons(sparkPath('sbin', 'start-history-server.sh')),
-      {
-        signal,
-        timeoutMs: 120_000,
-        ...toLog('[history-server]'),
-      },
-    );
-    if (started.exitCode !== 0) {
-      // Job history is a convenience; the pipeline runs without it.
-      log.warn(
-        `the Spark history server did not start (exit ${started.exitCode}): ` +
-          lastLines(started.stderr || started.stdout, 5).join(' | '),
-      );
-    }
-  }
+  /** `NAME value` lines of the start script. */
+  const marker = (out: string, name: string) => new RegExp(`^${name} (\\S+)$`, 'm').exec(out)?.[1];
 
   /** Starts master + workers unless all expected workers are already ALIVE; waits until they are. */
   async function ensureSparkRunning(info: ClusterInfo): Promise<StartSparkResult> {
@@ -81,39 +52,64 @@ export function createDaemonControl(ctx: SparkContext) {
     const current = await masterStatus(info, signal);
     if (current?.status === 'ALIVE' && checkWorkers(current, expected).complete) {
       log.info(`Spark master ${url} already has ${current.aliveWorkers.length} ALIVE worker(s)`);
-      await historyServer(info, signal);
+      if (spark.SPARK_HISTORY_SERVER) await startHistoryServer(info, signal);
       return { aliveWorkers: current.aliveWorkers.length, expectedWorkers: expected.length, masterUrl: url };
     }
 
-    let phase = 'writing conf/workers';
+    let phase = 'starting the daemons';
     let last: SparkMasterStatus | undefined;
     const details = () => ({ phase, alive: last?.aliveWorkers.length ?? 0, expected: expected.length });
     return withHeartbeat(
       details,
       async () => {
-        await writeWorkersFile(info, signal);
-        phase = 'running start-all.sh';
         const deadline = Date.now() + timing.workersTimeoutMs;
-        const startAll = await ssh
-          .exec(masterSsh(info), startDaemons(sparkPath('sbin', 'start-all.sh')), {
+        const script = startSparkScript({
+          sparkHome: spark.SPARK_HOME,
+          workers: expected.map((w) => w.address),
+          historyServer: spark.SPARK_HISTORY_SERVER,
+          localStatusUrl: localStatusUrl(info),
+          masterWaitSeconds: Math.max(1, Math.round(timing.workersTimeoutMs / 2000)),
+        });
+        const started = await ssh
+          .exec(masterSsh(info), script, {
             signal,
             timeoutMs: timing.workersTimeoutMs,
-            ...toLog('[start-all]'),
+            ...toLog('[start-spark]'),
           })
           .catch((err: unknown) => {
             if (signal?.aborted) throw err;
             if (err instanceof SshConnectionError) throw err;
             return { exitCode: null, signal: null, stdout: '', stderr: errorMessage(err), truncated: false };
           });
-        const startAllNote =
-          startAll.exitCode === 0
-            ? ''
-            : ` start-all.sh said: ${lastLines(startAll.stderr || startAll.stdout, 4).join(' | ')}`;
-        if (startAll.exitCode !== 0)
-          log.warn(`start-all.sh exited with ${startAll.exitCode}.${startAllNote}`);
-        phase = 'starting the history server';
-        await historyServer(info, signal);
+        const out = started.stdout;
+        // Exit 2: conf/workers could not be written. A broken connection or timeout shows in the status below.
+        if (started.exitCode !== null && started.exitCode !== 0) {
+          throw new Error(
+            `start_spark's script on ${masterSsh(info)} failed (exit ${started.exitCode ?? started.signal}): ` +
+              lastLines(started.stderr || out, 5).join(' | '),
+          );
+        }
+        const exited = (name: string, script: string) => {
+          const code = marker(out, name);
+          return code !== undefined && code !== '0' ? `${script} exited with ${code}` : '';
+        };
+        const notes = [
+          started.exitCode === null ? `the start script did not finish (${started.stderr.trim()})` : '',
+          exited('MASTER_EXIT', 'start-master.sh'),
+          marker(out, 'MASTER_ANSWERS') === 'no' ? `the master's page did not answer on the master` : '',
+          exited('WORKERS_EXIT', 'start-workers.sh'),
+        ].filter(Boolean);
+        const startNote = notes.length
+          ? ` ${notes.join('; ')}: ${lastLines(out.replace(/^[A-Z_]+ \S+$/gm, '').trim(), 4).join(' | ')}`
+          : '';
+        if (notes.length) log.warn(`starting Spark:${startNote}`);
+        const history = marker(out, 'HISTORY_EXIT');
+        if (history !== undefined && history !== '0') {
+          // Job history is a convenience; the pipeline runs without it.
+          log.warn(`the Spark history server did not start (exit ${history})`);
+        }
         phase = `waiting for ${expected.length} workers to register`;
+        const delays = pollDelays();
         for (;;) {
           last = await masterStatus(info, signal);
           const check = last?.status === 'ALIVE' ? checkWorkers(last, expected) : undefined;
@@ -130,22 +126,38 @@ export function createDaemonControl(ctx: SparkContext) {
             throw ApplicationFailure.create({
               message:
                 `Spark cluster at ${url} is not complete after ${Math.round(timing.workersTimeoutMs / 1000)} s: ` +
-                `${what}.${startAllNote} Check the worker logs under ${sparkPath('logs')} (or SPARK_LOG_DIR) on ` +
+                `${what}.${startNote} Check the worker logs under ${sparkPath('logs')} (or SPARK_LOG_DIR) on ` +
                 'the missing hosts.',
               type: 'SparkWorkersMissing',
               details: [{ missingInstanceIds: check?.missingInstanceIds ?? [] }],
             });
           }
-          await sleep(timing.statusPollMs, signal);
+          await sleep(Math.min(delays.next().value as number, Math.max(0, deadline - Date.now())), signal);
         }
       },
       timing.heartbeatIntervalMs,
     );
   }
 
+  /** The history server alone (a complete cluster whose history server is not running). */
+  async function startHistoryServer(info: ClusterInfo, signal?: AbortSignal): Promise<void> {
+    const r = await ssh.exec(
+      masterSsh(info),
+      sh`${sparkPath('sbin', 'spark-daemon.sh')} status org.apache.spark.deploy.history.HistoryServer 1 >/dev/null 2>&1 || ${startDaemons(sparkPath('sbin', 'start-history-server.sh'))}`,
+      { signal, timeoutMs: 120_000, ...toLog('[history-server]') },
+    );
+    if (r.exitCode !== 0) {
+      // Job history is a convenience; the pipeline runs without it.
+      log.warn(
+        `the Spark history server did not start (exit ${r.exitCode}): ` +
+          lastLines(r.stderr || r.stdout, 5).join(' | '),
+      );
+    }
+  }
+
   /**
-   * Kills our drivers still running, then stop-all.sh and the history server; waits until the master's
-   * page no longer answers. A master instance that is not running means nothing to stop.
+   * Kills our drivers still running and stops the daemons in one script (stopSparkScript); then the
+   * master's page must no longer answer. A master instance that is not running means nothing to stop.
    */
   async function stopSpark(input: StepInput): Promise<StopSparkResult> {
     const started = Date.now();
@@ -160,21 +172,29 @@ export function createDaemonControl(ctx: SparkContext) {
     return withHeartbeat(
       () => ({ phase: 'stopping Spark', host }),
       async () => {
-        const killed = await ssh.run(
+        const stopped = await ssh.exec(
           host,
-          killAllDriversScript({ jobDir: spark.SPARK_JOB_DIR, graceSeconds: timing.killGraceSeconds }),
-          { signal, timeoutMs: 5 * 60_000 },
+          stopSparkScript({
+            jobDir: spark.SPARK_JOB_DIR,
+            graceSeconds: timing.killGraceSeconds,
+            sparkHome: spark.SPARK_HOME,
+            waitSeconds: 30,
+          }),
+          { signal, timeoutMs: 5 * 60_000, ...toLog('[stop-spark]') },
         );
-        const driversKilled = killed.stdout
+        const driversKilled = stopped.stdout
           .split('\n')
           .filter((l) => l.startsWith('KILLED '))
           .map((l) => l.slice('KILLED '.length));
         if (driversKilled.length) log.warn(`killed driver(s) still running: ${driversKilled.join(', ')}`);
-        await ssh.run(host, stopDaemonsScript({ sparkHome: spark.SPARK_HOME, waitSeconds: 30 }), {
-          signal,
-          timeoutMs: 5 * 60_000,
-          ...toLog('[stop-spark]'),
-        });
+        if (stopped.exitCode !== 0) {
+          throw new RemoteCommandError(
+            `stopping Spark on ${host} failed (exit ${stopped.exitCode ?? stopped.signal}): ` +
+              lastLines(stopped.stderr || stopped.stdout, 5).join(' | '),
+            host,
+            stopped,
+          );
+        }
         const info: ClusterInfo = {
           masterInstanceId: master.id,
           masterPrivateIp: master.privateIp!,

@@ -43,8 +43,8 @@ export function createSparkActivities(deps: SparkDeps) {
 
   return {
     /**
-     * Writes conf/workers, runs start-all.sh and the history server, and waits until every worker is
-     * ALIVE. Idempotent (a complete cluster returns at once). Suggested: startToCloseTimeout 10 min,
+     * Writes conf/workers, starts the history server, the master and, once it answers, the workers (one
+     * remote script), then waits until every worker is ALIVE. Idempotent (a complete cluster returns at once). Suggested: startToCloseTimeout 10 min,
      * heartbeatTimeout 30 s, 3 attempts: missing workers are retryable, a worker may just be slow.
      */
     async start_spark(input: StepInput): Promise<StartSparkResult> {
@@ -54,7 +54,8 @@ export function createSparkActivities(deps: SparkDeps) {
 
     /**
      * Fetches the job code into <SPARK_JOB_DIR>/stage1|stage2 on the master via presigned URLs and curl
-     * (the master needs no AWS credentials), atomically per stage. Suggested: startToCloseTimeout 15 min,
+     * (the master needs no AWS credentials), atomically per stage; only files new or changed since the last
+     * download are fetched. Suggested: startToCloseTimeout 15 min,
      * heartbeatTimeout 30 s, 3 attempts; empty code prefix is non-retryable.
      */
     async download_code(input: StepInput): Promise<DownloadCodeResult> {
@@ -64,7 +65,7 @@ export function createSparkActivities(deps: SparkDeps) {
 
     /**
      * pip-installs SPARK_PYTHON_PACKAGES with SPARK_PYTHON on the master and every worker (each host once).
-     * Quick when already installed. Suggested: startToCloseTimeout 30 min, heartbeatTimeout 30 s,
+     * pip does not run on a host where every package is already installed at an accepted version. Suggested: startToCloseTimeout 30 min, heartbeatTimeout 30 s,
      * 3 attempts (network hiccups); unknown packages / externally-managed Python are non-retryable.
      */
     async install_deps(input: StepInput): Promise<InstallDepsResult> {
@@ -82,7 +83,8 @@ export function createSparkActivities(deps: SparkDeps) {
     run_stage2: (input: StepInput) => runStage('stage2', input),
 
     /**
-     * Kills our drivers still running, then stop-all.sh and the history server. Idempotent; a master
+     * Kills our drivers still running, then stops the daemons (SIGTERM to all at once, stop-all.sh, the
+     * history server) and waits until they have exited (one remote script). Idempotent; a master
      * instance that is not running means nothing to stop. Suggested: startToCloseTimeout 5 min,
      * heartbeatTimeout 30 s, many retries: it is cleanup.
      */

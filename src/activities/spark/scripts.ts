@@ -171,8 +171,8 @@ fi
 `;
 }
 
-/** stop_spark: kills every driver still running under <SPARK_JOB_DIR>/run/, printing KILLED <folder>. */
-export function killAllDriversScript(p: { jobDir: string; graceSeconds: number }): ShellCommand {
+/** Kills every driver still running under <SPARK_JOB_DIR>/run/, printing KILLED <folder> (no exit). */
+function killDriversPart(p: { jobDir: string; graceSeconds: number }): ShellCommand {
   return sh`run=${path.posix.join(p.jobDir, 'run')}; grace=${p.graceSeconds}
 ${DRIVER_FUNCTIONS}
 for f in "$run"/*/pid; do
@@ -180,7 +180,12 @@ for f in "$run"/*/pid; do
   d=$(dirname "$f"); pid=$(cat "$f" 2>/dev/null || true); app=$(cat "$d/app" 2>/dev/null || true)
   [ -n "$app" ] || continue
   if driver_alive "$pid" "$app"; then kill_driver "$pid" "$grace" || true; echo "KILLED $(basename "$d")"; fi
-done
+done`;
+}
+
+/** The watchdog's driver cleanup: every driver still running under <SPARK_JOB_DIR>/run/, printing KILLED <folder>. */
+export function killAllDriversScript(p: { jobDir: string; graceSeconds: number }): ShellCommand {
+  return sh`${killDriversPart(p)}
 exit 0
 `;
 }
@@ -192,26 +197,110 @@ exit 0
 export const startDaemons = (script: string): ShellCommand => sh`setsid -w ${script}`;
 
 /**
- * stop-all.sh and stop-history-server.sh, then waits until the daemons of this host have really exited
- * (spark-daemon.sh only sends SIGTERM), killing any that are still there after `waitSeconds`.
- * The pid files follow spark-daemon.sh's naming in SPARK_PID_DIR (from conf/spark-env.sh, read by Spark's
- * own bash loader).
+ * start_spark in one remote script: conf/workers, the history server (in the background, when enabled
+ * and not running), the master, and, once the master's status page answers, the workers. A worker
+ * started before its master listens registers only on its next try, 5 to 15 s later: so the workers wait
+ * for the master (polled every 0.1 s; the RPC port is bound before the page), at most `masterWaitSeconds`,
+ * then start anyway. start-all.sh is not used: it starts the workers right after the master. Prints
+ * `MASTER_EXIT n`, `MASTER_ANSWERS yes|no`, `WORKERS_EXIT n` and `HISTORY_EXIT n` lines, the scripts'
+ * own output around them.
  */
+export function startSparkScript(p: {
+  sparkHome: string;
+  workers: string[];
+  historyServer: boolean;
+  /** The master's status page as seen from the master itself. */
+  localStatusUrl: string;
+  masterWaitSeconds: number;
+}): ShellCommand {
+  const sbin = path.posix.join(p.sparkHome, 'sbin');
+  const conf = path.posix.join(p.sparkHome, 'conf');
+  return sh`set -u
+sbin=${sbin}; conf=${conf}; url=${p.localStatusUrl}; wait_s=${p.masterWaitSeconds}
+mkdir -p "$conf" && printf '%s\\n' ${p.workers} > "$conf/.workers.$$" && mv -f "$conf/.workers.$$" "$conf/workers" || exit 2
+hs=
+if [ ${p.historyServer ? 'yes' : 'no'} = yes ] && ! "$sbin/spark-daemon.sh" status org.apache.spark.deploy.history.HistoryServer 1 >/dev/null 2>&1; then
+  { setsid -w "$sbin/start-history-server.sh" 2>&1; echo "HISTORY_EXIT $?"; } &
+  hs=$!
+fi
+setsid -w "$sbin/start-master.sh" 2>&1
+echo "MASTER_EXIT $?"
+i=0
+until curl -fs -o /dev/null --max-time 2 "$url"; do
+  i=$((i + 1))
+  if [ "$i" -ge $((wait_s * 10)) ]; then break; fi
+  sleep 0.1
+done
+if [ "$i" -ge $((wait_s * 10)) ]; then echo "MASTER_ANSWERS no"; else echo "MASTER_ANSWERS yes"; fi
+setsid -w "$sbin/start-workers.sh" 2>&1
+echo "WORKERS_EXIT $?"
+if [ -n "$hs" ]; then wait "$hs"; fi
+exit 0
+`;
+}
+
+/**
+ * stop_spark in one remote script: kills our drivers still running (KILLED <folder> lines), then stops
+ * the daemons. Every daemon of this host gets its SIGTERM at once first: stop scripts that wait for each
+ * daemon in turn then find them already on their way out. Then stop-all.sh (the workers on other hosts)
+ * and stop-history-server.sh, and a wait until the daemons have really exited, killing any still there
+ * after `waitSeconds`. The pid files follow spark-daemon.sh's naming in SPARK_PID_DIR (from
+ * conf/spark-env.sh, read by Spark's own bash loader).
+ */
+export function stopSparkScript(p: {
+  jobDir: string;
+  graceSeconds: number;
+  sparkHome: string;
+  waitSeconds: number;
+}): ShellCommand {
+  return sh`${killDriversPart(p)}
+${stopDaemonsScript(p)}`;
+}
+
 export function stopDaemonsScript(p: { sparkHome: string; waitSeconds: number }): ShellCommand {
   return sh`SPARK_HOME=${p.sparkHome}; export SPARK_HOME; wait_s=${p.waitSeconds}
 piddir=$(bash -c '. "$SPARK_HOME/bin/load-spark-env.sh" >/dev/null 2>&1; echo "\${SPARK_PID_DIR:-/tmp}"')
 pids=$(cat "$piddir"/spark-*-org.apache.spark.deploy.*.pid 2>/dev/null || true)
-"$SPARK_HOME/sbin/stop-all.sh"; a=$?
-"$SPARK_HOME/sbin/stop-history-server.sh"; b=$?
 running() { st=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$st" ] && [ "\${st#Z}" = "$st" ]; }
 for pid in $pids; do
+  if running "$pid" && [ "$(ps -o comm= -p "$pid")" = java ]; then kill -TERM "$pid" 2>/dev/null || true; fi
+done
+"$SPARK_HOME/sbin/stop-all.sh"; a=$?
+"$SPARK_HOME/sbin/stop-history-server.sh"; b=$?
+for pid in $pids; do
   i=0
-  while running "$pid" && [ "$i" -lt $((wait_s * 5)) ]; do sleep 0.2; i=$((i + 1)); done
+  while running "$pid" && [ "$i" -lt $((wait_s * 10)) ]; do sleep 0.1; i=$((i + 1)); done
   if running "$pid" && [ "$(ps -o comm= -p "$pid")" = java ]; then echo "daemon $pid did not stop, killing it"; kill -9 "$pid"; fi
 done
 [ "$a" = 0 ] && [ "$b" = 0 ]
 `;
 }
+
+/** The record of a stage's last download on the master: `<SPARK_JOB_DIR>/.pothole-code-manifest.<stage>`. */
+export const manifestName = (stage: Stage) => `.pothole-code-manifest.${stage}`;
+
+/**
+ * download_code's shell functions (constant text; the data comes in quoted arguments). A manifest line is
+ * `<ETag> TAB <size> TAB <sha256 of the file as downloaded> TAB <path in the stage folder>`.
+ * kept STAGE REL ETAG SIZE: the master's copy is the file the last download recorded for that S3 object.
+ * record STAGE REL ETAG SIZE: adds the file now in the new folder to the new manifest.
+ * gone STAGE: prints REMOVED <stage>/<path> for each file of the last download that S3 no longer has.
+ */
+export const CODE_MANIFEST_FUNCTIONS = raw(`
+kept() {
+  m="$job/.pothole-code-manifest.$1"; f="$job/$1/$2"
+  [ -f "$m" ] && [ -f "$f" ] || return 1
+  want=$(E="$3" S="$4" R="$2" awk -F '\\t' '$1 == ENVIRON["E"] && $2 == ENVIRON["S"] && $4 == ENVIRON["R"] { print $3; exit }' "$m")
+  [ -n "$want" ] && [ "$(sha256sum < "$f" | cut -d ' ' -f 1)" = "$want" ]
+}
+record() {
+  printf '%s\\t%s\\t%s\\t%s\\n' "$3" "$4" "$(sha256sum < "$tmp/$1/$2" | cut -d ' ' -f 1)" "$2" >> "$tmp/.pothole-code-manifest.$1"
+}
+gone() {
+  [ -f "$job/.pothole-code-manifest.$1" ] || return 0
+  awk -F '\\t' -v s="$1" 'NR == FNR { new[$4] = 1; next } !($4 in new) { print "REMOVED " s "/" $4 }' "$tmp/.pothole-code-manifest.$1" "$job/.pothole-code-manifest.$1"
+}
+`);
 
 /** A curl config line naming `url` (curl -K): quoted, with curl's own escapes for backslash and double quote. */
 export function curlConfigUrl(url: string): string {

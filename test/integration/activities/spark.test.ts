@@ -104,6 +104,31 @@ spark.stop()
 `;
 const COMMON_PY = 'GREETING = "common module loaded"\n';
 
+/** Writes wheels of pothole-probe 1.0 and 2.0 into argv[1]; makes a venv at argv[2] whose pip uses only them. */
+const MAKE_WHEELS_PY = `
+import base64, hashlib, os, sys, venv, zipfile
+wheels, env = sys.argv[1], sys.argv[2]
+os.makedirs(wheels, exist_ok=True)
+for version in ("1.0", "2.0"):
+    info = "pothole_probe-%s.dist-info" % version
+    files = {
+        "pothole_probe/__init__.py": "VERSION = %r\\n" % version,
+        info + "/METADATA": "Metadata-Version: 2.1\\nName: pothole-probe\\nVersion: %s\\n" % version,
+        info + "/WHEEL": "Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+    }
+    record = ""
+    for name, body in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(body.encode()).digest()).rstrip(b"=").decode()
+        record += "%s,sha256=%s,%d\\n" % (name, digest, len(body.encode()))
+    files[info + "/RECORD"] = record + info + "/RECORD,,\\n"
+    with zipfile.ZipFile(os.path.join(wheels, "pothole_probe-%s-py3-none-any.whl" % version), "w") as z:
+        for name, body in files.items():
+            z.writestr(name, body)
+venv.create(env, system_site_packages=True, with_pip=False)
+with open(os.path.join(env, "pip.conf"), "w") as f:
+    f.write("[global]\\nno-index = true\\nfind-links = %s\\n" % wheels)
+`;
+
 async function uploadCode(prefix: string) {
   for (const stage of ['stage1', 'stage2']) {
     const files: Record<string, string> = {
@@ -280,6 +305,7 @@ test('download_code replaces the job code on the master with what is in S3', asy
   fs.writeFileSync(stale, '# left over from an older deployment\n');
   const r = await new ActivityHarness().run(acts.download_code, stepInput('2030-01-01'));
   assert.equal(r.files, 6);
+  assert.equal(r.unchanged + r.copied, 6);
   assert.equal(r.source, `s3://${baseEnv.S3_BUCKET}/${overrides.S3_CODE_PREFIX}/`);
   assert.equal(fs.readFileSync(path.join(jobDir, 'stage2', 'main.py'), 'utf8'), MAIN_PY);
   assert.equal(fs.readFileSync(path.join(jobDir, 'stage1', 'common.py'), 'utf8'), COMMON_PY);
@@ -289,6 +315,51 @@ test('download_code replaces the job code on the master with what is in S3', asy
     [],
     'no temporary folder is left',
   );
+});
+
+test('download_code fetches only what changed in S3 or on the master, and drops what S3 no longer has', async () => {
+  const put = (key: string, body: string) =>
+    s3.send(
+      new PutObjectCommand({
+        Bucket: baseEnv.S3_BUCKET!,
+        Key: `${overrides.S3_CODE_PREFIX}/${key}`,
+        Body: body,
+      }),
+    );
+  const onMaster = (rel: string) => path.join(jobDir, rel);
+  const inode = (rel: string) => fs.statSync(onMaster(rel)).ino;
+  const settled = await new ActivityHarness().run(acts.download_code, stepInput('2030-01-01'));
+  assert.deepEqual([settled.unchanged, settled.copied], [6, 0], 'nothing changed since the last download');
+  const before = inode('stage2/main.py');
+
+  const common2 = `${COMMON_PY}# second version\n`;
+  await put('stage1/common.py', common2);
+  await put('stage2/extra.py', 'EXTRA = 1\n');
+  const changed = await new ActivityHarness().run(acts.download_code, stepInput('2030-01-01'));
+  assert.deepEqual(
+    [changed.files, changed.unchanged, changed.copied, changed.removed, changed.bytesCopied],
+    [7, 5, 2, 0, Buffer.byteLength(common2) + Buffer.byteLength('EXTRA = 1\n')],
+  );
+  assert.equal(changed.detail, '5 files unchanged, 2 copied, 0 removed');
+  assert.equal(fs.readFileSync(onMaster('stage1/common.py'), 'utf8'), common2);
+  assert.equal(fs.readFileSync(onMaster('stage2/extra.py'), 'utf8'), 'EXTRA = 1\n');
+  assert.equal(inode('stage2/main.py'), before, 'an unchanged file is kept, not fetched again');
+
+  await s3.send(
+    new DeleteObjectsCommand({
+      Bucket: baseEnv.S3_BUCKET!,
+      Delete: { Objects: [{ Key: `${overrides.S3_CODE_PREFIX}/stage2/extra.py` }] },
+    }),
+  );
+  await put('stage1/common.py', COMMON_PY);
+  // Edited on the master, same size: the recorded checksum tells.
+  fs.writeFileSync(onMaster('stage2/main.py'), MAIN_PY.replace('import', 'IMPORT'));
+  const r = await new ActivityHarness().run(acts.download_code, stepInput('2030-01-01'));
+  assert.deepEqual([r.files, r.unchanged, r.copied, r.removed], [6, 4, 2, 1]);
+  assert.equal(r.detail, '4 files unchanged, 2 copied, 1 removed');
+  assert.equal(fs.existsSync(onMaster('stage2/extra.py')), false, 'a file removed from S3 is gone');
+  assert.equal(fs.readFileSync(onMaster('stage2/main.py'), 'utf8'), MAIN_PY, 'the edited copy is replaced');
+  assert.equal(fs.readFileSync(onMaster('stage1/common.py'), 'utf8'), COMMON_PY);
 });
 
 test('download_code from an empty code prefix fails non-retryably, naming the s3:// path', async () => {
@@ -327,7 +398,38 @@ test('install_deps with pyarrow already installed is quick and visits the shared
   assert.deepEqual(r.packages, ['pyarrow']);
   assert.equal(r.hosts, 1);
   assert.deepEqual(r.hostAddresses, ['127.0.0.1']);
+  assert.deepEqual(r.satisfiedHosts, ['127.0.0.1'], 'pip did not run');
+  assert.equal(r.detail, 'already installed on 1 host, pip skipped');
   assert.ok(r.seconds < 60);
+});
+
+test('install_deps runs pip for a package missing or at another version, and skips it once satisfied', async () => {
+  // A virtualenv over the stack's Python whose pip installs only from a folder of two local wheels.
+  const venv = path.join(jobDir, 'venv');
+  const wheels = path.join(jobDir, 'wheels');
+  const made = spawnSync('python3', ['-c', MAKE_WHEELS_PY, wheels, venv], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  const python = path.join(venv, 'bin', 'python');
+  const installed = () =>
+    spawnSync(python, ['-c', 'from importlib import metadata; print(metadata.version("pothole-probe"))'], {
+      encoding: 'utf8',
+    }).stdout.trim();
+  const deps = (spec: string) =>
+    new ActivityHarness().run(
+      build({ SPARK_PYTHON: python, SPARK_PYTHON_PACKAGES: spec }).install_deps,
+      stepInput('2030-01-01'),
+    );
+
+  const first = await deps('pothole-probe==1.0');
+  assert.deepEqual(first.satisfiedHosts, []);
+  assert.equal(first.detail, 'pip installed on 127.0.0.1');
+  assert.equal(installed(), '1.0');
+  const again = await deps('pothole-probe==1.0');
+  assert.deepEqual(again.satisfiedHosts, ['127.0.0.1']);
+  assert.equal(again.detail, 'already installed on 1 host, pip skipped');
+  const other = await deps('pothole-probe>=2');
+  assert.equal(other.detail, 'pip installed on 127.0.0.1');
+  assert.equal(installed(), '2.0');
 });
 
 test('a failing job fails run_stage1 non-retryably with the last driver lines', async () => {

@@ -357,12 +357,27 @@ function fakeSparkHome(): { home: string; pidDir: string } {
   return { home, pidDir };
 }
 
-/** A process whose name is `java` (a copy of sleep), like a Spark daemon. */
-function fakeDaemon(home: string, pidFile: string): string {
-  const java = path.join(home, 'java');
-  if (!fs.existsSync(java)) fs.copyFileSync('/bin/sleep', java);
-  fs.chmodSync(java, 0o755);
-  const r = spawnSync('setsid', ['-f', 'sh', '-c', `echo $$ > ${pidFile}; exec ${java} 60 >/dev/null 2>&1`]);
+/**
+ * A process whose name is `java`, like a Spark daemon: by default a copy of sleep (SIGTERM ends it at
+ * once); `termSeconds` makes it take that long to exit after SIGTERM, like a JVM running its shutdown
+ * hooks; `ignoreTerm` makes it ignore SIGTERM, like a hung one.
+ */
+function fakeDaemon(
+  home: string,
+  pidFile: string,
+  opts: { termSeconds?: number; ignoreTerm?: boolean } = {},
+): string {
+  const bin = path.join(home, opts.termSeconds ? 'sh-bin' : 'sleep-bin');
+  const java = path.join(bin, 'java');
+  if (!fs.existsSync(java)) {
+    fs.mkdirSync(bin, { recursive: true });
+    fs.copyFileSync(opts.termSeconds ? '/bin/sh' : '/bin/sleep', java);
+    fs.chmodSync(java, 0o755);
+  }
+  const body = opts.termSeconds
+    ? `exec ${java} -c 'trap "trap \\"\\" TERM; sleep ${opts.termSeconds}; exit 0" TERM; while :; do sleep 0.1; done'`
+    : `${opts.ignoreTerm ? "trap '' TERM; " : ''}exec ${java} 60`;
+  const r = spawnSync('setsid', ['-f', 'sh', '-c', `echo $$ > ${pidFile}; ${body} >/dev/null 2>&1`]);
   assert.equal(r.status, 0);
   for (let i = 0; i < 50 && !fs.existsSync(pidFile); i++) execFileSync('sleep', ['0.05']);
   return fs.readFileSync(pidFile, 'utf8').trim();
@@ -370,19 +385,48 @@ function fakeDaemon(home: string, pidFile: string): string {
 
 test('stopDaemonsScript returns only once the daemons have exited, and kills one that hangs', () => {
   const { home, pidDir } = fakeSparkHome();
-  const master = fakeDaemon(home, path.join(pidDir, 'spark-x-org.apache.spark.deploy.master.Master-1.pid'));
+  const master = fakeDaemon(home, path.join(pidDir, 'spark-x-org.apache.spark.deploy.master.Master-1.pid'), {
+    termSeconds: 1,
+  });
   const hung = fakeDaemon(
     home,
     path.join(pidDir, 'spark-x-org.apache.spark.deploy.history.HistoryServer-1.pid'),
+    { ignoreTerm: true },
   );
   const started = Date.now();
   const r = runSh(stopDaemonsScript({ sparkHome: home, waitSeconds: 2 }));
   assert.equal(r.code, 0, r.stderr);
-  assert.ok(Date.now() - started >= 900, 'it waited for the asynchronous stop');
+  assert.ok(Date.now() - started >= 900, 'it waited for the master to exit');
   assert.ok(!alive(master), 'the master exited');
-  assert.ok(!alive(hung), 'the daemon that ignored the stop script was killed');
+  assert.ok(!alive(hung), 'the daemon that ignored SIGTERM was killed');
   assert.match(r.stdout, new RegExp(`daemon ${hung} did not stop, killing it`));
   assert.doesNotMatch(r.stdout, new RegExp(`daemon ${master} `));
+});
+
+test('stopDaemonsScript signals every daemon at once: stop scripts that wait for each in turn wait for the slowest only', () => {
+  const { home, pidDir } = fakeSparkHome();
+  // Like the stack's stop-all.sh: SIGTERM, then wait until that daemon is gone, one daemon after the other.
+  fs.writeFileSync(
+    path.join(home, 'sbin', 'stop-all.sh'),
+    `#!/bin/sh\nfor f in ${pidDir}/*.pid; do p=$(cat "$f"); kill "$p" 2>/dev/null; while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; rm -f "$f"; done\n`,
+  );
+  const daemons = ['master.Master-1', 'worker.Worker-1', 'worker.Worker-2'].map((d) =>
+    fakeDaemon(home, path.join(pidDir, `spark-x-org.apache.spark.deploy.${d}.pid`), { termSeconds: 2 }),
+  );
+  const started = Date.now();
+  const r = runSh(stopDaemonsScript({ sparkHome: home, waitSeconds: 10 }));
+  const seconds = (Date.now() - started) / 1000;
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(
+    daemons.filter((p) => alive(p)),
+    [],
+    'every daemon exited',
+  );
+  assert.ok(
+    seconds >= 1.9 && seconds < 5.5,
+    `took ${seconds} s: about 2 s for all three, not 6 s one by one`,
+  );
+  assert.equal(r.stdout, '', 'none had to be killed');
 });
 
 test('stopDaemonsScript with nothing running succeeds at once', () => {
