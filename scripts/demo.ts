@@ -27,23 +27,27 @@ const demoSettings = { CLUSTER_NAME: 'pothole-demo', EXPECTED_WORKER_COUNT: '2' 
 const say = (line: string) => console.log(`\x1b[1m▶ ${line}\x1b[0m`);
 
 async function startWorkerProcess(env: NodeJS.ProcessEnv, logFile: string): Promise<ChildProcess> {
-  const log = fs.openSync(logFile, 'a');
   const child = spawn(process.execPath, [path.join(root, 'bin', 'pothole.js'), 'worker'], {
     cwd: root,
     env,
-    stdio: ['ignore', log, 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  await new Promise<void>((resolve, reject) => {
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
+  // The worker logs JSON lines, INFO to stdout and WARN/ERROR to stderr: both go to the log file, and the
+  // worker is ready once its "serving" line appears on either.
+  let output = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    const collect = (chunk: Buffer) => {
       fs.appendFileSync(logFile, chunk);
-      if (stderr.includes('serving')) resolve();
-    });
+      if (output.length < 1_000_000) output += chunk.toString();
+      if (output.includes('serving')) resolve();
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
     child.once('exit', (code) =>
-      reject(new Error(`the worker exited (${code}) before it was ready:\n${stderr}`)),
+      reject(new Error(`the worker exited (${code}) before it was ready:\n${output}`)),
     );
   });
+  await ready;
   return child;
 }
 
