@@ -161,7 +161,8 @@ describe('step metrics', () => {
       ],
     );
     const seconds = ok[0]![2];
-    assert.ok(seconds >= 0.05 && seconds < 1, `duration ${seconds} s`);
+    // A 50 ms timer may fire a fraction of a millisecond early as the step's own clock measures it.
+    assert.ok(seconds >= 0.045 && seconds < 1, `duration ${seconds} s`);
     assert.equal(ok[1]![2], 1);
 
     const failed = await attempt('load_to_rdb', () => Promise.reject(ApplicationFailure.nonRetryable('bad')));
