@@ -1,6 +1,6 @@
 /** Writes Stage2-shaped Parquet (snappy) the way Spark does: nullable columns, DATE as INT32/DATE. */
 import { parquetWriteBuffer, type SchemaElement } from 'hyparquet-writer';
-import { epochDay } from '../src/activities/stage2-contract';
+import { epochDay } from '../src/activities/load/contract';
 
 export interface Stage2Row {
   s_id: string | null;
@@ -25,6 +25,8 @@ export interface WriteOptions {
   /** Replace the schema (e.g. a wrong type or a missing column); data columns follow its names. */
   schema?: SchemaElement[];
   rowGroupSize?: number;
+  /** Target bytes of a data page (hyparquet-writer's default is 1 MB). */
+  pageSize?: number;
 }
 
 /** Column-oriented input, for large benchmark files without a million row objects. */
@@ -61,6 +63,7 @@ export function writeStage2Parquet(columns: Stage2Columns, options: WriteOptions
     schema,
     codec: 'SNAPPY',
     rowGroupSize: options.rowGroupSize ?? 100_000,
+    ...(options.pageSize ? { pageSize: options.pageSize } : {}),
   });
   return new Uint8Array(buffer);
 }

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parquetMetadata } from 'hyparquet';
+import { writeStage2Parquet, type Stage2Columns } from '../../../bench/stage2-parquet';
+import { COLUMN_NAMES } from '../../../src/activities/load/contract';
+import { decodePlan, decoderHeapMb } from '../../../src/activities/load/decoder-session';
+import {
+  groupLayouts,
+  offsetIndexBlock,
+  rowSlices,
+  type RowSlice,
+  type SlicedFile,
+} from '../../../src/activities/load/slices';
+
+const DAY = 20_496; // 2026-02-12
+const utf8 = new TextDecoder();
+
+function columns(rows: number): Stage2Columns {
+  return {
+    // Not in s_id order, as Spark writes them; distinct, so the column is plain-encoded.
+    s_id: Array.from({ length: rows }, (_, i) => `SEG_${String((i * 7_919) % rows).padStart(8, '0')}`),
+    date: new Array<number>(rows).fill(DAY),
+    impact_count: Array.from({ length: rows }, (_, i) => i % 30),
+    total_count: Array.from({ length: rows }, (_, i) => 30 + (i % 400)),
+    centroid_lon: Array.from({ length: rows }, (_, i) => 126 + i / rows),
+    centroid_lat: Array.from({ length: rows }, (_, i) => 37 + i / rows),
+  };
+}
+
+/** A Parquet file in memory, opened as the decoder thread opens one, recording the byte ranges read. */
+function open(data: Stage2Columns, options: { rowGroupSize: number; pageSize?: number }) {
+  const written = writeStage2Parquet(data, options);
+  const bytes = written.buffer.slice(
+    written.byteOffset,
+    written.byteOffset + written.byteLength,
+  ) as ArrayBuffer;
+  const metadata = parquetMetadata(bytes);
+  const block = offsetIndexBlock(metadata);
+  const groups = groupLayouts(metadata, block && { bytes: bytes.slice(...block), at: block[0] });
+  const reads: [number, number][] = [];
+  const file: SlicedFile = {
+    url: 's3://b/stage2/dt=2026-02-12/part-00000.snappy.parquet',
+    metadata,
+    groups,
+    buffer: {
+      byteLength: bytes.byteLength,
+      slice: (start: number, end = bytes.byteLength) => {
+        reads.push([start, end]);
+        return bytes.slice(start, end);
+      },
+    },
+  };
+  return { file, reads, block };
+}
+
+async function collect(files: SlicedFile[], target: number): Promise<RowSlice[]> {
+  const slices: RowSlice[] = [];
+  for await (const s of rowSlices(files, target)) slices.push(s);
+  return slices;
+}
+
+/** Every row of the slices, file-relative, checked against the written columns. */
+function assertRows(slices: RowSlice[], data: Stage2Columns) {
+  let next = 0;
+  for (const s of slices) {
+    assert.equal(s.groupFirstRow + s.from, next, 'slices follow each other without gap or overlap');
+    for (let i = s.from; i < s.to; i++) {
+      for (const name of COLUMN_NAMES) {
+        const w = s.columns[name];
+        const expected = (data[name] as ArrayLike<unknown>)[s.groupFirstRow + i];
+        const value = w.values[i - w.first];
+        // s_id comes as its UTF-8 bytes, which encodeCopyRows copies into COPY.
+        const shown = value instanceof Uint8Array ? utf8.decode(value) : value;
+        assert.equal(shown, expected, `${name} of row ${s.groupFirstRow + i}`);
+      }
+    }
+    next = s.groupFirstRow + s.to;
+  }
+  assert.equal(next, data.s_id.length, 'every row comes out');
+}
+
+describe('row slices', () => {
+  test('every row of several row groups of several pages comes out once, in order, with its values', async () => {
+    const data = columns(50_000);
+    const { file } = open(data, { rowGroupSize: 20_000, pageSize: 16 * 1024 });
+    assert.equal(file.groups.length, 3);
+    for (const g of file.groups) {
+      for (const c of g.columns) {
+        assert.ok(c.units.length > 1 || c.column === 'date', `${c.column} has several pages`);
+        assert.equal(
+          c.units.reduce((n, u) => n + u.rows, 0),
+          g.rows,
+          `the pages of ${c.column} cover the group`,
+        );
+      }
+    }
+    assertRows(await collect([file], 4_096), data);
+  });
+
+  test('one huge row group is decoded a window of whole pages at a time, never whole', async () => {
+    const rows = 300_000;
+    const data = columns(rows);
+    const { file } = open(data, { rowGroupSize: rows, pageSize: 64 * 1024 });
+    assert.equal(file.groups.length, 1);
+    const target = 8_192;
+    const slices = await collect([file], target);
+    assertRows(slices, data);
+    const pageStarts = new Map(
+      file.groups[0]!.columns.map((c) => [c.column, new Set(c.units.map((u) => u.firstRow))]),
+    );
+    for (const s of slices) {
+      for (const name of COLUMN_NAMES) {
+        const w = s.columns[name];
+        assert.ok(pageStarts.get(name)!.has(w.first), `a window of ${name} starts on one of its pages`);
+        const largestPage = Math.max(
+          ...file.groups[0]!.columns.find((c) => c.column === name)!.units.map((u) => u.rows),
+        );
+        assert.ok(w.values.length < target + largestPage, `a window of ${name} holds a few pages`);
+      }
+    }
+    const plan = decodePlan([file], target);
+    assert.ok(plan.windows.s_id < rows / 10, 'the heap is planned for windows, not for the group');
+    assert.ok(decoderHeapMb(plan) < decoderHeapMb({ ...plan, windows: { ...plan.windows, s_id: rows } }));
+  });
+
+  test('no data page is read twice', async () => {
+    const data = columns(100_000);
+    const { file, reads, block } = open(data, { rowGroupSize: 100_000, pageSize: 32 * 1024 });
+    await collect([file], 4_096);
+    const pages = file.groups[0]!.columns.flatMap((c) => c.units);
+    for (const page of pages) {
+      const readingIt = reads.filter(([start, end]) => start <= page.start && end >= page.end);
+      assert.equal(readingIt.length, 1, `page at ${page.start} read once`);
+    }
+    assert.ok(block, 'the file has offset indexes');
+  });
+
+  test('a column chunk without offset index is one window', async () => {
+    // One page per column: hyparquet-writer writes no offset index then, like parquet-mr before 1.11.
+    const data = columns(10_000);
+    const { file, block } = open(data, { rowGroupSize: 10_000, pageSize: 1 << 30 });
+    assert.equal(block, undefined);
+    for (const c of file.groups[0]!.columns) assert.deepEqual(c.units.length, 1);
+    assertRows(await collect([file], 1_000), data);
+    assert.equal(decodePlan([file], 1_000).windows.s_id, 10_000);
+  });
+});
