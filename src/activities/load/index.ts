@@ -20,7 +20,12 @@ import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { KakaoConfig, S3Config } from '../../config';
+import {
+  DEFAULT_LOAD_MAINTENANCE_WORK_MEM,
+  type KakaoConfig,
+  type PostgresConfig,
+  type S3Config,
+} from '../../config';
 import { validateBatchDate } from '../../steps';
 import type { LoadResult, QualityFindings, StepInput } from '../../types';
 import { geocodeMissingSegments } from '../geocode';
@@ -82,7 +87,8 @@ export function qualityFindings(
 export interface LoadDeps {
   s3: S3Client;
   pool: pg.Pool;
-  config: { s3: S3Config; kakao: KakaoConfig };
+  /** postgres: the index builds' maintenance_work_mem (POSTGRES_LOAD_MAINTENANCE_WORK_MEM). */
+  config: { s3: S3Config; kakao: KakaoConfig; postgres?: Pick<PostgresConfig, 'loadMaintenanceWorkMem'> };
   /** For tests: the fetch used to call Kakao. */
   fetch?: typeof fetch;
   /** Retry tuning of the reverse geocoding (defaults suit the real API). */
@@ -97,6 +103,7 @@ const STAGE2_TYPE = 'Stage2ContractError';
 
 export function createLoadActivities(deps: LoadDeps) {
   const { s3, pool, config } = deps;
+  const maintenanceWorkMem = config.postgres?.loadMaintenanceWorkMem ?? DEFAULT_LOAD_MAINTENANCE_WORK_MEM;
 
   async function load_to_rdb(input: StepInput): Promise<LoadResult> {
     const started = Date.now();
@@ -203,7 +210,7 @@ export function createLoadActivities(deps: LoadDeps) {
       try {
         await client.query('BEGIN');
         await waitForDateLock(client, batchDate, signal, heartbeat);
-        await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+        await client.query(`SET LOCAL maintenance_work_mem = '${maintenanceWorkMem}'`);
         const stage = await createStageTable(client, batchDate);
         // The whole day carries one date: a column default saves sending and parsing it per row.
         await client.query(`ALTER TABLE ${stage} ALTER COLUMN date SET DEFAULT DATE '${batchDate}'`);
