@@ -87,18 +87,12 @@ interface Held {
 }
 
 /**
- * A file read through the main thread. Ranges fetched ahead (a column's next window) are handed out once;
- * kept ones (dictionary pages, read again for every window) last until the row group is done; the
- * offset index block lasts as long as the file.
+ * A file read through the main thread: reads within a range fetched ahead are served from it until it
+ * is forgotten; the offset index block (hyparquet reads a chunk's offset index for every window) lasts
+ * as long as the file.
  */
 function remoteFile(f: DecoderInput['files'][number]): SlicedFile {
-  const fetch = (start: number, end: number): Held => {
-    const bytes = requestBytes(f.key, start, end);
-    bytes.catch(() => undefined); // a failed fetch ahead is retried by the read itself
-    return { start, end, bytes: bytes.catch(() => requestBytes(f.key, start, end)) };
-  };
-  const ahead: Held[] = [];
-  let kept: Held[] = [];
+  let held: Held[] = [];
   const index = f.index;
   const within = (h: { start: number; end: number }, start: number, end: number) =>
     start >= h.start && end <= h.end;
@@ -112,23 +106,19 @@ function remoteFile(f: DecoderInput['files'][number]): SlicedFile {
         if (index && within({ start: index.at, end: index.at + index.bytes.byteLength }, start, end)) {
           return index.bytes.slice(start - index.at, end - index.at);
         }
-        const keptHit = kept.find((h) => within(h, start, end));
-        const aheadAt = keptHit ? -1 : ahead.findIndex((h) => within(h, start, end));
-        const hit = keptHit ?? ahead[aheadAt];
+        const hit = held.find((h) => within(h, start, end));
         if (!hit) return requestBytes(f.key, start, end);
-        if (aheadAt >= 0) ahead.splice(aheadAt, 1);
-        const bytes = await hit.bytes;
-        return start === hit.start && end === hit.end && aheadAt >= 0
-          ? bytes
-          : bytes.slice(start - hit.start, end - hit.start);
+        return (await hit.bytes).slice(start - hit.start, end - hit.start);
       },
     },
-    prefetch(start: number, end: number, keep = false) {
+    prefetch(start: number, end: number) {
       if (end <= start) return;
-      (keep ? kept : ahead).push(fetch(start, end));
+      const bytes = requestBytes(f.key, start, end);
+      bytes.catch(() => undefined); // a failed fetch ahead is retried by the read itself
+      held.push({ start, end, bytes: bytes.catch(() => requestBytes(f.key, start, end)) });
     },
-    release() {
-      kept = [];
+    forget(start: number, end: number) {
+      held = held.filter((h) => !within({ start, end }, h.start, h.end));
     },
   };
 }

@@ -124,19 +124,6 @@ export function windowEnd(layout: ColumnLayout, from: number, target: number): n
   return to;
 }
 
-/**
- * The bytes parquetRead asks for to decode units [from, to): the pages, and the dictionary page with them
- * when the window starts at the chunk's first page (it is read apart otherwise: dictionaryRange).
- */
-export function windowRange(layout: ColumnLayout, from: number, to: number): Range {
-  if (from === 0 && to === layout.units.length) return [layout.chunkStart, layout.chunkEnd];
-  return [from === 0 ? layout.chunkStart : layout.units[from]!.start, layout.units[to - 1]!.end];
-}
-
-export function dictionaryRange(layout: ColumnLayout): Range | undefined {
-  return layout.dataStart > layout.chunkStart ? [layout.chunkStart, layout.dataStart] : undefined;
-}
-
 /** The most rows of one column decoded at once: the longest window of that column in any group. */
 export function largestWindows(groups: GroupLayout[], target: number): Record<Stage2Column, number> {
   const largest = Object.fromEntries(COLUMN_NAMES.map((c) => [c, 0])) as Record<Stage2Column, number>;
@@ -228,55 +215,107 @@ export interface RowSlice {
 
 export interface SlicedFile extends Pick<OpenFile, 'url' | 'buffer' | 'metadata'> {
   groups: GroupLayout[];
-  /** Starts fetching a byte range that will be read soon; `keep` holds it for every read until released. */
-  prefetch?: (start: number, end: number, keep?: boolean) => void;
-  /** Forgets the ranges kept for the current row group. */
-  release?: () => void;
+  /** Starts fetching a byte range: reads within it are served from it until it is forgotten. */
+  prefetch?: (start: number, end: number) => void;
+  /** Drops the fetched ranges that lie within [start, end). */
+  forget?: (start: number, end: number) => void;
+}
+
+/**
+ * Bytes fetched at once. Every GET has a cost of its own (S3 bills and delays each one; the local
+ * emulator even reads the whole object for each), so a row group whose Stage2 columns are small is
+ * fetched in one piece, and a larger one column by column in runs of whole pages of this many bytes.
+ */
+export const GROUP_READ_BYTES = 16 * 1048576;
+export const RUN_READ_BYTES = 4 * 1048576;
+
+/** A run of whole pages of one column fetched at once; the first one begins with the dictionary page. */
+export interface ReadRun {
+  fromUnit: number;
+  toUnit: number;
+  start: number;
+  end: number;
+}
+
+export function readRuns(layout: ColumnLayout, maxBytes: number): ReadRun[] {
+  const runs: ReadRun[] = [];
+  const units = layout.units;
+  for (let from = 0; from < units.length;) {
+    const start = from === 0 ? layout.chunkStart : units[from]!.start;
+    let to = from + 1;
+    while (to < units.length && units[to]!.end - start <= maxBytes) to++;
+    runs.push({
+      fromUnit: from,
+      toUnit: to,
+      start,
+      end: to === units.length ? layout.chunkEnd : units[to - 1]!.end,
+    });
+    from = to;
+  }
+  return runs;
+}
+
+/** The bytes of a row group's Stage2 columns. */
+export function groupRange(group: GroupLayout): Range {
+  return [
+    Math.min(...group.columns.map((c) => c.chunkStart)),
+    Math.max(...group.columns.map((c) => c.chunkEnd)),
+  ];
 }
 
 /**
  * The rows of every file, in file and row order, a slice at a time: each slice ends where the first of
- * the columns' current windows ends. The next window of each column is fetched while this one is decoded.
+ * the columns' current windows ends. Bytes are fetched ahead: the next row group while this one is
+ * decoded, or, for a large group, each column's next run of pages.
  */
 export async function* rowSlices(files: SlicedFile[], target: number): AsyncGenerator<RowSlice> {
-  for (const file of files) {
-    for (const [g, group] of file.groups.entries()) {
-      // Dictionary pages are read apart for every window after the first: held for the whole group.
-      for (const layout of group.columns) {
-        const dict = dictionaryRange(layout);
-        if (dict && layout.units.length > 1 && windowEnd(layout, 0, target) < layout.units.length) {
-          file.prefetch?.(dict[0], dict[1], true);
+  const plan = files.flatMap((file) => file.groups.map((group, index) => ({ file, group, index })));
+  const whole = (g: GroupLayout) => {
+    const [start, end] = groupRange(g);
+    return end - start <= GROUP_READ_BYTES;
+  };
+  const fetched = new Set<GroupLayout>();
+  const fetchGroup = (p: (typeof plan)[number] | undefined) => {
+    if (!p || !whole(p.group) || fetched.has(p.group)) return;
+    fetched.add(p.group);
+    p.file.prefetch?.(...groupRange(p.group));
+  };
+  for (const [i, { file, group, index: g }] of plan.entries()) {
+    fetchGroup(plan[i]);
+    fetchGroup(plan[i + 1]);
+    const inOnePiece = whole(group);
+    const state = group.columns.map((layout) => ({
+      layout,
+      next: 0,
+      window: undefined as (ColumnWindow & { end: number }) | undefined,
+      runs: inOnePiece ? [] : readRuns(layout, RUN_READ_BYTES),
+      /** Runs fetched so far. */
+      fetchedRuns: 0,
+    }));
+    for (let at = 0; at < group.rows;) {
+      for (const s of state) {
+        if (s.window && s.window.end > at) continue;
+        const from = s.next;
+        const to = windowEnd(s.layout, from, target);
+        s.window = undefined; // let the used-up window go before the next one is decoded
+        s.next = to;
+        // Every run this window reads, and the one after it, are fetched; those behind it are dropped.
+        while (s.fetchedRuns < s.runs.length && s.runs[s.fetchedRuns]!.fromUnit <= to) {
+          const run = s.runs[s.fetchedRuns++]!;
+          file.prefetch?.(run.start, run.end);
         }
+        // The first run stays: it holds the dictionary page, which is read again for every window.
+        for (const run of s.runs.slice(1)) if (run.toUnit <= from) file.forget?.(run.start, run.end);
+        const first = s.layout.units[from]!.firstRow;
+        const values = await readWindow(file, group, g, s.layout, from, to);
+        s.window = { values, first, end: first + values.length };
       }
-      const state = group.columns.map((layout) => ({
-        layout,
-        next: 0,
-        window: undefined as (ColumnWindow & { end: number }) | undefined,
-      }));
-      const fetchAhead = (s: (typeof state)[number]) => {
-        if (s.next >= s.layout.units.length) return;
-        file.prefetch?.(...windowRange(s.layout, s.next, windowEnd(s.layout, s.next, target)));
-      };
-      state.forEach(fetchAhead);
-      for (let at = 0; at < group.rows;) {
-        for (const s of state) {
-          if (s.window && s.window.end > at) continue;
-          const from = s.next;
-          const to = windowEnd(s.layout, from, target);
-          s.window = undefined; // let the used-up window go before the next one is decoded
-          s.next = to;
-          fetchAhead(s);
-          const first = s.layout.units[from]!.firstRow;
-          const values = await readWindow(file, group, g, s.layout, from, to);
-          s.window = { values, first, end: first + values.length };
-        }
-        const to = Math.min(...state.map((s) => s.window!.end));
-        const columns = {} as Record<Stage2Column, ColumnWindow>;
-        for (const s of state) columns[s.layout.column] = s.window!;
-        yield { url: file.url, groupFirstRow: group.firstRow, from: at, to, columns };
-        at = to;
-      }
-      file.release?.();
+      const to = Math.min(...state.map((s) => s.window!.end));
+      const columns = {} as Record<Stage2Column, ColumnWindow>;
+      for (const s of state) columns[s.layout.column] = s.window!;
+      yield { url: file.url, groupFirstRow: group.firstRow, from: at, to, columns };
+      at = to;
     }
+    file.forget?.(...groupRange(group));
   }
 }

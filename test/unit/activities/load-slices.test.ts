@@ -7,6 +7,7 @@ import { decodePlan, decoderHeapMb } from '../../../src/activities/load/decoder-
 import {
   groupLayouts,
   offsetIndexBlock,
+  readRuns,
   rowSlices,
   type RowSlice,
   type SlicedFile,
@@ -143,5 +144,53 @@ describe('row slices', () => {
     for (const c of file.groups[0]!.columns) assert.deepEqual(c.units.length, 1);
     assertRows(await collect([file], 1_000), data);
     assert.equal(decodePlan([file], 1_000).windows.s_id, 10_000);
+  });
+
+  test('a small row group is fetched in one read, while the one before it is decoded', async () => {
+    const data = columns(50_000);
+    const { file, reads, block } = open(data, { rowGroupSize: 20_000, pageSize: 16 * 1024 });
+    const direct = file.buffer;
+    const held: [number, number, ArrayBuffer][] = [];
+    const gets: [number, number][] = [];
+    const fetched: SlicedFile = {
+      ...file,
+      buffer: {
+        byteLength: direct.byteLength,
+        slice: async (start: number, end = direct.byteLength) => {
+          const h = held.find(([s, e]) => start >= s && end <= e);
+          if (h) return h[2].slice(start - h[0], end - h[0]);
+          if (!(block && start >= block[0] && end <= block[1])) gets.push([start, end]);
+          return direct.slice(start, end);
+        },
+      },
+      prefetch: (start, end) => {
+        gets.push([start, end]);
+        held.push([start, end, direct.slice(start, end) as ArrayBuffer]);
+      },
+      forget: (start, end) => {
+        for (let i = held.length - 1; i >= 0; i--)
+          if (held[i]![0] >= start && held[i]![1] <= end) held.splice(i, 1);
+      },
+    };
+    reads.length = 0;
+    assertRows(await collect([fetched], 4_096), data);
+    assert.equal(gets.length, 3, 'one read per row group');
+    assert.equal(held.length, 0, 'nothing is held once the file is done');
+  });
+
+  test('a large column chunk is fetched in runs of whole pages, the first with the dictionary page', () => {
+    const { file } = open(columns(100_000), { rowGroupSize: 100_000, pageSize: 16 * 1024 });
+    for (const layout of file.groups[0]!.columns) {
+      const runs = readRuns(layout, 64 * 1024);
+      assert.equal(runs[0]!.start, layout.chunkStart);
+      assert.equal(runs.at(-1)!.end, layout.chunkEnd);
+      for (const [i, run] of runs.entries()) {
+        if (i > 0) assert.equal(run.fromUnit, runs[i - 1]!.toUnit, 'runs follow each other');
+        assert.ok(
+          run.toUnit - run.fromUnit === 1 || run.end - run.start <= 64 * 1024,
+          'a run is at most the size asked, or one page',
+        );
+      }
+    }
   });
 });
