@@ -35,7 +35,7 @@ import {
   REPO_ROOT,
   stackEc2Client,
   stackEnv,
-  stackEnvFile,
+  stackProcessEnv,
   stackS3Client,
   uniqueName,
 } from '../../support/stack';
@@ -174,9 +174,7 @@ before(async () => {
   silentSmtpPort = await listening(silent);
   loginSink = await startSmtpSinkWithLogin(smtpLogin, path.join(tmp, 'mail'));
 
-  healthy = {
-    ...process.env,
-    POTHOLE_ENV_FILE: stackEnvFile(),
+  healthy = stackProcessEnv({
     TEMPORAL_TASK_QUEUE: taskQueue,
     // Far apart, so that no watchdog round starts while the schedules exist.
     WATCHDOG_INTERVAL_SECONDS: '86400',
@@ -190,7 +188,7 @@ before(async () => {
     SLACK_WEBHOOK_URL: slack.url(slackSecretPath),
     KAKAO_REST_API_KEY: kakaoKey,
     KAKAO_API_URL: `http://127.0.0.1:${kakaoPort}`,
-  };
+  });
 
   // The schedules have fixed IDs: start from none, as the schedule tests do, then create them for this queue.
   spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/pothole.js'), 'schedule', 'delete'], {
