@@ -270,8 +270,13 @@ start_temporal() {
 # The dev server keeps closed runs a day; status, cost and the report's month-to-date total read a month of them
 # (pothole doctor checks the same). Idempotent: an update to the retention it already has changes nothing.
 keep_a_month_of_runs() {
-  "$PY_BIN/temporal" operator namespace update --address "127.0.0.1:$TEMPORAL_PORT" --namespace default \
-    --retention 744h >>"$STACK_LOGS/temporal.log" 2>&1 || die "could not set the default namespace's retention"
+  local i
+  for ((i = 0; i < 10; i++)); do
+    "$PY_BIN/temporal" operator namespace update --address "127.0.0.1:$TEMPORAL_PORT" --namespace default \
+      --retention 744h >>"$STACK_LOGS/temporal.log" 2>&1 && return
+    sleep 1
+  done
+  die "could not set the default namespace's retention, see $STACK_LOGS/temporal.log"
 }
 
 # ---- OpenSSH server -------------------------------------------------------------------------------------
