@@ -29,7 +29,7 @@ export type StartScript = keyof typeof START_SCRIPTS;
  * start_spark's launch, in one remote script that returns as soon as everything is launched: conf/workers,
  * then start-master.sh, the workers' start-workers.sh once the master's RPC port accepts connections
  * (polled every 0.1 s, at most `masterWaitSeconds`, then they start anyway), then the history server (when
- * enabled and not running) at a lower priority: it replays every event log at its start, CPU the master
+ * enabled and not running) at a lower priority: it reads every event log at its start, CPU the master
  * and workers need more. Each start script runs detached in a session of its own, its output in
  * `<stateDir>/<name>.log` and its exit status in `<stateDir>/<name>.exit` once it ends (startReportScript
  * reads them): Spark's spark-daemon.sh spends 2.5 s or more after each JVM's start (a poll for the java
