@@ -1,5 +1,5 @@
 /**
- * Cluster overhead benchmark: `npm run bench:cluster [-- --runs 3] [--serving-run WORKFLOW_ID]`.
+ * Cluster overhead benchmark: `npm run bench:cluster [-- --runs 3] [--serving-run WORKFLOW_ID] [--spark-home DIR]`.
  *
  * Runs the cluster's steps through the real activities against the local stack (moto EC2 instances, the
  * sshd as master, the Spark standalone daemons, moto S3): start_cluster, start_spark, download_code ∥
@@ -8,7 +8,8 @@
  * up beyond the two stages), next to the original Airflow sequence computed from the same step times: a
  * fixed 30 s wait after starting the instances, download_code then install_deps, and the serving steps
  * run while the cluster is still up. The serving steps are not run here: their times come from the newest
- * completed pipeline run on the local Temporal server (or --serving-run), which the output names.
+ * completed pipeline run (workflow id pothole-pipeline-*) on the local Temporal server (or --serving-run, which
+ * must be one), which the output names.
  *
  * --spark-home DIR runs the steps with another SPARK_HOME than the stack's (say, one whose sbin/ scripts differ).
  * Refuses to start when Spark daemons already run on this host (they belong to someone else).
@@ -17,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs as parseCliArgs } from 'node:util';
 import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowClient } from '@temporalio/client';
 import { loadConfig } from '../src/config';
@@ -55,26 +57,41 @@ spark.stop()
 `;
 const COMMON_PY = 'NOTE = "bench"\n';
 
+const USAGE =
+  'usage: npm run bench:cluster [-- --runs N] [--serving-run pothole-pipeline-...] [--spark-home DIR]';
+
+/** A pipeline run's workflow id (the CLI's pothole-pipeline-<date>, the schedule's pothole-pipeline-scheduled-…). */
+const PIPELINE_RUN = /^pothole-pipeline-./;
+
+/** A bad command line: printed as its message and the usage, without a stack. */
+class UsageError extends Error {}
+
 function parseArgs(argv: string[]) {
-  const args = {
-    runs: 3,
-    servingRun: undefined as string | undefined,
-    sparkHome: undefined as string | undefined,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--runs') args.runs = Number(value());
-    else if (a === '--serving-run') args.servingRun = value();
-    else if (a === '--spark-home') args.sparkHome = value();
-    else throw new Error(`unknown option ${a} (use --runs N, --serving-run WORKFLOW_ID, --spark-home DIR)`);
+  let values;
+  try {
+    ({ values } = parseCliArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        runs: { type: 'string', default: '3' },
+        'serving-run': { type: 'string' },
+        'spark-home': { type: 'string' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
   }
-  if (!Number.isInteger(args.runs) || args.runs < 1) throw new Error('--runs must be a positive integer');
-  return args;
+  const runs = Number(values.runs);
+  if (!/^\d+$/.test(values.runs) || runs < 1)
+    throw new UsageError(`--runs must be a positive integer\n${USAGE}`);
+  const servingRun = values['serving-run'];
+  if (servingRun !== undefined && !PIPELINE_RUN.test(servingRun)) {
+    throw new UsageError(
+      `--serving-run ${servingRun} is not a pipeline run (pothole-pipeline-...)\n${USAGE}`,
+    );
+  }
+  return { runs, servingRun, sparkHome: values['spark-home'] };
 }
 
 const median = (xs: number[]) => {
@@ -99,8 +116,10 @@ async function servingTimes(env: Record<string, string | undefined>, workflowId?
     const ids: { workflowId: string; runId: string }[] = [];
     if (workflowId) ids.push({ workflowId, runId: '' });
     else {
+      // Pipeline runs only: tests and benchmarks start the same workflow type under ids of their own.
       const query = `WorkflowType = 'potholePipeline' AND ExecutionStatus = 'Completed'`;
       for await (const w of client.list({ query })) {
+        if (!PIPELINE_RUN.test(w.workflowId)) continue;
         ids.push({ workflowId: w.workflowId, runId: w.runId });
         if (ids.length >= 20) break;
       }
@@ -285,7 +304,7 @@ async function main() {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    console.error(err);
-    process.exit(1);
+    console.error(err instanceof UsageError ? err.message : err);
+    process.exit(err instanceof UsageError ? 2 : 1);
   },
 );

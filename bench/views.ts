@@ -15,6 +15,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createViewActivities, DASHBOARD_VIEWS } from '../src/activities/views';
 import { loadConfig } from '../src/config';
@@ -38,30 +39,29 @@ interface Args {
   reuse: boolean;
 }
 
-function parseArgs(argv: string[]): Args {
-  const args: Args = { days: 30, rowsPerDay: 4_000_000, phase: 'both', keep: false, reuse: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--days') args.days = Number(value());
-    else if (a === '--rows-per-day') args.rowsPerDay = Number(value());
-    else if (a === '--phase') {
-      const p = value();
-      if (p !== 'before' && p !== 'after' && p !== 'both')
-        throw new Error('--phase is before, after or both');
-      args.phase = p;
-    } else if (a === '--keep') args.keep = true;
-    else if (a === '--reuse') args.reuse = true;
-    else throw new Error(`unknown option ${a} (use --days N, --rows-per-day N, --phase P, --keep, --reuse)`);
-  }
-  if (!Number.isInteger(args.days) || args.days < 8) throw new Error('--days must be an integer ≥ 8');
-  if (!Number.isInteger(args.rowsPerDay) || args.rowsPerDay < 1000)
-    throw new Error('--rows-per-day must be an integer ≥ 1000');
-  return args;
+function readArgs(argv: string[]): Args {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      days: { type: 'string', default: '30' },
+      'rows-per-day': { type: 'string', default: '4000000' },
+      phase: { type: 'string', default: 'both' },
+      keep: { type: 'boolean', default: false },
+      reuse: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const days = Number(values.days);
+  const rowsPerDay = Number(values['rows-per-day']);
+  const phase = values.phase;
+  if (!Number.isInteger(days) || days < 8)
+    throw new Error(`--days must be an integer ≥ 8, not ${values.days}`);
+  if (!Number.isInteger(rowsPerDay) || rowsPerDay < 1000)
+    throw new Error(`--rows-per-day must be an integer ≥ 1000, not ${values['rows-per-day']}`);
+  if (phase !== 'before' && phase !== 'after' && phase !== 'both')
+    throw new Error(`--phase is before, after or both, not ${phase}`);
+  return { days, rowsPerDay, phase, keep: values.keep, reuse: values.reuse };
 }
 
 const dayBefore = (date: string, n: number) => {
@@ -243,7 +243,14 @@ async function measure(pool: pg.Pool, label: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  let args: Args;
+  try {
+    args = readArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error(`bench:views: ${(err as Error).message}`);
+    process.exitCode = 2;
+    return;
+  }
   const env = stackEnv();
   const adminUrl = env.POSTGRES_ADMIN_URL;
   if (!adminUrl) throw new Error('POSTGRES_ADMIN_URL is not set: is the local stack up?');

@@ -267,6 +267,18 @@ start_temporal() {
   die "Temporal did not become healthy, see $STACK_LOGS/temporal.log"
 }
 
+# The dev server keeps closed runs a day; status, cost and the report's month-to-date total read a month of them
+# (pothole doctor checks the same). Idempotent: an update to the retention it already has changes nothing.
+keep_a_month_of_runs() {
+  local i
+  for ((i = 0; i < 10; i++)); do
+    "$PY_BIN/temporal" operator namespace update --address "127.0.0.1:$TEMPORAL_PORT" --namespace default \
+      --retention 744h >>"$STACK_LOGS/temporal.log" 2>&1 && return
+    sleep 1
+  done
+  die "could not set the default namespace's retention, see $STACK_LOGS/temporal.log"
+}
+
 # ---- OpenSSH server -------------------------------------------------------------------------------------
 
 write_sshd_config() {
@@ -472,6 +484,7 @@ SPARK_HOME_DIR="$STACK_DIR/spark"
 start_postgres
 start_moto
 start_temporal
+keep_a_month_of_runs
 start_smtp_sink
 start_sshd
 write_env

@@ -21,7 +21,7 @@ import { portAnswers, restoreStack, stopPostgres, stopSmtpSink, waitUntilClosed 
 import {
   deliveredCopies,
   stackEnv,
-  stackEnvFile,
+  stackProcessEnv,
   stackS3Client,
   uniqueName,
   waitFor,
@@ -55,15 +55,13 @@ let client: Client;
 let worker: ChildProcess | undefined;
 
 function workerEnv(retryWindowSeconds?: number): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    POTHOLE_ENV_FILE: stackEnvFile(),
+  return stackProcessEnv({
     POSTGRES_DB: db.name,
     TEMPORAL_TASK_QUEUE: taskQueue,
     S3_STAGE2_OUTPUT_PREFIX: stage2Prefix,
     CLUSTER_NAME: taskQueue,
     SERVING_RETRY_WINDOW_SECONDS: retryWindowSeconds === undefined ? '' : String(retryWindowSeconds),
-  };
+  });
 }
 
 async function restartWorker(retryWindowSeconds?: number): Promise<NodeJS.ProcessEnv> {

@@ -15,7 +15,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../src/config';
 import { workflowIdFor } from '../../src/steps';
 import { createThrowawayDatabase, type ThrowawayDatabase } from '../support/database';
-import { REPO_ROOT, stackEnv, stackEnvFile, stackS3Client, uniqueName } from '../support/stack';
+import { REPO_ROOT, stackEnv, stackProcessEnv, stackS3Client, uniqueName } from '../support/stack';
 import { putStage2Output, stage2Segments } from '../support/stage2-output';
 import { startWorkerProcess, stopWorkerProcess } from '../support/worker-process';
 import { deletePrefix } from './activities/serving-support';
@@ -65,15 +65,13 @@ function appWithoutTsx(): string {
 
 /** The environment of the image's processes: the stack's settings, and no NODE_OPTIONS (no `--import tsx`). */
 function appEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    POTHOLE_ENV_FILE: stackEnvFile(),
+  const env = stackProcessEnv({
     POSTGRES_DB: db.name,
     TEMPORAL_TASK_QUEUE: taskQueue,
     S3_STAGE2_OUTPUT_PREFIX: stage2Prefix,
     CLUSTER_NAME: taskQueue,
     ...extra,
-  };
+  });
   delete env.NODE_OPTIONS;
   return env;
 }

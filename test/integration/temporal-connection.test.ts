@@ -12,7 +12,7 @@ import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { makeCertificates } from '../support/certificates';
 import { stackValue, type Env } from '../support/stack';
-import { stackEnvFile, startFakeWorld, type FakeWorld } from '../support/temporal';
+import { stackProcessEnv, startFakeWorld, type FakeWorld } from '../support/temporal';
 import { runPothole, startWorkerProcess, stopWorkerProcess } from '../support/worker-process';
 
 const certs = makeCertificates();
@@ -74,12 +74,8 @@ let world: FakeWorld;
 const date = (n: number) => `1999-0${n}-${String((process.pid % 28) + 1).padStart(2, '0')}`;
 
 /** The CLI's and the worker's environment: the stack's settings, the world's task queue, these. */
-const envWith = (settings: Env): NodeJS.ProcessEnv => ({
-  ...process.env,
-  POTHOLE_ENV_FILE: stackEnvFile(),
-  TEMPORAL_TASK_QUEUE: world.taskQueue,
-  ...settings,
-});
+const envWith = (settings: Env): NodeJS.ProcessEnv =>
+  stackProcessEnv({ TEMPORAL_TASK_QUEUE: world.taskQueue, ...settings });
 
 before(async () => {
   await tlsOnly.start();

@@ -18,7 +18,7 @@ import { uploadDemoData, uploadSparkCode } from '../../src/demo/upload';
 import type { PipelineProgress } from '../../src/types';
 import { AwsRecorder } from './aws-recorder';
 import { createThrowawayDatabase, type ThrowawayDatabase } from './database';
-import { REPO_ROOT, stackEnv, stackEnvFile, waitFor, type Env } from './stack';
+import { REPO_ROOT, stackEnv, stackProcessEnv, waitFor, type Env } from './stack';
 import { runPothole, startWorkerProcess, stopWorkerProcess, type CliOutcome } from './worker-process';
 
 const sparkEvents = path.join(REPO_ROOT, '.stack/spark-events');
@@ -122,16 +122,14 @@ export class PipelineWorld {
     this.db = await createThrowawayDatabase(`e2e_${this.name.replace(/[^a-z0-9]/g, '_')}`, {
       env: this.base,
     });
-    this.env = {
-      ...process.env,
-      POTHOLE_ENV_FILE: stackEnvFile(),
+    this.env = stackProcessEnv({
       AWS_ENDPOINT_URL: this.recorder.url,
       CLUSTER_NAME: this.clusterName,
       EXPECTED_WORKER_COUNT: '2',
       POSTGRES_DB: this.database,
       TEMPORAL_TASK_QUEUE: this.taskQueue,
       ...options.env,
-    };
+    });
     const s3 = createS3Client(this.config.aws);
     const { S3_BUCKET: bucket, S3_CODE_PREFIX: codePrefix, S3_RAW_DATA_PREFIX: rawPrefix } = this.config.s3;
     await uploadSparkCode({ s3, bucket, codePrefix, dir: path.join(REPO_ROOT, 'spark') });

@@ -22,6 +22,14 @@ export function stackEnvFile(): string {
 }
 
 /**
+ * The environment of a `pothole` process (worker, CLI, dashboard) run by a test: this process's own, reading
+ * the stack's env file as an operator's process reads theirs, with the test's own settings laid over it.
+ */
+export function stackProcessEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, POTHOLE_ENV_FILE: stackEnvFile(), ...overrides };
+}
+
+/**
  * process.env with the stack's settings laid over it: a test talks to the local stack even when the shell
  * has real AWS or database settings exported.
  */

@@ -32,7 +32,7 @@ export interface SparkTiming extends ClusterTiming {
 export const DEFAULT_SPARK_TIMING: SparkTiming = {
   ...DEFAULT_CLUSTER_TIMING,
   workersTimeoutMs: 180_000,
-  statusPollMs: 1_000,
+  statusPollMs: 250,
   killGraceSeconds: 15,
   presignExpirySeconds: 3_600,
   followReconnectMs: 120_000,
@@ -75,11 +75,10 @@ export function createSparkContext(deps: SparkDeps) {
     timing,
     sparkPath: (...parts: string[]) => path.posix.join(spark.SPARK_HOME, ...parts),
     masterSsh: (info: ClusterInfo) => sshAddress(deps.config.ssh, info.masterPrivateIp),
+    /** The master's host in its spark:// URL (where its RPC port listens). */
+    masterHost,
     masterUrl: (info: ClusterInfo) => `spark://${masterHost(info)}:${spark.SPARK_MASTER_PORT}`,
     statusUrl,
-    /** The status page as the master itself reaches it (SPARK_MASTER_WEBUI_URL may be a view from outside). */
-    localStatusUrl: (info: ClusterInfo) =>
-      `http://${masterHost(info)}:${spark.SPARK_MASTER_WEBUI_PORT}/json/`,
     expectedWorkers: (info: ClusterInfo): ExpectedWorker[] =>
       info.workerInstanceIds.map((id, n) => ({
         instanceId: id,

@@ -1,6 +1,7 @@
 /**
  * start_spark and stop_spark: the standalone daemons on the master (master, workers over conf/workers, the
- * history server) and the wait until every expected worker is ALIVE. One remote script per step.
+ * history server) and the wait until every expected worker is ALIVE. One remote script per step (start_spark
+ * reads what its start scripts said only when it fails); the scripts are in daemon-scripts.ts.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
@@ -10,7 +11,21 @@ import { describeCluster, sshAddress } from '../cluster';
 import { RemoteCommandError, SshConnectionError, lastLines, sh } from '../remote';
 import { checkWorkers, type SparkMasterStatus } from '../spark-status';
 import type { SparkContext } from './context';
-import { startDaemons, startSparkScript, stopSparkScript } from './scripts';
+import {
+  START_SCRIPTS,
+  parseStartReport,
+  startDaemons,
+  startReportScript,
+  startSparkScript,
+  startStateDir,
+  stopSparkScript,
+} from './daemon-scripts';
+
+/**
+ * Seconds a daemon gets between its SIGTERM and SIGKILL in stop_spark: the JVMs run their shutdown at once,
+ * then linger about 2 s; the instances are stopped right after.
+ */
+const DAEMON_TERM_GRACE_SECONDS = 1;
 
 export interface StopSparkResult {
   /** False when the master instance was not running (nothing to stop). */
@@ -28,9 +43,9 @@ export function createDaemonControl(ctx: SparkContext) {
     config,
     sparkPath,
     masterSsh,
+    masterHost,
     masterUrl,
     statusUrl,
-    localStatusUrl,
     expectedWorkers,
     masterStatus,
     toLog,
@@ -67,7 +82,9 @@ export function createDaemonControl(ctx: SparkContext) {
           sparkHome: spark.SPARK_HOME,
           workers: expected.map((w) => w.address),
           historyServer: spark.SPARK_HISTORY_SERVER,
-          localStatusUrl: localStatusUrl(info),
+          stateDir: startStateDir(spark.SPARK_JOB_DIR),
+          masterHost: masterHost(info),
+          masterPort: spark.SPARK_MASTER_PORT,
           masterWaitSeconds: Math.max(1, Math.round(timing.workersTimeoutMs / 2000)),
         });
         const started = await ssh
@@ -81,33 +98,21 @@ export function createDaemonControl(ctx: SparkContext) {
             if (err instanceof SshConnectionError) throw err;
             return { exitCode: null, signal: null, stdout: '', stderr: errorMessage(err), truncated: false };
           });
-        const out = started.stdout;
-        // Exit 2: conf/workers could not be written. A broken connection or timeout shows in the status below.
+        // Exit 2: conf/workers or the state folder could not be written. A broken connection or timeout
+        // shows in the status below.
         if (started.exitCode !== null && started.exitCode !== 0) {
           throw new Error(
             `start_spark's script on ${masterSsh(info)} failed (exit ${started.exitCode ?? started.signal}): ` +
-              lastLines(started.stderr || out, 5).join(' | '),
+              lastLines(started.stderr || started.stdout, 5).join(' | '),
           );
         }
-        const exited = (name: string, script: string) => {
-          const code = marker(out, name);
-          return code !== undefined && code !== '0' ? `${script} exited with ${code}` : '';
-        };
-        const notes = [
+        const launchNotes = [
           started.exitCode === null ? `the start script did not finish (${started.stderr.trim()})` : '',
-          exited('MASTER_EXIT', 'start-master.sh'),
-          marker(out, 'MASTER_ANSWERS') === 'no' ? `the master's page did not answer on the master` : '',
-          exited('WORKERS_EXIT', 'start-workers.sh'),
+          marker(started.stdout, 'MASTER_LISTENS') === 'no'
+            ? `the master's RPC port ${spark.SPARK_MASTER_PORT} did not accept connections on the master`
+            : '',
         ].filter(Boolean);
-        const startNote = notes.length
-          ? ` ${notes.join('; ')}: ${lastLines(out.replace(/^[A-Z_]+ \S+$/gm, '').trim(), 4).join(' | ')}`
-          : '';
-        if (notes.length) log.warn(`starting Spark:${startNote}`);
-        const history = marker(out, 'HISTORY_EXIT');
-        if (history !== undefined && history !== '0') {
-          // Job history is a convenience; the pipeline runs without it.
-          log.warn(`the Spark history server did not start (exit ${history})`);
-        }
+        if (launchNotes.length) log.warn(`starting Spark: ${launchNotes.join('; ')}`);
         phase = `waiting for ${expected.length} workers to register`;
         const delays = pollDelays();
         for (;;) {
@@ -123,11 +128,12 @@ export function createDaemonControl(ctx: SparkContext) {
               : last.status !== 'ALIVE'
                 ? `the master is ${last.status}`
                 : `only ${check!.alive} of ${check!.expected} workers came up: ${check!.missing}`;
+            const notes = [...launchNotes, ...(await startScriptNotes(info, signal))];
             throw ApplicationFailure.create({
               message:
                 `Spark cluster at ${url} is not complete after ${Math.round(timing.workersTimeoutMs / 1000)} s: ` +
-                `${what}.${startNote} Check the worker logs under ${sparkPath('logs')} (or SPARK_LOG_DIR) on ` +
-                'the missing hosts.',
+                `${what}.${notes.length ? ` ${notes.join('; ')}.` : ''} Check the worker logs under ` +
+                `${sparkPath('logs')} (or SPARK_LOG_DIR) on the missing hosts.`,
               type: 'SparkWorkersMissing',
               details: [{ missingInstanceIds: check?.missingInstanceIds ?? [] }],
             });
@@ -137,6 +143,31 @@ export function createDaemonControl(ctx: SparkContext) {
       },
       timing.heartbeatIntervalMs,
     );
+  }
+
+  /**
+   * What the start scripts of this start_spark said, for its failure message: each one that exited with a
+   * status other than 0 or is still running, with its last lines. Best effort: an SSH failure gives a note.
+   */
+  async function startScriptNotes(info: ClusterInfo, signal?: AbortSignal): Promise<string[]> {
+    const r = await ssh
+      .exec(masterSsh(info), startReportScript({ stateDir: startStateDir(spark.SPARK_JOB_DIR), lines: 4 }), {
+        signal,
+        timeoutMs: 30_000,
+      })
+      .catch((err: unknown) => {
+        if (signal?.aborted) throw err;
+        return { exitCode: null, stdout: '', stderr: errorMessage(err) };
+      });
+    if (r.exitCode !== 0)
+      return [`(the start scripts' output could not be read: ${lastLines(r.stderr, 1).join('')})`];
+    const notes: string[] = [];
+    for (const [name, s] of parseStartReport(r.stdout)) {
+      if (s.exit === 0) continue;
+      const state = s.exit === undefined ? 'is still running' : `exited with ${s.exit}`;
+      notes.push(`${START_SCRIPTS[name]} ${state}${s.lines.length ? `: ${s.lines.join(' | ')}` : ''}`);
+    }
+    return notes;
   }
 
   /** The history server alone (a complete cluster whose history server is not running). */
@@ -178,7 +209,8 @@ export function createDaemonControl(ctx: SparkContext) {
             jobDir: spark.SPARK_JOB_DIR,
             graceSeconds: timing.killGraceSeconds,
             sparkHome: spark.SPARK_HOME,
-            waitSeconds: 30,
+            termGraceSeconds: DAEMON_TERM_GRACE_SECONDS,
+            killWaitSeconds: 30,
           }),
           { signal, timeoutMs: 5 * 60_000, ...toLog('[stop-spark]') },
         );

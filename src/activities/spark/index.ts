@@ -1,7 +1,7 @@
 /**
  * start_spark, download_code, install_deps, run_stage1, run_stage2, stop_spark: the Spark standalone
  * cluster on the EC2 instances, driven over SSH. The steps are composed here from their parts:
- * scripts.ts (the remote shell scripts), daemons.ts (master, workers, history server), code.ts (job code
+ * scripts.ts and daemon-scripts.ts (the remote shell scripts), daemons.ts (master, workers, history server), code.ts (job code
  * and Python packages) and driver.ts (a stage's driver: launch, re-attach, follow, kill).
  */
 import type { StartSparkResult, StepInput } from '../../types';
@@ -22,11 +22,10 @@ export {
   launchScript,
   runDir,
   sparkSubmitArgs,
-  startDaemons,
-  stopDaemonsScript,
   type Stage,
   type SubmitParams,
 } from './scripts';
+export { startDaemons, stopDaemonsScript } from './daemon-scripts';
 
 export function createSparkActivities(deps: SparkDeps) {
   const ctx = createSparkContext(deps);

@@ -1,7 +1,8 @@
 /**
  * The remote shell scripts of the Spark steps, composed with the `sh` template (every argument quoted):
- * the spark-submit argv of the job contract, the driver launcher / follower / killer, and the daemon
- * start and stop commands. Pure text, so they are unit-tested by running them with a local /bin/sh.
+ * the spark-submit argv of the job contract, the driver launcher / follower / killer, and download_code's
+ * helpers (the daemons' start and stop scripts are in daemon-scripts.ts). Pure text, so they are
+ * unit-tested by running them with a local /bin/sh.
  *
  * Driver state lives on the master under `<SPARK_JOB_DIR>/run/<date>-<stage>/`:
  *   owner    "<workflowId> <runId>" of the run that launched the driver
@@ -172,7 +173,7 @@ fi
 }
 
 /** Kills every driver still running under <SPARK_JOB_DIR>/run/, printing KILLED <folder> (no exit). */
-function killDriversPart(p: { jobDir: string; graceSeconds: number }): ShellCommand {
+export function killDriversPart(p: { jobDir: string; graceSeconds: number }): ShellCommand {
   return sh`run=${path.posix.join(p.jobDir, 'run')}; grace=${p.graceSeconds}
 ${DRIVER_FUNCTIONS}
 for f in "$run"/*/pid; do
@@ -187,92 +188,6 @@ done`;
 export function killAllDriversScript(p: { jobDir: string; graceSeconds: number }): ShellCommand {
   return sh`${killDriversPart(p)}
 exit 0
-`;
-}
-
-/**
- * Runs a start script in a session of its own, so the daemons it leaves behind do not belong to our SSH
- * command (which is killed with its channel when we give up waiting or are cancelled).
- */
-export const startDaemons = (script: string): ShellCommand => sh`setsid -w ${script}`;
-
-/**
- * start_spark in one remote script: conf/workers, the history server (in the background, when enabled
- * and not running), the master, and, once the master's status page answers, the workers. A worker
- * started before its master listens registers only on its next try, 5 to 15 s later: so the workers wait
- * for the master (polled every 0.1 s; the RPC port is bound before the page), at most `masterWaitSeconds`,
- * then start anyway. start-all.sh is not used: it starts the workers right after the master. Prints
- * `MASTER_EXIT n`, `MASTER_ANSWERS yes|no`, `WORKERS_EXIT n` and `HISTORY_EXIT n` lines, the scripts'
- * own output around them.
- */
-export function startSparkScript(p: {
-  sparkHome: string;
-  workers: string[];
-  historyServer: boolean;
-  /** The master's status page as seen from the master itself. */
-  localStatusUrl: string;
-  masterWaitSeconds: number;
-}): ShellCommand {
-  const sbin = path.posix.join(p.sparkHome, 'sbin');
-  const conf = path.posix.join(p.sparkHome, 'conf');
-  return sh`set -u
-sbin=${sbin}; conf=${conf}; url=${p.localStatusUrl}; wait_s=${p.masterWaitSeconds}
-mkdir -p "$conf" && printf '%s\\n' ${p.workers} > "$conf/.workers.$$" && mv -f "$conf/.workers.$$" "$conf/workers" || exit 2
-hs=
-if [ ${p.historyServer ? 'yes' : 'no'} = yes ] && ! "$sbin/spark-daemon.sh" status org.apache.spark.deploy.history.HistoryServer 1 >/dev/null 2>&1; then
-  { setsid -w "$sbin/start-history-server.sh" 2>&1; echo "HISTORY_EXIT $?"; } &
-  hs=$!
-fi
-setsid -w "$sbin/start-master.sh" 2>&1
-echo "MASTER_EXIT $?"
-i=0
-until curl -fs -o /dev/null --max-time 2 "$url"; do
-  i=$((i + 1))
-  if [ "$i" -ge $((wait_s * 10)) ]; then break; fi
-  sleep 0.1
-done
-if [ "$i" -ge $((wait_s * 10)) ]; then echo "MASTER_ANSWERS no"; else echo "MASTER_ANSWERS yes"; fi
-setsid -w "$sbin/start-workers.sh" 2>&1
-echo "WORKERS_EXIT $?"
-if [ -n "$hs" ]; then wait "$hs"; fi
-exit 0
-`;
-}
-
-/**
- * stop_spark in one remote script: kills our drivers still running (KILLED <folder> lines), then stops
- * the daemons. Every daemon of this host gets its SIGTERM at once first: stop scripts that wait for each
- * daemon in turn then find them already on their way out. Then stop-all.sh (the workers on other hosts)
- * and stop-history-server.sh, and a wait until the daemons have really exited, killing any still there
- * after `waitSeconds`. The pid files follow spark-daemon.sh's naming in SPARK_PID_DIR (from
- * conf/spark-env.sh, read by Spark's own bash loader).
- */
-export function stopSparkScript(p: {
-  jobDir: string;
-  graceSeconds: number;
-  sparkHome: string;
-  waitSeconds: number;
-}): ShellCommand {
-  return sh`${killDriversPart(p)}
-${stopDaemonsScript(p)}`;
-}
-
-export function stopDaemonsScript(p: { sparkHome: string; waitSeconds: number }): ShellCommand {
-  return sh`SPARK_HOME=${p.sparkHome}; export SPARK_HOME; wait_s=${p.waitSeconds}
-piddir=$(bash -c '. "$SPARK_HOME/bin/load-spark-env.sh" >/dev/null 2>&1; echo "\${SPARK_PID_DIR:-/tmp}"')
-pids=$(cat "$piddir"/spark-*-org.apache.spark.deploy.*.pid 2>/dev/null || true)
-running() { st=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$st" ] && [ "\${st#Z}" = "$st" ]; }
-for pid in $pids; do
-  if running "$pid" && [ "$(ps -o comm= -p "$pid")" = java ]; then kill -TERM "$pid" 2>/dev/null || true; fi
-done
-"$SPARK_HOME/sbin/stop-all.sh"; a=$?
-"$SPARK_HOME/sbin/stop-history-server.sh"; b=$?
-for pid in $pids; do
-  i=0
-  while running "$pid" && [ "$i" -lt $((wait_s * 10)) ]; do sleep 0.1; i=$((i + 1)); done
-  if running "$pid" && [ "$(ps -o comm= -p "$pid")" = java ]; then echo "daemon $pid did not stop, killing it"; kill -9 "$pid"; fi
-done
-[ "$a" = 0 ] && [ "$b" = 0 ]
 `;
 }
 

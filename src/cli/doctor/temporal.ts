@@ -1,14 +1,22 @@
 /**
- * Check 2: the Temporal server answers, the namespace exists, and both schedules exist, are not paused and
- * start their workflows on the task queue the workers serve.
+ * Check 2: the Temporal server answers, the namespace exists and keeps closed runs for a month, and both
+ * schedules exist, are not paused and start their workflows on the task queue the workers serve.
  */
 import { isGrpcServiceError, ScheduleNotFoundError, type Client } from '@temporalio/client';
+import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { connectClient } from '../connect';
 import { SCHEDULE_ID, WATCHDOG_SCHEDULE_ID } from '../schedule';
 import { ok, problem, skipped, type Check, type CheckResult } from './check';
 
 /** gRPC status NOT_FOUND. */
 const NOT_FOUND = 5;
+
+/**
+ * `pothole status` of an ended run, `pothole cost` and the report's month-to-date total read closed runs from
+ * Temporal: a month of them must still be there.
+ */
+export const MIN_RETENTION_DAYS = 31;
+const DAY_MS = 86_400_000;
 
 const UNREACHABLE_FIX = 'start the Temporal server (locally: npm run stack:up) or fix TEMPORAL_ADDRESS';
 
@@ -29,8 +37,12 @@ export const temporalCheck: Check = {
       ];
     }
     ctx.onClose(() => client.connection.close());
+    let retentionMs: number | undefined;
     try {
-      await client.workflowService.describeNamespace({ namespace: config.TEMPORAL_NAMESPACE });
+      const described = await client.workflowService.describeNamespace({
+        namespace: config.TEMPORAL_NAMESPACE,
+      });
+      retentionMs = optionalTsToMs(described.config?.workflowExecutionRetentionTtl);
     } catch (err) {
       if (!(isGrpcServiceError(err) && err.code === NOT_FOUND)) throw err;
       return [
@@ -42,8 +54,19 @@ export const temporalCheck: Check = {
         ...scheduleNames.map((n) => skipped(n, `the namespace ${config.TEMPORAL_NAMESPACE} does not exist`)),
       ];
     }
+    const where = `${config.TEMPORAL_ADDRESS} answers; namespace ${config.TEMPORAL_NAMESPACE}`;
+    const kept = retentionMs === undefined ? 'for an unknown time' : `for ${formatDays(retentionMs)}`;
+    const namespace =
+      retentionMs !== undefined && retentionMs < MIN_RETENTION_DAYS * DAY_MS
+        ? problem(
+            'temporal',
+            `${where} keeps closed runs only ${formatDays(retentionMs)}: pothole status, pothole cost and the ` +
+              "report's month-to-date total cannot see older runs",
+            `temporal operator namespace update --namespace ${config.TEMPORAL_NAMESPACE} --retention ${MIN_RETENTION_DAYS * 24}h`,
+          )
+        : ok('temporal', `${where} exists, keeps closed runs ${kept}`);
     return [
-      ok('temporal', `${config.TEMPORAL_ADDRESS} answers; namespace ${config.TEMPORAL_NAMESPACE} exists`),
+      namespace,
       await checkSchedule(client, SCHEDULE_ID, config.TEMPORAL_TASK_QUEUE),
       await checkSchedule(client, WATCHDOG_SCHEDULE_ID, config.TEMPORAL_TASK_QUEUE),
     ];
@@ -79,3 +102,9 @@ async function checkSchedule(client: Client, id: string, taskQueue: string): Pro
   const next = d.info.nextActionTimes[0];
   return ok(name, `active, next run ${next ? next.toISOString() : 'not planned'}`);
 }
+
+const formatDays = (ms: number): string => {
+  const days = ms / DAY_MS;
+  const n = Number.isInteger(days) ? String(days) : days.toFixed(1);
+  return `${n} day${n === '1' ? '' : 's'}`;
+};

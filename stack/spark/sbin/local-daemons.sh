@@ -24,10 +24,20 @@ export SPARK_IDENT_STRING SPARK_PID_DIR
 
 daemon_pidfile() { echo "$SPARK_PID_DIR/spark-$SPARK_IDENT_STRING-$1-$2.pid"; }
 
+# A process that has not exited, zombies aside: an exited daemon has freed its ports, and some init processes
+# (this stack's among them) reap orphans a second or two late.
+process_live() {
+  local st
+  st=$(ps -o stat= -p "$1" 2>/dev/null)
+  [ -n "$st" ] && [ "${st#Z}" = "$st" ]
+}
+
 daemon_running() { # class instance
-  local pidfile
+  local pidfile pid
   pidfile=$(daemon_pidfile "$1" "$2")
-  [ -f "$pidfile" ] && [[ $(ps -p "$(cat "$pidfile")" -o comm= 2>/dev/null) =~ java ]]
+  [ -f "$pidfile" ] || return 1
+  pid=$(cat "$pidfile")
+  process_live "$pid" && [[ $(ps -p "$pid" -o comm= 2>/dev/null) =~ java ]]
 }
 
 # spark-daemon.sh stop only signals; wait so the ports are free when this returns.
@@ -37,9 +47,9 @@ stop_daemon() { # class instance
   daemon_running "$1" "$2" || { rm -f "$pidfile"; return 0; }
   pid=$(cat "$pidfile")
   "${SPARK_HOME}/sbin/spark-daemon.sh" stop "$1" "$2"
-  for ((i = 0; i < 150; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.2
+  for ((i = 0; i < 300; i++)); do
+    process_live "$pid" || return 0
+    sleep 0.1
   done
   echo "$1 $2 (pid $pid) did not stop in 30s, killing it"
   kill -9 "$pid" 2>/dev/null || true

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import { loadConfig } from '../../../src/config';
 import { uploadSparkCode } from '../../../src/demo/upload';
 import { yesterdayInSeoul } from '../../../src/steps';
@@ -35,7 +36,7 @@ import {
   REPO_ROOT,
   stackEc2Client,
   stackEnv,
-  stackEnvFile,
+  stackProcessEnv,
   stackS3Client,
   uniqueName,
 } from '../../support/stack';
@@ -174,9 +175,7 @@ before(async () => {
   silentSmtpPort = await listening(silent);
   loginSink = await startSmtpSinkWithLogin(smtpLogin, path.join(tmp, 'mail'));
 
-  healthy = {
-    ...process.env,
-    POTHOLE_ENV_FILE: stackEnvFile(),
+  healthy = stackProcessEnv({
     TEMPORAL_TASK_QUEUE: taskQueue,
     // Far apart, so that no watchdog round starts while the schedules exist.
     WATCHDOG_INTERVAL_SECONDS: '86400',
@@ -190,7 +189,7 @@ before(async () => {
     SLACK_WEBHOOK_URL: slack.url(slackSecretPath),
     KAKAO_REST_API_KEY: kakaoKey,
     KAKAO_API_URL: `http://127.0.0.1:${kakaoPort}`,
-  };
+  });
 
   // The schedules have fixed IDs: start from none, as the schedule tests do, then create them for this queue.
   spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/pothole.js'), 'schedule', 'delete'], {
@@ -246,6 +245,10 @@ describe('pothole doctor', () => {
       /permitted for 3 instance\(s\)/,
     );
     assert.match(result(out.results, 'smtp').detail, /accepted the login of doctor/);
+    assert.match(
+      result(out.results, 'temporal').detail,
+      /namespace default exists, keeps closed runs for 31 days/,
+    );
     assert.equal(slack.messages.length, since + 1);
     assert.match(slack.messages.at(-1)!.text, /pothole doctor/);
     for (const secret of [smtpLogin.password, kakaoKey, slackSecretPath, base.POSTGRES_PASSWORD!]) {
@@ -361,6 +364,24 @@ describe('pothole doctor', () => {
     } finally {
       await handle.unpause('doctor test done');
     }
+  });
+
+  it('reports a namespace that keeps closed runs less than a month, with the command that keeps them longer', async () => {
+    // A namespace of its own: the stack's default one keeps a month of runs (stack/up.sh), as it should.
+    const namespace = uniqueName('doctor-one-day');
+    await temporal.workflowService.registerNamespace({
+      namespace,
+      workflowExecutionRetentionPeriod: msToTs('1 day'),
+    });
+    const out = await doctor({ ...healthy, TEMPORAL_NAMESPACE: namespace });
+    const check = result(out.results, 'temporal');
+    assert.equal(check.status, 'problem', JSON.stringify(check));
+    assert.match(
+      check.detail,
+      new RegExp(`namespace ${namespace} keeps closed runs only 1 day: pothole status, pothole cost`),
+    );
+    assert.equal(check.fix, `temporal operator namespace update --namespace ${namespace} --retention 744h`);
+    assert.equal(out.status, 1);
   });
 
   it('reports a stopped PostgreSQL', async () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PipelineProgress } from '../../../src/types';
 import { yesterdayInSeoul } from '../../../src/steps';
-import { stackEnvFile, startFakeWorld, type FakeWorld } from '../../support/temporal';
+import { stackProcessEnv, startFakeWorld, type FakeWorld } from '../../support/temporal';
 
 const bin = path.resolve(__dirname, '../../../bin/pothole.js');
 let world: FakeWorld;
@@ -16,7 +16,7 @@ let world: FakeWorld;
 function pothole(...args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, POTHOLE_ENV_FILE: stackEnvFile(), TEMPORAL_TASK_QUEUE: world.taskQueue },
+    env: stackProcessEnv({ TEMPORAL_TASK_QUEUE: world.taskQueue }),
     timeout: 60_000,
   });
   assert.equal(r.status, 0, `pothole ${args.join(' ')}: ${r.stderr}`);
@@ -26,13 +26,13 @@ function pothole(...args: string[]) {
 before(async () => {
   world = await startFakeWorld('schedule');
   spawnSync(process.execPath, [bin, 'schedule', 'delete'], {
-    env: { ...process.env, POTHOLE_ENV_FILE: stackEnvFile() },
+    env: stackProcessEnv(),
   });
 });
 
 after(async () => {
   spawnSync(process.execPath, [bin, 'schedule', 'delete'], {
-    env: { ...process.env, POTHOLE_ENV_FILE: stackEnvFile() },
+    env: stackProcessEnv(),
   });
   await world.close();
 });

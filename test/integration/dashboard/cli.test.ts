@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createThrowawayDatabase, type ThrowawayDatabase } from '../../support/database';
-import { REPO_ROOT, stackEnvFile } from '../../support/stack';
+import { REPO_ROOT, stackProcessEnv } from '../../support/stack';
 import { NO_TEMPORAL, seedSmallWeek } from './support';
 import { freePort } from '../../support/free-port';
 
@@ -23,7 +23,7 @@ function dashboard(env: Record<string, string>): { child: ChildProcess; output: 
   let output = '';
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/pothole.js'), 'dashboard'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, POTHOLE_ENV_FILE: stackEnvFile(), TEMPORAL_ADDRESS: NO_TEMPORAL, ...env },
+    env: stackProcessEnv({ TEMPORAL_ADDRESS: NO_TEMPORAL, ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));

@@ -16,7 +16,6 @@ import {
   killScript,
   launchScript,
   sparkSubmitArgs,
-  stopDaemonsScript,
 } from '../../../src/activities/spark/scripts';
 import { sh, type ShellCommand } from '../../../src/activities/shell-quote';
 
@@ -327,111 +326,4 @@ test('followScript streams the log from an offset and ends when the driver ends'
   const r = runSh(followScript({ dir: path.join(dir, 'f'), pid: l.fields[0]!, app, offset: 5 }));
   assert.equal(r.stdout, 'one\nline two\n');
   assert.match(r.stderr, /@@alive \d+/);
-});
-
-// ---- stopping the daemons, against a stand-in SPARK_HOME ----------------------------------------------
-
-/** A SPARK_HOME whose bash env loader sets SPARK_PID_DIR, and whose stop scripts stop daemons asynchronously. */
-function fakeSparkHome(): { home: string; pidDir: string } {
-  const home = path.join(dir, `spark-home-${Math.random().toString(36).slice(2)}`);
-  const pidDir = path.join(home, 'pids');
-  fs.mkdirSync(path.join(home, 'bin'), { recursive: true });
-  fs.mkdirSync(path.join(home, 'sbin'));
-  fs.mkdirSync(path.join(home, 'conf'));
-  fs.mkdirSync(pidDir);
-  // Like Spark's own loader: bash syntax, so it must not be sourced by /bin/sh.
-  fs.writeFileSync(
-    path.join(home, 'bin', 'load-spark-env.sh'),
-    '#!/usr/bin/env bash\nif [[ -f "${SPARK_HOME}/conf/spark-env.sh" ]]; then set -a; . "${SPARK_HOME}/conf/spark-env.sh"; set +a; fi\n',
-  );
-  fs.writeFileSync(path.join(home, 'conf', 'spark-env.sh'), `SPARK_PID_DIR=${pidDir}\n`);
-  // spark-daemon.sh stop only sends SIGTERM and returns; the JVM takes a moment to exit.
-  fs.writeFileSync(
-    path.join(home, 'sbin', 'stop-all.sh'),
-    `#!/bin/sh\nfor f in ${pidDir}/*Master*.pid; do [ -f "$f" ] || continue; p=$(cat "$f"); (sleep 1; kill "$p") & done\nrm -f ${pidDir}/*Master*.pid; exit 0\n`,
-  );
-  fs.writeFileSync(path.join(home, 'sbin', 'stop-history-server.sh'), '#!/bin/sh\nexit 0\n');
-  for (const f of ['bin/load-spark-env.sh', 'sbin/stop-all.sh', 'sbin/stop-history-server.sh']) {
-    fs.chmodSync(path.join(home, f), 0o755);
-  }
-  return { home, pidDir };
-}
-
-/**
- * A process whose name is `java`, like a Spark daemon: by default a copy of sleep (SIGTERM ends it at
- * once); `termSeconds` makes it take that long to exit after SIGTERM, like a JVM running its shutdown
- * hooks; `ignoreTerm` makes it ignore SIGTERM, like a hung one.
- */
-function fakeDaemon(
-  home: string,
-  pidFile: string,
-  opts: { termSeconds?: number; ignoreTerm?: boolean } = {},
-): string {
-  const bin = path.join(home, opts.termSeconds ? 'sh-bin' : 'sleep-bin');
-  const java = path.join(bin, 'java');
-  if (!fs.existsSync(java)) {
-    fs.mkdirSync(bin, { recursive: true });
-    fs.copyFileSync(opts.termSeconds ? '/bin/sh' : '/bin/sleep', java);
-    fs.chmodSync(java, 0o755);
-  }
-  const body = opts.termSeconds
-    ? `exec ${java} -c 'trap "trap \\"\\" TERM; sleep ${opts.termSeconds}; exit 0" TERM; while :; do sleep 0.1; done'`
-    : `${opts.ignoreTerm ? "trap '' TERM; " : ''}exec ${java} 60`;
-  const r = spawnSync('setsid', ['-f', 'sh', '-c', `echo $$ > ${pidFile}; ${body} >/dev/null 2>&1`]);
-  assert.equal(r.status, 0);
-  for (let i = 0; i < 50 && !fs.existsSync(pidFile); i++) execFileSync('sleep', ['0.05']);
-  return fs.readFileSync(pidFile, 'utf8').trim();
-}
-
-test('stopDaemonsScript returns only once the daemons have exited, and kills one that hangs', () => {
-  const { home, pidDir } = fakeSparkHome();
-  const master = fakeDaemon(home, path.join(pidDir, 'spark-x-org.apache.spark.deploy.master.Master-1.pid'), {
-    termSeconds: 1,
-  });
-  const hung = fakeDaemon(
-    home,
-    path.join(pidDir, 'spark-x-org.apache.spark.deploy.history.HistoryServer-1.pid'),
-    { ignoreTerm: true },
-  );
-  const started = Date.now();
-  const r = runSh(stopDaemonsScript({ sparkHome: home, waitSeconds: 2 }));
-  assert.equal(r.code, 0, r.stderr);
-  assert.ok(Date.now() - started >= 900, 'it waited for the master to exit');
-  assert.ok(!alive(master), 'the master exited');
-  assert.ok(!alive(hung), 'the daemon that ignored SIGTERM was killed');
-  assert.match(r.stdout, new RegExp(`daemon ${hung} did not stop, killing it`));
-  assert.doesNotMatch(r.stdout, new RegExp(`daemon ${master} `));
-});
-
-test('stopDaemonsScript signals every daemon at once: stop scripts that wait for each in turn wait for the slowest only', () => {
-  const { home, pidDir } = fakeSparkHome();
-  // Like the stack's stop-all.sh: SIGTERM, then wait until that daemon is gone, one daemon after the other.
-  fs.writeFileSync(
-    path.join(home, 'sbin', 'stop-all.sh'),
-    `#!/bin/sh\nfor f in ${pidDir}/*.pid; do p=$(cat "$f"); kill "$p" 2>/dev/null; while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; rm -f "$f"; done\n`,
-  );
-  const daemons = ['master.Master-1', 'worker.Worker-1', 'worker.Worker-2'].map((d) =>
-    fakeDaemon(home, path.join(pidDir, `spark-x-org.apache.spark.deploy.${d}.pid`), { termSeconds: 2 }),
-  );
-  const started = Date.now();
-  const r = runSh(stopDaemonsScript({ sparkHome: home, waitSeconds: 10 }));
-  const seconds = (Date.now() - started) / 1000;
-  assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(
-    daemons.filter((p) => alive(p)),
-    [],
-    'every daemon exited',
-  );
-  assert.ok(
-    seconds >= 1.9 && seconds < 5.5,
-    `took ${seconds} s: about 2 s for all three, not 6 s one by one`,
-  );
-  assert.equal(r.stdout, '', 'none had to be killed');
-});
-
-test('stopDaemonsScript with nothing running succeeds at once', () => {
-  const { home } = fakeSparkHome();
-  const r = runSh(stopDaemonsScript({ sparkHome: home, waitSeconds: 2 }));
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout, '');
 });
