@@ -27,6 +27,8 @@ export interface WriteOptions {
   rowGroupSize?: number;
   /** Target bytes of a data page (hyparquet-writer's default is 1 MB). */
   pageSize?: number;
+  /** Force a column's encoding, e.g. RLE_DICTIONARY for distinct s_id values (otherwise plain). */
+  encodings?: Partial<Record<string, 'PLAIN' | 'RLE_DICTIONARY'>>;
 }
 
 /** Column-oriented input, for large benchmark files without a million row objects. */
@@ -56,7 +58,8 @@ export function writeStage2Parquet(columns: Stage2Columns, options: WriteOptions
   const columnData = schema.slice(1).map((el) => {
     const values = data[el.name];
     if (!values) throw new Error(`no data for column ${el.name}`);
-    return { name: el.name, data: Array.from(values) };
+    const encoding = options.encodings?.[el.name];
+    return { name: el.name, data: Array.from(values), ...(encoding ? { encoding } : {}) };
   });
   const buffer = parquetWriteBuffer({
     columnData,

@@ -62,16 +62,25 @@ export const WINDOW_ROWS = 32_768;
 const DECODER_BASE_HEAP_MB = 24;
 /** Decoding makes mostly short-lived garbage: a roomy young generation lets it die there, cheaply. */
 const DECODER_YOUNG_HEAP_MB = 24;
+/**
+ * hyparquet decodes a chunk's dictionary page again for every window read from it, beside the window:
+ * an s_id of 16 bytes becomes a view of about 100 bytes of heap plus array slots, so a dictionary takes
+ * up to about 10 heap bytes per byte it has before compression (parquet-mr caps a dictionary page at
+ * 1 MB, then writes plain pages; hyparquet-writer keeps a dictionary only for repeated values).
+ */
+const DICTIONARY_HEAP_PER_BYTE = 10;
 export interface DecodePlan {
   /** The most rows of each column decoded at once. */
   windows: Record<Stage2Column, number>;
   /** The largest average encoded bytes of an s_id, over the row groups. */
   idBytes: number;
+  /** The largest dictionary page of any chunk, in bytes before compression (estimated). */
+  dictionaryBytes?: number;
 }
 export function decoderHeapBytes(plan: DecodePlan): number {
   return COLUMN_NAMES.reduce(
     (sum, c) => sum + plan.windows[c] * (c === 's_id' ? 100 + 3 * plan.idBytes : 48),
-    0,
+    DICTIONARY_HEAP_PER_BYTE * (plan.dictionaryBytes ?? 0),
   );
 }
 export function decoderHeapMb(plan: DecodePlan): number {
@@ -87,14 +96,26 @@ export function decodePlan(
     windowRows,
   );
   let idBytes = 0;
+  let dictionaryBytes = 0;
   for (const f of files) {
     for (const g of f.metadata.row_groups) {
       const rows = Number(g.num_rows);
       const ids = g.columns.find((c) => c.meta_data?.path_in_schema[0] === 's_id')?.meta_data;
       if (ids && rows > 0) idBytes = Math.max(idBytes, Number(ids.total_uncompressed_size) / rows);
     }
+    for (const [i, g] of f.groups.entries()) {
+      for (const c of g.columns) {
+        if (c.dataStart <= c.chunkStart) continue;
+        const meta = f.metadata.row_groups[i]!.columns.find(
+          (m) => m.meta_data?.path_in_schema[0] === c.column,
+        )!.meta_data!;
+        // The page's own size before compression is in its header; the chunk's ratio stands in for it.
+        const ratio = Number(meta.total_uncompressed_size) / Math.max(1, Number(meta.total_compressed_size));
+        dictionaryBytes = Math.max(dictionaryBytes, (c.dataStart - c.chunkStart) * Math.max(1, ratio));
+      }
+    }
   }
-  return { windows, idBytes };
+  return { windows, idBytes, dictionaryBytes };
 }
 
 /** The thread's script beside this module: TypeScript run through tsx, or the JavaScript of `npm run build`. */

@@ -15,7 +15,7 @@ import {
   type Stage2Column,
   type Stage2Object,
 } from './contract';
-import { rowSlices, type GroupLayout, type SlicedFile } from './slices';
+import { rowSlices, type GroupLayout, type RowSlice, type SlicedFile } from './slices';
 
 export interface DecoderInput {
   bucket: string;
@@ -131,31 +131,54 @@ async function run(): Promise<void> {
 
   const counters: RowCounters = { rows: 0, impactExceedsTotal: 0, emptySegmentId: 0 };
   const ctx = { batchDate: input.batchDate, day: input.day };
-  for await (const slice of rowSlices(files, input.windowRows)) {
-    const values = {} as ColumnBatch;
-    const first = {} as Record<Stage2Column, number>;
-    for (const name of COLUMN_NAMES) {
-      values[name] = slice.columns[name].values;
-      first[name] = slice.columns[name].first;
-    }
-    for (let at = slice.from; at < slice.to; at += input.batchRows) {
-      const before = counters.rows;
-      const tuples = encodeCopyRows(
-        values,
-        at,
-        Math.min(slice.to, at + input.batchRows),
-        { ...ctx, object: slice.url, firstRow: slice.groupFirstRow },
-        counters,
-        first,
-      );
-      if (tuples.length === 0) continue;
-      while (inFlight >= input.window) await new Promise<void>((resolve) => (wakeWriter = resolve));
-      inFlight++;
-      const buffer = tuples.buffer as ArrayBuffer;
-      post({ type: 'tuples', buffer, rows: counters.rows - before }, [buffer]);
-    }
-  }
+  const slices = rowSlices(files, input.windowRows);
+  while (await encodeNextSlice(slices, counters, ctx));
   post({ type: 'done', counters });
+}
+
+/**
+ * Encodes the next slice; false when there is none. A function of its own so the slice is let go before
+ * the next one is decoded: a loop holding it (as a for-await binding does) would keep every column's
+ * used-up window alive beside its successor, past the heap planned.
+ */
+async function encodeNextSlice(
+  slices: AsyncGenerator<RowSlice>,
+  counters: RowCounters,
+  ctx: { batchDate: string; day: number },
+): Promise<boolean> {
+  const next = await slices.next();
+  if (next.done) return false;
+  await encodeSlice(next.value, counters, ctx);
+  return true;
+}
+
+async function encodeSlice(
+  slice: RowSlice,
+  counters: RowCounters,
+  ctx: { batchDate: string; day: number },
+): Promise<void> {
+  const values = {} as ColumnBatch;
+  const first = {} as Record<Stage2Column, number>;
+  for (const name of COLUMN_NAMES) {
+    values[name] = slice.columns[name].values;
+    first[name] = slice.columns[name].first;
+  }
+  for (let at = slice.from; at < slice.to; at += input.batchRows) {
+    const before = counters.rows;
+    const tuples = encodeCopyRows(
+      values,
+      at,
+      Math.min(slice.to, at + input.batchRows),
+      { ...ctx, object: slice.url, firstRow: slice.groupFirstRow },
+      counters,
+      first,
+    );
+    if (tuples.length === 0) continue;
+    while (inFlight >= input.window) await new Promise<void>((resolve) => (wakeWriter = resolve));
+    inFlight++;
+    const buffer = tuples.buffer as ArrayBuffer;
+    post({ type: 'tuples', buffer, rows: counters.rows - before }, [buffer]);
+  }
 }
 
 run().catch((err: unknown) => {

@@ -229,7 +229,10 @@ export interface SlicedFile extends Pick<OpenFile, 'url' | 'buffer' | 'metadata'
 export const GROUP_READ_BYTES = 16 * 1048576;
 export const RUN_READ_BYTES = 4 * 1048576;
 
-/** A run of whole pages of one column fetched at once; the first one begins with the dictionary page. */
+/**
+ * A run of whole windows of one column fetched at once; the first one begins with the dictionary page.
+ * Runs end where windows end: a window across two runs would be read apart from both, its pages twice.
+ */
 export interface ReadRun {
   fromUnit: number;
   toUnit: number;
@@ -237,19 +240,21 @@ export interface ReadRun {
   end: number;
 }
 
-export function readRuns(layout: ColumnLayout, maxBytes: number): ReadRun[] {
+/** The runs of a column chunk: windows of `target` rows (one page each when omitted) up to `maxBytes`. */
+export function readRuns(layout: ColumnLayout, maxBytes: number, target = 0): ReadRun[] {
   const runs: ReadRun[] = [];
   const units = layout.units;
+  const unitEnd = (to: number) => (to === units.length ? layout.chunkEnd : units[to - 1]!.end);
   for (let from = 0; from < units.length;) {
     const start = from === 0 ? layout.chunkStart : units[from]!.start;
-    let to = from + 1;
-    while (to < units.length && units[to]!.end - start <= maxBytes) to++;
-    runs.push({
-      fromUnit: from,
-      toUnit: to,
-      start,
-      end: to === units.length ? layout.chunkEnd : units[to - 1]!.end,
-    });
+    let to = windowEnd(layout, from, target);
+    for (;;) {
+      if (to === units.length) break;
+      const next = windowEnd(layout, to, target);
+      if (unitEnd(next) - start > maxBytes) break;
+      to = next;
+    }
+    runs.push({ fromUnit: from, toUnit: to, start, end: unitEnd(to) });
     from = to;
   }
   return runs;
@@ -264,15 +269,38 @@ export function groupRange(group: GroupLayout): Range {
 }
 
 /**
+ * A slice of the columns' current windows. Built outside the generator on purpose: a local of the
+ * generator referencing the windows would keep a used-up window alive while its successor is decoded.
+ */
+function sliceOf(
+  url: string,
+  groupFirstRow: number,
+  from: number,
+  to: number,
+  state: { layout: ColumnLayout; window?: ColumnWindow }[],
+): RowSlice {
+  const columns = {} as Record<Stage2Column, ColumnWindow>;
+  for (const s of state) columns[s.layout.column] = s.window!;
+  return { url, groupFirstRow, from, to, columns };
+}
+
+/**
  * The rows of every file, in file and row order, a slice at a time: each slice ends where the first of
  * the columns' current windows ends. Bytes are fetched ahead: the next row group while this one is
  * decoded, or, for a large group, each column's next run of pages.
  */
-export async function* rowSlices(files: SlicedFile[], target: number): AsyncGenerator<RowSlice> {
+export async function* rowSlices(
+  files: SlicedFile[],
+  target: number,
+  reads: { groupBytes: number; runBytes: number } = {
+    groupBytes: GROUP_READ_BYTES,
+    runBytes: RUN_READ_BYTES,
+  },
+): AsyncGenerator<RowSlice> {
   const plan = files.flatMap((file) => file.groups.map((group, index) => ({ file, group, index })));
   const whole = (g: GroupLayout) => {
     const [start, end] = groupRange(g);
-    return end - start <= GROUP_READ_BYTES;
+    return end - start <= reads.groupBytes;
   };
   const fetched = new Set<GroupLayout>();
   const fetchGroup = (p: (typeof plan)[number] | undefined) => {
@@ -288,7 +316,7 @@ export async function* rowSlices(files: SlicedFile[], target: number): AsyncGene
       layout,
       next: 0,
       window: undefined as (ColumnWindow & { end: number }) | undefined,
-      runs: inOnePiece ? [] : readRuns(layout, RUN_READ_BYTES),
+      runs: inOnePiece ? [] : readRuns(layout, reads.runBytes, target),
       /** Runs fetched so far. */
       fetchedRuns: 0,
     }));
@@ -311,9 +339,7 @@ export async function* rowSlices(files: SlicedFile[], target: number): AsyncGene
         s.window = { values, first, end: first + values.length };
       }
       const to = Math.min(...state.map((s) => s.window!.end));
-      const columns = {} as Record<Stage2Column, ColumnWindow>;
-      for (const s of state) columns[s.layout.column] = s.window!;
-      yield { url: file.url, groupFirstRow: group.firstRow, from: at, to, columns };
+      yield sliceOf(file.url, group.firstRow, at, to, state);
       at = to;
     }
     file.forget?.(...groupRange(group));

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { parquetMetadata } from 'hyparquet';
-import { writeStage2Parquet, type Stage2Columns } from '../../../bench/stage2-parquet';
+import { writeStage2Parquet, type Stage2Columns, type WriteOptions } from '../../../bench/stage2-parquet';
 import { COLUMN_NAMES } from '../../../src/activities/load/contract';
 import { decodePlan, decoderHeapMb } from '../../../src/activities/load/decoder-session';
 import {
@@ -29,7 +31,7 @@ function columns(rows: number): Stage2Columns {
 }
 
 /** A Parquet file in memory, opened as the decoder thread opens one, recording the byte ranges read. */
-function open(data: Stage2Columns, options: { rowGroupSize: number; pageSize?: number }) {
+function open(data: Stage2Columns, options: WriteOptions) {
   const written = writeStage2Parquet(data, options);
   const bytes = written.buffer.slice(
     written.byteOffset,
@@ -54,10 +56,49 @@ function open(data: Stage2Columns, options: { rowGroupSize: number; pageSize?: n
   return { file, reads, block };
 }
 
-async function collect(files: SlicedFile[], target: number): Promise<RowSlice[]> {
+async function collect(
+  files: SlicedFile[],
+  target: number,
+  reads?: Parameters<typeof rowSlices>[2],
+): Promise<RowSlice[]> {
   const slices: RowSlice[] = [];
-  for await (const s of rowSlices(files, target)) slices.push(s);
+  for await (const s of rowSlices(files, target, reads)) slices.push(s);
   return slices;
+}
+
+/**
+ * The file as the decoder thread reads it: ranges fetched ahead serve the reads within them until they
+ * are forgotten; `gets` records every fetch, `direct` the reads no fetched range held.
+ */
+function fetching(file: SlicedFile, block: [number, number] | undefined) {
+  const source = file.buffer;
+  const held: [number, number, ArrayBuffer][] = [];
+  const gets: [number, number][] = [];
+  const direct: [number, number][] = [];
+  const fetched: SlicedFile = {
+    ...file,
+    buffer: {
+      byteLength: source.byteLength,
+      slice: async (start: number, end = source.byteLength) => {
+        const h = held.find(([s, e]) => start >= s && end <= e);
+        if (h) return h[2].slice(start - h[0], end - h[0]);
+        if (!(block && start >= block[0] && end <= block[1])) {
+          gets.push([start, end]);
+          direct.push([start, end]);
+        }
+        return source.slice(start, end);
+      },
+    },
+    prefetch: (start, end) => {
+      gets.push([start, end]);
+      held.push([start, end, source.slice(start, end) as ArrayBuffer]);
+    },
+    forget: (start, end) => {
+      for (let i = held.length - 1; i >= 0; i--)
+        if (held[i]![0] >= start && held[i]![1] <= end) held.splice(i, 1);
+    },
+  };
+  return { fetched, held, gets, direct };
 }
 
 /** Every row of the slices, file-relative, checked against the written columns. */
@@ -148,34 +189,66 @@ describe('row slices', () => {
 
   test('a small row group is fetched in one read, while the one before it is decoded', async () => {
     const data = columns(50_000);
-    const { file, reads, block } = open(data, { rowGroupSize: 20_000, pageSize: 16 * 1024 });
-    const direct = file.buffer;
-    const held: [number, number, ArrayBuffer][] = [];
-    const gets: [number, number][] = [];
-    const fetched: SlicedFile = {
-      ...file,
-      buffer: {
-        byteLength: direct.byteLength,
-        slice: async (start: number, end = direct.byteLength) => {
-          const h = held.find(([s, e]) => start >= s && end <= e);
-          if (h) return h[2].slice(start - h[0], end - h[0]);
-          if (!(block && start >= block[0] && end <= block[1])) gets.push([start, end]);
-          return direct.slice(start, end);
-        },
-      },
-      prefetch: (start, end) => {
-        gets.push([start, end]);
-        held.push([start, end, direct.slice(start, end) as ArrayBuffer]);
-      },
-      forget: (start, end) => {
-        for (let i = held.length - 1; i >= 0; i--)
-          if (held[i]![0] >= start && held[i]![1] <= end) held.splice(i, 1);
-      },
-    };
-    reads.length = 0;
+    const { file, block } = open(data, { rowGroupSize: 20_000, pageSize: 16 * 1024 });
+    const { fetched, held, gets } = fetching(file, block);
     assertRows(await collect([fetched], 4_096), data);
     assert.equal(gets.length, 3, 'one read per row group');
     assert.equal(held.length, 0, 'nothing is held once the file is done');
+  });
+
+  test('one row group with a large dictionary-encoded s_id column loads, fetched in runs, no page twice', async () => {
+    const rows = 120_000;
+    const data = columns(rows);
+    // Distinct ids forced into a dictionary: a dictionary page of ~2 MB (~0.7 MB compressed).
+    const { file, block } = open(data, {
+      rowGroupSize: rows,
+      pageSize: 16 * 1024,
+      encodings: { s_id: 'RLE_DICTIONARY' },
+    });
+    const ids = file.groups[0]!.columns.find((c) => c.column === 's_id')!;
+    assert.ok(ids.dataStart - ids.chunkStart > 512 * 1024, 's_id has a large dictionary page (compressed)');
+    assert.ok(ids.units.length > 3, 's_id has several data pages');
+    const { fetched, held, gets, direct } = fetching(file, block);
+    const runBytes = 64 * 1024;
+    assertRows(await collect([fetched], 4_096, { groupBytes: 256 * 1024, runBytes }), data);
+    assert.deepEqual(direct, [], 'every read is served from a fetched run');
+    const sorted = [...gets].sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < sorted.length; i++) {
+      assert.ok(sorted[i]![0] >= sorted[i - 1]![1], `no byte is fetched twice (${sorted[i]![0]})`);
+    }
+    assert.ok(gets.length > COLUMN_NAMES.length, 'the group is fetched in runs, not whole');
+    const plan = decodePlan([file], 4_096);
+    assert.ok(plan.dictionaryBytes! > 512 * 1024, 'the heap is planned for the dictionary too');
+    assert.ok(decoderHeapMb(plan) > decoderHeapMb({ ...plan, dictionaryBytes: 0 }));
+    assert.equal(held.length, 0, 'nothing is held once the file is done');
+  });
+
+  test('a used-up window is let go before the next window of its column is decoded', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const data = columns(100_000);
+    const { file, block } = open(data, { rowGroupSize: 100_000, pageSize: 32 * 1024 });
+    const ids = file.groups[0]!.columns.find((c) => c.column === 's_id')!;
+    const first: { window?: WeakRef<object> } = {};
+    let alive: boolean | undefined;
+    const { fetched } = fetching(file, block);
+    const read = fetched.buffer.slice;
+    fetched.buffer.slice = async (start: number, end?: number) => {
+      // The read of s_id's second window: its first window must be garbage by now.
+      if (first.window && alive === undefined && start === ids.units[1]!.start) {
+        await new Promise((resolve) => setImmediate(resolve));
+        gc();
+        alive = first.window.deref() !== undefined;
+      }
+      return read(start, end);
+    };
+    const slices = rowSlices([fetched], 1);
+    // Taken in a function of its own, so that nothing here holds the slice once it returns.
+    const watch = async () => new WeakRef((await slices.next()).value!.columns.s_id.values as object);
+    first.window = await watch();
+    await new Promise((resolve) => setImmediate(resolve));
+    while (!(await slices.next()).done);
+    assert.equal(alive, false, 'the first s_id window was let go');
   });
 
   test('a large column chunk is fetched in runs of whole pages, the first with the dictionary page', () => {
