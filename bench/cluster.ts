@@ -18,7 +18,6 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs as parseCliArgs } from 'node:util';
 import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowClient } from '@temporalio/client';
 import { loadConfig } from '../src/config';
@@ -37,6 +36,7 @@ import {
   stepInput,
   unique,
 } from '../test/integration/activities/cluster-support';
+import { benchFailure, integerOption, readOptions, UsageError } from './options';
 
 const ORIGINAL_FIXED_WAIT_S = 30;
 const SERVING_STEPS = ['load_to_rdb', 'refresh_views', 'send_email_report'] as const;
@@ -63,35 +63,23 @@ const USAGE =
 /** A pipeline run's workflow id (the CLI's pothole-pipeline-<date>, the schedule's pothole-pipeline-scheduled-…). */
 const PIPELINE_RUN = /^pothole-pipeline-./;
 
-/** A bad command line: printed as its message and the usage, without a stack. */
-class UsageError extends Error {}
-
 function parseArgs(argv: string[]) {
-  let values;
-  try {
-    ({ values } = parseCliArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        runs: { type: 'string', default: '3' },
-        'serving-run': { type: 'string' },
-        'spark-home': { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
-  }
-  const runs = Number(values.runs);
-  if (!/^\d+$/.test(values.runs) || runs < 1)
-    throw new UsageError(`--runs must be a positive integer\n${USAGE}`);
+  const values = readOptions(
+    argv,
+    {
+      runs: { type: 'string', default: '3' },
+      'serving-run': { type: 'string' },
+      'spark-home': { type: 'string' },
+    },
+    USAGE,
+  );
   const servingRun = values['serving-run'];
   if (servingRun !== undefined && !PIPELINE_RUN.test(servingRun)) {
     throw new UsageError(
       `--serving-run ${servingRun} is not a pipeline run (pothole-pipeline-...)\n${USAGE}`,
     );
   }
-  return { runs, servingRun, sparkHome: values['spark-home'] };
+  return { runs: integerOption(values.runs, 'runs', 1, USAGE), servingRun, sparkHome: values['spark-home'] };
 }
 
 const median = (xs: number[]) => {
@@ -303,8 +291,5 @@ async function main() {
 
 main().then(
   () => process.exit(0),
-  (err: unknown) => {
-    console.error(err instanceof UsageError ? err.message : err);
-    process.exit(err instanceof UsageError ? 2 : 1);
-  },
+  (err: unknown) => process.exit(benchFailure(err)),
 );

@@ -25,6 +25,7 @@ import { createPool } from '../src/db/pool';
 import { writeStage2Parquet, type Stage2Columns } from './stage2-parquet';
 import { deletePrefix, putObject } from '../test/integration/activities/serving-support';
 import { createS3Client } from '../src/clients';
+import { benchFailure, integerOption, readOptions } from './options';
 
 const TARGET_ROWS_PER_SECOND = 250_000;
 /** Load time over floor time, checked at 4M rows and above (smaller loads are dominated by fixed costs). */
@@ -44,34 +45,32 @@ interface Args {
   oneGroup: boolean;
 }
 
+const USAGE =
+  'usage: npm run bench:load [-- --rows N[,N…] | --scale] [--one-group] [--files N] [--repeat N] [--keep]';
+
 function parseArgs(argv: string[]): Args {
-  const args: Args = { sizes: [1_000_000], files: 4, repeat: 1, keep: false, oneGroup: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--rows') args.sizes = value().split(',').map(Number);
-    else if (a === '--scale') {
-      args.sizes = SCALE_SIZES;
-      args.oneGroup = true;
-    } else if (a === '--one-group') args.oneGroup = true;
-    else if (a === '--files') args.files = Number(value());
-    else if (a === '--repeat') args.repeat = Number(value());
-    else if (a === '--keep') args.keep = true;
-    else
-      throw new Error(
-        `unknown option ${a} (use --rows N[,N…], --scale, --one-group, --files N, --repeat N, --keep)`,
-      );
-  }
-  if (!args.sizes.every((n) => Number.isInteger(n) && n >= 1))
-    throw new Error('--rows must be positive integers');
-  if (!Number.isInteger(args.files) || args.files < 1) throw new Error('--files must be a positive integer');
-  if (!Number.isInteger(args.repeat) || args.repeat < 1)
-    throw new Error('--repeat must be a positive integer');
-  return args;
+  const values = readOptions(
+    argv,
+    {
+      rows: { type: 'string' },
+      scale: { type: 'boolean', default: false },
+      'one-group': { type: 'boolean', default: false },
+      files: { type: 'string', default: '4' },
+      repeat: { type: 'string', default: '1' },
+      keep: { type: 'boolean', default: false },
+    },
+    USAGE,
+  );
+  const sizes = values.scale
+    ? SCALE_SIZES
+    : (values.rows ?? '1000000').split(',').map((n) => integerOption(n, 'rows', 1, USAGE));
+  return {
+    sizes,
+    files: integerOption(values.files, 'files', 1, USAGE),
+    repeat: integerOption(values.repeat, 'repeat', 1, USAGE),
+    keep: values.keep,
+    oneGroup: values.scale || values['one-group'],
+  };
 }
 
 function env() {
@@ -469,7 +468,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+main().catch((err: unknown) => process.exit(benchFailure(err)));

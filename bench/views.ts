@@ -15,7 +15,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createViewActivities, DASHBOARD_VIEWS } from '../src/activities/views';
 import { loadConfig } from '../src/config';
@@ -23,6 +22,7 @@ import { migrate, MIGRATIONS_DIR } from '../src/db/migrate';
 import { createPool } from '../src/db/pool';
 import { runActivity, stepInput } from '../test/integration/activities/serving-support';
 import { stackEnv } from '../test/support/stack';
+import { benchFailure, integerOption, readOptions, UsageError } from './options';
 
 const DATABASE = 'pothole_bench_views';
 const TARGET_SECONDS = 30;
@@ -39,29 +39,31 @@ interface Args {
   reuse: boolean;
 }
 
+const USAGE =
+  'usage: npm run bench:views [-- --days N] [--rows-per-day N] [--phase before|after|both] [--keep] [--reuse]';
+
 function readArgs(argv: string[]): Args {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = readOptions(
+    argv,
+    {
       days: { type: 'string', default: '30' },
       'rows-per-day': { type: 'string', default: '4000000' },
       phase: { type: 'string', default: 'both' },
       keep: { type: 'boolean', default: false },
       reuse: { type: 'boolean', default: false },
     },
-    strict: true,
-    allowPositionals: false,
-  });
-  const days = Number(values.days);
-  const rowsPerDay = Number(values['rows-per-day']);
+    USAGE,
+  );
   const phase = values.phase;
-  if (!Number.isInteger(days) || days < 8)
-    throw new Error(`--days must be an integer ≥ 8, not ${values.days}`);
-  if (!Number.isInteger(rowsPerDay) || rowsPerDay < 1000)
-    throw new Error(`--rows-per-day must be an integer ≥ 1000, not ${values['rows-per-day']}`);
   if (phase !== 'before' && phase !== 'after' && phase !== 'both')
-    throw new Error(`--phase is before, after or both, not ${phase}`);
-  return { days, rowsPerDay, phase, keep: values.keep, reuse: values.reuse };
+    throw new UsageError(`--phase is before, after or both, not ${phase}\n${USAGE}`);
+  return {
+    days: integerOption(values.days, 'days', 8, USAGE),
+    rowsPerDay: integerOption(values['rows-per-day'], 'rows-per-day', 1000, USAGE),
+    phase,
+    keep: values.keep,
+    reuse: values.reuse,
+  };
 }
 
 const dayBefore = (date: string, n: number) => {
@@ -243,14 +245,7 @@ async function measure(pool: pg.Pool, label: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  let args: Args;
-  try {
-    args = readArgs(process.argv.slice(2));
-  } catch (err) {
-    console.error(`bench:views: ${(err as Error).message}`);
-    process.exitCode = 2;
-    return;
-  }
+  const args = readArgs(process.argv.slice(2));
   const env = stackEnv();
   const adminUrl = env.POSTGRES_ADMIN_URL;
   if (!adminUrl) throw new Error('POSTGRES_ADMIN_URL is not set: is the local stack up?');
@@ -305,7 +300,6 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
+main().catch((err: unknown) => {
+  process.exitCode = benchFailure(err);
 });
