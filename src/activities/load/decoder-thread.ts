@@ -15,6 +15,7 @@ import {
   type Stage2Column,
   type Stage2Object,
 } from './contract';
+import { readAhead } from './read-ahead';
 import { rowSlices, type GroupLayout, type RowSlice, type SlicedFile } from './slices';
 
 export interface DecoderInput {
@@ -80,46 +81,16 @@ function requestBytes(key: string, start: number, end: number): Promise<ArrayBuf
   });
 }
 
-interface Held {
-  start: number;
-  end: number;
-  bytes: Promise<ArrayBuffer>;
-}
-
-/**
- * A file read through the main thread: reads within a range fetched ahead are served from it until it
- * is forgotten; the offset index block (hyparquet reads a chunk's offset index for every window) lasts
- * as long as the file.
- */
+/** A file read through the main thread, with byte ranges fetched ahead (read-ahead.ts). */
 function remoteFile(f: DecoderInput['files'][number]): SlicedFile {
-  let held: Held[] = [];
-  const index = f.index;
-  const within = (h: { start: number; end: number }, start: number, end: number) =>
-    start >= h.start && end <= h.end;
+  const file = readAhead(f.size, (start, end) => requestBytes(f.key, start, end), f.index);
   return {
     url: `s3://${input.bucket}/${f.key}`,
     metadata: f.metadata,
     groups: f.groups,
-    buffer: {
-      byteLength: f.size,
-      async slice(start: number, end = f.size): Promise<ArrayBuffer> {
-        if (index && within({ start: index.at, end: index.at + index.bytes.byteLength }, start, end)) {
-          return index.bytes.slice(start - index.at, end - index.at);
-        }
-        const hit = held.find((h) => within(h, start, end));
-        if (!hit) return requestBytes(f.key, start, end);
-        return (await hit.bytes).slice(start - hit.start, end - hit.start);
-      },
-    },
-    prefetch(start: number, end: number) {
-      if (end <= start) return;
-      const bytes = requestBytes(f.key, start, end);
-      bytes.catch(() => undefined); // a failed fetch ahead is retried by the read itself
-      held.push({ start, end, bytes: bytes.catch(() => requestBytes(f.key, start, end)) });
-    },
-    forget(start: number, end: number) {
-      held = held.filter((h) => !within({ start, end }, h.start, h.end));
-    },
+    buffer: file.buffer,
+    prefetch: file.prefetch,
+    forget: file.forget,
   };
 }
 

@@ -230,8 +230,10 @@ export const GROUP_READ_BYTES = 16 * 1048576;
 export const RUN_READ_BYTES = 4 * 1048576;
 
 /**
- * A run of whole windows of one column fetched at once; the first one begins with the dictionary page.
- * Runs end where windows end: a window across two runs would be read apart from both, its pages twice.
+ * A run of whole windows of one column fetched at once. Runs end where windows end: a window across two
+ * runs would be read apart from both, its pages twice. The dictionary page is not in any run: it is
+ * fetched on its own and held for the whole group (hyparquet reads it again for every window), so a run
+ * can be let go as soon as its windows are decoded.
  */
 export interface ReadRun {
   fromUnit: number;
@@ -246,7 +248,7 @@ export function readRuns(layout: ColumnLayout, maxBytes: number, target = 0): Re
   const units = layout.units;
   const unitEnd = (to: number) => (to === units.length ? layout.chunkEnd : units[to - 1]!.end);
   for (let from = 0; from < units.length;) {
-    const start = from === 0 ? layout.chunkStart : units[from]!.start;
+    const start = units[from]!.start;
     let to = windowEnd(layout, from, target);
     for (;;) {
       if (to === units.length) break;
@@ -320,6 +322,11 @@ export async function* rowSlices(
       /** Runs fetched so far. */
       fetchedRuns: 0,
     }));
+    for (const s of state) {
+      if (s.runs.length > 0 && s.layout.units[0]!.start > s.layout.chunkStart) {
+        file.prefetch?.(s.layout.chunkStart, s.layout.units[0]!.start); // the dictionary page
+      }
+    }
     for (let at = 0; at < group.rows;) {
       for (const s of state) {
         if (s.window && s.window.end > at) continue;
@@ -332,8 +339,7 @@ export async function* rowSlices(
           const run = s.runs[s.fetchedRuns++]!;
           file.prefetch?.(run.start, run.end);
         }
-        // The first run stays: it holds the dictionary page, which is read again for every window.
-        for (const run of s.runs.slice(1)) if (run.toUnit <= from) file.forget?.(run.start, run.end);
+        for (const run of s.runs) if (run.toUnit <= from) file.forget?.(run.start, run.end);
         const first = s.layout.units[from]!.firstRow;
         const values = await readWindow(file, group, g, s.layout, from, to);
         s.window = { values, first, end: first + values.length };

@@ -14,6 +14,7 @@ import {
   type RowSlice,
   type SlicedFile,
 } from '../../../src/activities/load/slices';
+import { readAhead } from '../../../src/activities/load/read-ahead';
 
 const DAY = 20_496; // 2026-02-12
 const utf8 = new TextDecoder();
@@ -67,38 +68,38 @@ async function collect(
 }
 
 /**
- * The file as the decoder thread reads it: ranges fetched ahead serve the reads within them until they
- * are forgotten; `gets` records every fetch, `direct` the reads no fetched range held.
+ * The file as the decoder thread reads it (read-ahead.ts): ranges fetched ahead serve the reads they
+ * cover until they are forgotten; `gets` records every fetch, `direct` the reads no fetched range held,
+ * `peakHeld` the most bytes held at once.
  */
 function fetching(file: SlicedFile, block: [number, number] | undefined) {
   const source = file.buffer;
-  const held: [number, number, ArrayBuffer][] = [];
   const gets: [number, number][] = [];
   const direct: [number, number][] = [];
+  const prefetching = new Set<string>();
+  const pinned = block && { bytes: source.slice(...block) as ArrayBuffer, at: block[0] };
+  const remote = readAhead(
+    source.byteLength,
+    async (start, end) => {
+      gets.push([start, end]);
+      if (!prefetching.has(`${start}-${end}`)) direct.push([start, end]);
+      return source.slice(start, end);
+    },
+    pinned,
+  );
+  const heldBytes = () => remote.held().reduce((n, [start, end]) => n + end - start, 0);
+  const stats = { peakHeld: 0, held: heldBytes, ranges: () => remote.held() };
   const fetched: SlicedFile = {
     ...file,
-    buffer: {
-      byteLength: source.byteLength,
-      slice: async (start: number, end = source.byteLength) => {
-        const h = held.find(([s, e]) => start >= s && end <= e);
-        if (h) return h[2].slice(start - h[0], end - h[0]);
-        if (!(block && start >= block[0] && end <= block[1])) {
-          gets.push([start, end]);
-          direct.push([start, end]);
-        }
-        return source.slice(start, end);
-      },
-    },
+    buffer: remote.buffer,
     prefetch: (start, end) => {
-      gets.push([start, end]);
-      held.push([start, end, source.slice(start, end) as ArrayBuffer]);
+      prefetching.add(`${start}-${end}`);
+      remote.prefetch!(start, end);
+      stats.peakHeld = Math.max(stats.peakHeld, heldBytes());
     },
-    forget: (start, end) => {
-      for (let i = held.length - 1; i >= 0; i--)
-        if (held[i]![0] >= start && held[i]![1] <= end) held.splice(i, 1);
-    },
+    forget: remote.forget,
   };
-  return { fetched, held, gets, direct };
+  return { fetched, stats, gets, direct };
 }
 
 /** Every row of the slices, file-relative, checked against the written columns. */
@@ -190,10 +191,10 @@ describe('row slices', () => {
   test('a small row group is fetched in one read, while the one before it is decoded', async () => {
     const data = columns(50_000);
     const { file, block } = open(data, { rowGroupSize: 20_000, pageSize: 16 * 1024 });
-    const { fetched, held, gets } = fetching(file, block);
+    const { fetched, stats, gets } = fetching(file, block);
     assertRows(await collect([fetched], 4_096), data);
     assert.equal(gets.length, 3, 'one read per row group');
-    assert.equal(held.length, 0, 'nothing is held once the file is done');
+    assert.equal(stats.held(), 0, 'nothing is held once the file is done');
   });
 
   test('one row group with a large dictionary-encoded s_id column loads, fetched in runs, no page twice', async () => {
@@ -208,7 +209,7 @@ describe('row slices', () => {
     const ids = file.groups[0]!.columns.find((c) => c.column === 's_id')!;
     assert.ok(ids.dataStart - ids.chunkStart > 512 * 1024, 's_id has a large dictionary page (compressed)');
     assert.ok(ids.units.length > 3, 's_id has several data pages');
-    const { fetched, held, gets, direct } = fetching(file, block);
+    const { fetched, stats, gets, direct } = fetching(file, block);
     const runBytes = 64 * 1024;
     assertRows(await collect([fetched], 4_096, { groupBytes: 256 * 1024, runBytes }), data);
     assert.deepEqual(direct, [], 'every read is served from a fetched run');
@@ -220,7 +221,38 @@ describe('row slices', () => {
     const plan = decodePlan([file], 4_096);
     assert.ok(plan.dictionaryBytes! > 512 * 1024, 'the heap is planned for the dictionary too');
     assert.ok(decoderHeapMb(plan) > decoderHeapMb({ ...plan, dictionaryBytes: 0 }));
-    assert.equal(held.length, 0, 'nothing is held once the file is done');
+    assert.equal(stats.held(), 0, 'nothing is held once the file is done');
+  });
+
+  test("a large group holds each column's dictionary page and at most two runs of its pages, never the first run to the end", async () => {
+    const rows = 120_000;
+    const data = columns(rows);
+    const { file, block } = open(data, {
+      rowGroupSize: rows,
+      pageSize: 16 * 1024,
+      encodings: { s_id: 'RLE_DICTIONARY' },
+    });
+    const ids = file.groups[0]!.columns.find((c) => c.column === 's_id')!;
+    const { fetched, stats } = fetching(file, block);
+    const lastPage = ids.units.at(-1)!;
+    let firstPageHeldAtTheEnd: boolean | undefined;
+    const read = fetched.buffer.slice;
+    fetched.buffer.slice = (start: number, end?: number) => {
+      if (start <= lastPage.start && (end ?? Infinity) >= lastPage.end) {
+        const first = ids.units[0]!;
+        firstPageHeldAtTheEnd = stats.ranges().some(([s, e]) => s <= first.start && e >= first.end);
+      }
+      return read(start, end);
+    };
+    const runBytes = 64 * 1024;
+    assertRows(await collect([fetched], 4_096, { groupBytes: 256 * 1024, runBytes }), data);
+    assert.equal(firstPageHeldAtTheEnd, false, "s_id's first pages were let go before its last was read");
+    const dictionaries = file.groups[0]!.columns.reduce((n, c) => n + c.units[0]!.start - c.chunkStart, 0);
+    const largestPage = Math.max(
+      ...file.groups[0]!.columns.flatMap((c) => c.units.map((u) => u.end - u.start)),
+    );
+    const bound = dictionaries + COLUMN_NAMES.length * 2 * (runBytes + largestPage);
+    assert.ok(stats.peakHeld <= bound, `held at most ${bound} bytes at once (held ${stats.peakHeld})`);
   });
 
   test('a used-up window is let go before the next window of its column is decoded', async () => {
@@ -251,11 +283,11 @@ describe('row slices', () => {
     assert.equal(alive, false, 'the first s_id window was let go');
   });
 
-  test('a large column chunk is fetched in runs of whole pages, the first with the dictionary page', () => {
+  test('a large column chunk is fetched in runs of whole pages', () => {
     const { file } = open(columns(100_000), { rowGroupSize: 100_000, pageSize: 16 * 1024 });
     for (const layout of file.groups[0]!.columns) {
       const runs = readRuns(layout, 64 * 1024);
-      assert.equal(runs[0]!.start, layout.chunkStart);
+      assert.equal(runs[0]!.start, layout.units[0]!.start, 'the dictionary page is fetched apart');
       assert.equal(runs.at(-1)!.end, layout.chunkEnd);
       for (const [i, run] of runs.entries()) {
         if (i > 0) assert.equal(run.fromUnit, runs[i - 1]!.toUnit, 'runs follow each other');
