@@ -60,8 +60,11 @@ export const WINDOW_ROWS = 32_768;
  * 1.5 times what decoding needs (pages are decoded through several arrays of their length at once).
  */
 const DECODER_BASE_HEAP_MB = 24;
-/** Decoding makes mostly short-lived garbage: a roomy young generation lets it die there, cheaply. */
-const DECODER_YOUNG_HEAP_MB = 24;
+/**
+ * Decoding makes mostly short-lived garbage, which dies in the young generation. 8 MB rather than 24:
+ * measured at 10M rows, the same speed and about 18 MB less peak RSS.
+ */
+const DECODER_YOUNG_HEAP_MB = 8;
 /**
  * hyparquet decodes a chunk's dictionary page again for every window read from it, beside the window:
  * an s_id of 16 bytes becomes a view of about 100 bytes of heap plus array slots, so a dictionary takes

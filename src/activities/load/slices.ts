@@ -224,10 +224,11 @@ export interface SlicedFile extends Pick<OpenFile, 'url' | 'buffer' | 'metadata'
 /**
  * Bytes fetched at once. Every GET has a cost of its own (S3 bills and delays each one; the local
  * emulator even reads the whole object for each), so a row group whose Stage2 columns are small is
- * fetched in one piece, and a larger one column by column in runs of whole pages of this many bytes.
+ * fetched in one piece; a larger one is read this many bytes at a time, each column in runs of whole
+ * pages of its share (a column of a third of the group's bytes in runs of a third of this), so the
+ * columns' runs together hold about this much whatever the group's size.
  */
 export const GROUP_READ_BYTES = 16 * 1048576;
-export const RUN_READ_BYTES = 4 * 1048576;
 
 /**
  * A run of whole windows of one column fetched at once. Runs end where windows end: a window across two
@@ -262,6 +263,12 @@ export function readRuns(layout: ColumnLayout, maxBytes: number, target = 0): Re
   return runs;
 }
 
+/** A column's share of `bytes`, in proportion to its part of the group's Stage2 bytes. */
+export function columnShare(group: GroupLayout, layout: ColumnLayout, bytes: number): number {
+  const [start, end] = groupRange(group);
+  return Math.floor((bytes * (layout.chunkEnd - layout.chunkStart)) / Math.max(1, end - start));
+}
+
 /** The bytes of a row group's Stage2 columns. */
 export function groupRange(group: GroupLayout): Range {
   return [
@@ -289,15 +296,13 @@ function sliceOf(
 /**
  * The rows of every file, in file and row order, a slice at a time: each slice ends where the first of
  * the columns' current windows ends. Bytes are fetched ahead: the next row group while this one is
- * decoded, or, for a large group, each column's next run of pages.
+ * decoded, or, for a large group, each column's next run of pages when its current run's last window is
+ * decoded.
  */
 export async function* rowSlices(
   files: SlicedFile[],
   target: number,
-  reads: { groupBytes: number; runBytes: number } = {
-    groupBytes: GROUP_READ_BYTES,
-    runBytes: RUN_READ_BYTES,
-  },
+  reads: { groupBytes: number } = { groupBytes: GROUP_READ_BYTES },
 ): AsyncGenerator<RowSlice> {
   const plan = files.flatMap((file) => file.groups.map((group, index) => ({ file, group, index })));
   const whole = (g: GroupLayout) => {
@@ -318,7 +323,7 @@ export async function* rowSlices(
       layout,
       next: 0,
       window: undefined as (ColumnWindow & { end: number }) | undefined,
-      runs: inOnePiece ? [] : readRuns(layout, reads.runBytes, target),
+      runs: inOnePiece ? [] : readRuns(layout, columnShare(group, layout, reads.groupBytes), target),
       /** Runs fetched so far. */
       fetchedRuns: 0,
     }));

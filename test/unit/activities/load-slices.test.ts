@@ -9,6 +9,7 @@ import { decodePlan, decoderHeapMb } from '../../../src/activities/load/decoder-
 import {
   groupLayouts,
   offsetIndexBlock,
+  columnShare,
   readRuns,
   rowSlices,
   type RowSlice,
@@ -210,8 +211,8 @@ describe('row slices', () => {
     assert.ok(ids.dataStart - ids.chunkStart > 512 * 1024, 's_id has a large dictionary page (compressed)');
     assert.ok(ids.units.length > 3, 's_id has several data pages');
     const { fetched, stats, gets, direct } = fetching(file, block);
-    const runBytes = 64 * 1024;
-    assertRows(await collect([fetched], 4_096, { groupBytes: 256 * 1024, runBytes }), data);
+    const groupBytes = 256 * 1024;
+    assertRows(await collect([fetched], 4_096, { groupBytes }), data);
     assert.deepEqual(direct, [], 'every read is served from a fetched run');
     const sorted = [...gets].sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < sorted.length; i++) {
@@ -244,14 +245,15 @@ describe('row slices', () => {
       }
       return read(start, end);
     };
-    const runBytes = 64 * 1024;
-    assertRows(await collect([fetched], 4_096, { groupBytes: 256 * 1024, runBytes }), data);
+    const groupBytes = 256 * 1024;
+    assertRows(await collect([fetched], 4_096, { groupBytes }), data);
     assert.equal(firstPageHeldAtTheEnd, false, "s_id's first pages were let go before its last was read");
     const dictionaries = file.groups[0]!.columns.reduce((n, c) => n + c.units[0]!.start - c.chunkStart, 0);
     const largestPage = Math.max(
       ...file.groups[0]!.columns.flatMap((c) => c.units.map((u) => u.end - u.start)),
     );
-    const bound = dictionaries + COLUMN_NAMES.length * 2 * (runBytes + largestPage);
+    // Each column's current run (its share of groupBytes) and, during its run's last window, its next.
+    const bound = dictionaries + 2 * groupBytes + COLUMN_NAMES.length * 2 * largestPage;
     assert.ok(stats.peakHeld <= bound, `held at most ${bound} bytes at once (held ${stats.peakHeld})`);
   });
 
@@ -283,8 +285,15 @@ describe('row slices', () => {
     assert.equal(alive, false, 'the first s_id window was let go');
   });
 
-  test('a large column chunk is fetched in runs of whole pages', () => {
+  test("a large group is read in runs of whole pages, each column's runs its share of the bytes read at once", () => {
     const { file } = open(columns(100_000), { rowGroupSize: 100_000, pageSize: 16 * 1024 });
+    const group = file.groups[0]!;
+    const shares = group.columns.map((layout) => columnShare(group, layout, 1_000_000));
+    const total = shares.reduce((n, b) => n + b, 0);
+    assert.ok(total <= 1_000_000 && total > 1_000_000 - shares.length, `the shares add up (${total})`);
+    const ids = group.columns.findIndex((c) => c.column === 's_id');
+    const dates = group.columns.findIndex((c) => c.column === 'date');
+    assert.ok(shares[ids]! > 10 * shares[dates]!, "s_id's share is larger than the constant date's");
     for (const layout of file.groups[0]!.columns) {
       const runs = readRuns(layout, 64 * 1024);
       assert.equal(runs[0]!.start, layout.units[0]!.start, 'the dictionary page is fetched apart');
