@@ -226,9 +226,10 @@ export interface SlicedFile extends Pick<OpenFile, 'url' | 'buffer' | 'metadata'
  * emulator even reads the whole object for each), so a row group whose Stage2 columns are small is
  * fetched in one piece; a larger one is read this many bytes at a time, each column in runs of whole
  * pages of its share (a column of a third of the group's bytes in runs of a third of this), so the
- * columns' runs together hold about this much whatever the group's size.
+ * columns' runs together hold about this much whatever the group's size. 10 MB rather than 16: measured on
+ * one 10M-row group, 296 MB peak RSS against 307 MB (and a slower copy against the local emulator only).
  */
-export const GROUP_READ_BYTES = 16 * 1048576;
+export const GROUP_READ_BYTES = 10 * 1048576;
 
 /**
  * A run of whole windows of one column fetched at once. Runs end where windows end: a window across two
