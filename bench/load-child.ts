@@ -71,6 +71,7 @@ async function runChild(spec: ChildSpec): Promise<void> {
     config: {
       s3: { ...s3, S3_STAGE2_OUTPUT_PREFIX: spec.prefix },
       kakao: { ...kakao, KAKAO_REST_API_KEY: undefined },
+      postgres,
     },
   });
   const before = process.memoryUsage();

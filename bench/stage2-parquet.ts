@@ -1,6 +1,6 @@
 /** Writes Stage2-shaped Parquet (snappy) the way Spark does: nullable columns, DATE as INT32/DATE. */
 import { parquetWriteBuffer, type SchemaElement } from 'hyparquet-writer';
-import { epochDay } from '../src/activities/stage2-contract';
+import { epochDay } from '../src/activities/load/contract';
 
 export interface Stage2Row {
   s_id: string | null;
@@ -25,6 +25,10 @@ export interface WriteOptions {
   /** Replace the schema (e.g. a wrong type or a missing column); data columns follow its names. */
   schema?: SchemaElement[];
   rowGroupSize?: number;
+  /** Target bytes of a data page (hyparquet-writer's default is 1 MB). */
+  pageSize?: number;
+  /** Force a column's encoding, e.g. RLE_DICTIONARY for distinct s_id values (otherwise plain). */
+  encodings?: Partial<Record<string, 'PLAIN' | 'RLE_DICTIONARY'>>;
 }
 
 /** Column-oriented input, for large benchmark files without a million row objects. */
@@ -54,13 +58,15 @@ export function writeStage2Parquet(columns: Stage2Columns, options: WriteOptions
   const columnData = schema.slice(1).map((el) => {
     const values = data[el.name];
     if (!values) throw new Error(`no data for column ${el.name}`);
-    return { name: el.name, data: Array.from(values) };
+    const encoding = options.encodings?.[el.name];
+    return { name: el.name, data: Array.from(values), ...(encoding ? { encoding } : {}) };
   });
   const buffer = parquetWriteBuffer({
     columnData,
     schema,
     codec: 'SNAPPY',
     rowGroupSize: options.rowGroupSize ?? 100_000,
+    ...(options.pageSize ? { pageSize: options.pageSize } : {}),
   });
   return new Uint8Array(buffer);
 }

@@ -73,7 +73,7 @@ const dayBefore = (date: string, n: number) => {
 };
 const partition = (date: string) => `pothole_segments_${date.replaceAll('-', '')}`;
 
-/** The indexes load_to_rdb builds on a day's table (src/activities/load.ts), so ATTACH adopts them. */
+/** The indexes load_to_rdb builds on a day's table (src/activities/load/partition.ts), so ATTACH adopts them. */
 const PARTITION_INDEXES: [string, string][] = [
   ['pkey', 'ALTER TABLE $table ADD CONSTRAINT $name PRIMARY KEY (s_id, date)'],
   ['date_idx', 'CREATE INDEX $name ON $table (date DESC)'],

@@ -22,7 +22,7 @@ import { log } from '@temporalio/activity';
 import type { S3Config } from '../config';
 import type { S3CheckResult, StepInput } from '../types';
 import { validateBatchDate } from '../steps';
-import { isDataFile } from './stage2-contract';
+import { isDataFile } from './load/contract';
 
 export interface S3CheckDeps {
   s3: S3Client;

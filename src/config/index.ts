@@ -13,6 +13,7 @@ import { crossChecks, sections } from './sections';
 
 export { ignoredSettingsWarning, type EnvReading, type IgnoredSettings } from './env-files';
 export { ConfigError, Secret } from './fields';
+export { DEFAULT_LOAD_MAINTENANCE_WORK_MEM } from './sections';
 export type { Env } from './fields';
 
 export type SectionName = keyof typeof sections;

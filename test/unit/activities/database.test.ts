@@ -11,6 +11,7 @@ const config: PostgresConfig = {
   user: 'pothole_user',
   password: new Secret('hunter2'),
   database: 'road_safety',
+  loadMaintenanceWorkMem: '256MB',
 };
 const netError = (code: string, port: number) =>
   Object.assign(new Error(`connect ${code} 10.0.0.5:${port}`), { code, port, syscall: 'connect' });

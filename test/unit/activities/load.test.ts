@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { decoderHeapMb, nextDay, partitionName, qualityFindings } from '../../../src/activities/load';
+import { nextDay, partitionName, qualityFindings } from '../../../src/activities/load';
+import { decoderHeapMb } from '../../../src/activities/load/decoder-session';
 
 describe('qualityFindings', () => {
   test('nothing to report gives no warnings', () => {
@@ -56,13 +57,27 @@ describe('naming', () => {
 });
 
 describe('decoderHeapMb', () => {
-  test('grows with the rows of the largest row group and the length of their ids', () => {
-    assert.equal(decoderHeapMb({ rows: 0, idBytes: 0 }), 24);
-    assert.equal(decoderHeapMb({ rows: 131_072, idBytes: 16 }), 24 + 39);
-    assert.equal(decoderHeapMb({ rows: 300_000, idBytes: 54 }), 24 + 121);
+  const windows = (sid: number, others: number) => ({
+    s_id: sid,
+    date: others,
+    impact_count: others,
+    total_count: others,
+    centroid_lon: others,
+    centroid_lat: others,
+  });
+
+  test('grows with the largest window of each column and the length of the ids', () => {
+    assert.equal(decoderHeapMb({ windows: windows(0, 0), idBytes: 0 }), 24);
+    const small = decoderHeapMb({ windows: windows(32_768, 32_768), idBytes: 16 });
+    assert.equal(decoderHeapMb({ windows: windows(32_768, 32_768), idBytes: 54 }) > small, true);
+    assert.equal(decoderHeapMb({ windows: windows(32_768, 262_143), idBytes: 16 }) > small, true);
+  });
+
+  test('pages, not row groups, set it: windows of 1 MB pages stay under 100 MB', () => {
+    assert.ok(decoderHeapMb({ windows: windows(87_381, 262_143), idBytes: 16 }) < 100);
     assert.ok(
-      decoderHeapMb({ rows: 5_000_000, idBytes: 16 }) > 1_000,
-      'a huge row group gets the heap it needs',
+      decoderHeapMb({ windows: windows(5_000_000, 5_000_000), idBytes: 16 }) > 1_000,
+      'a chunk without offset index is one window, and gets the heap it needs',
     );
   });
 });

@@ -1,9 +1,8 @@
 /**
  * The Stage2 output contract and its decoding: schema checks, row validation and COPY BINARY encoding.
- * Free of Temporal, pg and AWS so it also runs in the decoder thread (stage2-decoder.ts).
+ * Free of Temporal, pg and AWS so it also runs in the decoder thread (decoder-thread.ts).
  */
-import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
+import { parquetMetadataAsync, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 
 // ---- the Stage2 contract --------------------------------------------------------------------------------
 
@@ -19,7 +18,7 @@ export const STAGE2_COLUMNS = {
 } as const satisfies Record<string, ColumnKind>;
 
 export type Stage2Column = keyof typeof STAGE2_COLUMNS;
-const COLUMN_NAMES = Object.keys(STAGE2_COLUMNS) as Stage2Column[];
+export const COLUMN_NAMES = Object.keys(STAGE2_COLUMNS) as Stage2Column[];
 const S_ID_MAX_LENGTH = 50;
 
 /** Input that breaks the Stage2 contract; retrying cannot help, the producer must be fixed. */
@@ -118,12 +117,25 @@ const COPY_FIELDS = 5;
 /** Worst case per row: field count, five length words, 8+8+4+4 bytes of numbers, s_id in UTF-8. */
 const MAX_ROW_BYTES = 2 + COPY_FIELDS * 4 + 24 + S_ID_MAX_LENGTH * 4;
 let scratch = Buffer.alloc(0);
+const utf8 = new TextDecoder();
+
+/** Whether UTF-8 bytes are all ASCII, and then whether they are only whitespace (what trim() removes). */
+function asciiKind(bytes: Uint8Array): 'blank' | 'ascii' | 'other' {
+  let blank = true;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b >= 0x80) return 'other';
+    if (blank && b !== 0x20 && (b < 0x09 || b > 0x0d)) blank = false;
+  }
+  return blank ? 'blank' : 'ascii';
+}
 
 /**
  * Validates rows [start, end) of a decoded row group and encodes the loadable ones as COPY BINARY
  * tuples (s_id, centroid_lon, centroid_lat, impact_count, total_count): no per-row strings, and no
  * float parsing on the server. Rows with an empty s_id are counted and skipped; anything else outside
- * the contract throws naming the object and the row.
+ * the contract throws naming the object and the row. Row i of a column is `cols[column][i - first]`,
+ * `first` being where that column's decoded values start (0 unless given).
  */
 export function encodeCopyRows(
   cols: ColumnBatch,
@@ -131,6 +143,7 @@ export function encodeCopyRows(
   end: number,
   ctx: { object: string; firstRow: number; batchDate: string; day: number },
   counters: RowCounters,
+  first: Partial<Record<Stage2Column, number>> = {},
 ): Buffer {
   const needed = Math.max(0, end - start) * MAX_ROW_BYTES;
   if (scratch.length < needed) scratch = Buffer.allocUnsafe(needed);
@@ -138,23 +151,43 @@ export function encodeCopyRows(
   let at = 0;
   const { s_id: ids, date: dates, impact_count: impacts, total_count: totals } = cols;
   const { centroid_lon: lons, centroid_lat: lats } = cols;
+  const oId = first.s_id ?? 0;
+  const oDate = first.date ?? 0;
+  const oImpact = first.impact_count ?? 0;
+  const oTotal = first.total_count ?? 0;
+  const oLon = first.centroid_lon ?? 0;
+  const oLat = first.centroid_lat ?? 0;
   const where = (i: number) => `${ctx.object} row ${ctx.firstRow + i}`;
   for (let i = start; i < end; i++) {
-    const sid = ids[i];
+    let sid = ids[i - oId];
     if (sid === null || sid === undefined) {
       throw new Stage2ContractError(`${where(i)}: s_id is null; every Stage2 row needs a segment id`);
     }
-    if (typeof sid !== 'string') throw new Stage2ContractError(`${where(i)}: s_id is not a string`);
-    if (sid.trim() === '') {
-      counters.emptySegmentId++;
-      continue;
+    // Raw UTF-8 bytes (as the decoder hands them over) are copied as they are when they are ASCII;
+    // anything else goes through a string, as before.
+    let ascii: Uint8Array | undefined;
+    if (sid instanceof Uint8Array) {
+      const kind = asciiKind(sid);
+      if (kind === 'blank') {
+        counters.emptySegmentId++;
+        continue;
+      }
+      if (kind === 'ascii' && sid.length <= S_ID_MAX_LENGTH) ascii = sid;
+      else sid = utf8.decode(sid);
     }
-    if (sid.length > S_ID_MAX_LENGTH) {
-      throw new Stage2ContractError(
-        `${where(i)}: s_id "${sid.slice(0, 60)}…" is longer than ${S_ID_MAX_LENGTH} characters`,
-      );
+    if (!ascii) {
+      if (typeof sid !== 'string') throw new Stage2ContractError(`${where(i)}: s_id is not a string`);
+      if (sid.trim() === '') {
+        counters.emptySegmentId++;
+        continue;
+      }
+      if (sid.length > S_ID_MAX_LENGTH) {
+        throw new Stage2ContractError(
+          `${where(i)}: s_id "${sid.slice(0, 60)}…" is longer than ${S_ID_MAX_LENGTH} characters`,
+        );
+      }
     }
-    const day = dates[i];
+    const day = dates[i - oDate];
     if (day !== ctx.day) {
       const shown =
         typeof day === 'number' ? new Date(day * 86_400_000).toISOString().slice(0, 10) : String(day);
@@ -162,18 +195,20 @@ export function encodeCopyRows(
         `${where(i)}: date is ${shown}, expected the batch date ${ctx.batchDate}`,
       );
     }
-    const impact = toInteger(impacts[i]);
-    const total = toInteger(totals[i]);
+    const impactValue = impacts[i - oImpact];
+    const totalValue = totals[i - oTotal];
+    const impact = toInteger(impactValue);
+    const total = toInteger(totalValue);
     if (impact === undefined || impact < 0 || impact > 2147483647) {
       throw new Stage2ContractError(
-        `${where(i)}: impact_count is ${String(impacts[i])}, expected an int ≥ 0`,
+        `${where(i)}: impact_count is ${String(impactValue)}, expected an int ≥ 0`,
       );
     }
     if (total === undefined || total < 0 || total > 2147483647) {
-      throw new Stage2ContractError(`${where(i)}: total_count is ${String(totals[i])}, expected an int ≥ 0`);
+      throw new Stage2ContractError(`${where(i)}: total_count is ${String(totalValue)}, expected an int ≥ 0`);
     }
-    const lon = lons[i];
-    const lat = lats[i];
+    const lon = lons[i - oLon];
+    const lat = lats[i - oLat];
     if (typeof lon !== 'number' || !(lon >= -180 && lon <= 180)) {
       throw new Stage2ContractError(`${where(i)}: centroid_lon is ${String(lon)}, expected -180..180`);
     }
@@ -182,7 +217,13 @@ export function encodeCopyRows(
     }
     if (impact > total) counters.impactExceedsTotal++;
     at = out.writeInt16BE(COPY_FIELDS, at);
-    const len = out.write(sid, at + 4, 'utf8');
+    let len: number;
+    if (ascii) {
+      len = ascii.length;
+      for (let b = 0; b < len; b++) out[at + 4 + b] = ascii[b]!;
+    } else {
+      len = out.write(sid as string, at + 4, 'utf8');
+    }
     out.writeInt32BE(len, at);
     at += 4 + len;
     at = out.writeInt32BE(8, at);
@@ -240,128 +281,4 @@ export interface OpenFile {
   url: string;
   buffer: AsyncBuffer;
   metadata: FileMetaData;
-  /** Starts fetching a byte range that will be read soon (the next row group). */
-  prefetch?: (start: number, end: number) => void;
-}
-
-export interface DecodedGroup {
-  url: string;
-  firstRow: number;
-  rows: number;
-  cols: ColumnBatch;
-}
-
-// Keep DATE as the day number: cheaper than a Date per row and compared to the batch day directly.
-const parsers = { dateFromDays: (days: number) => days };
-
-async function readRowGroup(file: OpenFile, groupIndex: number, firstRow: number): Promise<DecodedGroup> {
-  const rows = Number(file.metadata.row_groups[groupIndex]?.num_rows ?? 0);
-  const chunks = new Map<string, { rowStart: number; data: ArrayLike<unknown> }[]>();
-  try {
-    await parquetRead({
-      file: file.buffer,
-      metadata: file.metadata,
-      columns: COLUMN_NAMES,
-      rowStart: firstRow,
-      rowEnd: firstRow + rows,
-      compressors,
-      parsers,
-      onChunk: (chunk) => {
-        const list = chunks.get(chunk.columnName) ?? [];
-        list.push({ rowStart: chunk.rowStart, data: chunk.columnData });
-        chunks.set(chunk.columnName, list);
-      },
-    });
-  } catch (err) {
-    throw new Stage2ContractError(
-      `${file.url}: row group ${groupIndex} (rows ${firstRow}..${firstRow + rows - 1}) cannot be decoded: ` +
-        `${(err as Error).message}`,
-    );
-  }
-  const cols = {} as Record<Stage2Column, ArrayLike<unknown>>;
-  for (const name of COLUMN_NAMES) {
-    const list = (chunks.get(name) ?? []).sort((a, b) => a.rowStart - b.rowStart);
-    const only = list[0];
-    if (list.length === 1 && only && only.rowStart === firstRow && only.data.length === rows) {
-      cols[name] = only.data;
-      continue;
-    }
-    const merged: unknown[] = new Array(rows);
-    let filled = 0;
-    for (const c of list) {
-      for (let i = 0; i < c.data.length; i++) {
-        const at = c.rowStart - firstRow + i;
-        if (at >= 0 && at < rows) {
-          merged[at] = c.data[i];
-          filled++;
-        }
-      }
-    }
-    if (filled !== rows) {
-      throw new Stage2ContractError(
-        `${file.url}: row group ${groupIndex}: column "${name}" decoded ${filled} of ${rows} values`,
-      );
-    }
-    cols[name] = merged;
-  }
-  return { url: file.url, firstRow, rows, cols };
-}
-
-/** The bytes of one row group's Stage2 columns: what decoding that group will read. */
-export function rowGroupByteRange(metadata: FileMetaData, group: number): [start: number, end: number] {
-  let start = Infinity;
-  let end = 0;
-  for (const chunk of metadata.row_groups[group]?.columns ?? []) {
-    const meta = chunk.meta_data;
-    if (!meta || !COLUMN_NAMES.includes(meta.path_in_schema[0] as Stage2Column)) continue;
-    const first = Number(meta.dictionary_page_offset ?? meta.data_page_offset);
-    start = Math.min(start, first);
-    end = Math.max(end, first + Number(meta.total_compressed_size));
-  }
-  return start < end ? [start, end] : [0, 0];
-}
-
-/**
- * Row groups of every file in order, decoded one at a time (memory: one decoded group); the bytes of the
- * next group are fetched while the current one is decoded, where the file supports prefetching.
- */
-export async function* rowGroups(files: OpenFile[]): AsyncGenerator<DecodedGroup> {
-  const plan: { file: OpenFile; group: number; firstRow: number }[] = [];
-  for (const file of files) {
-    let firstRow = 0;
-    file.metadata.row_groups.forEach((g, group) => {
-      plan.push({ file, group, firstRow });
-      firstRow += Number(g.num_rows);
-    });
-  }
-  for (let i = 0; i < plan.length; i++) {
-    const next = plan[i + 1];
-    if (next?.file.prefetch) next.file.prefetch(...rowGroupByteRange(next.file.metadata, next.group));
-    const p = plan[i]!;
-    yield await readRowGroup(p.file, p.group, p.firstRow);
-  }
-}
-
-/** One row group's size as decoding sees it: rows, and the average encoded bytes of its s_id values. */
-export interface GroupShape {
-  rows: number;
-  idBytes: number;
-}
-
-/** The row group that takes the most memory to decode (rows weighted by the length of their ids). */
-export function largestRowGroup(
-  files: { metadata: FileMetaData }[],
-  weigh: (g: GroupShape) => number,
-): GroupShape {
-  let largest: GroupShape = { rows: 0, idBytes: 0 };
-  for (const f of files) {
-    for (const g of f.metadata.row_groups) {
-      const rows = Number(g.num_rows);
-      const ids = g.columns.find((c) => c.meta_data?.path_in_schema[0] === 's_id')?.meta_data;
-      const idBytes = ids && rows > 0 ? Number(ids.total_uncompressed_size) / rows : 0;
-      const shape = { rows, idBytes };
-      if (weigh(shape) > weigh(largest)) largest = shape;
-    }
-  }
-  return largest;
 }

@@ -8,7 +8,7 @@ import {
   isDataFile,
   type ColumnBatch,
   type RowCounters,
-} from '../../../src/activities/stage2-contract';
+} from '../../../src/activities/load/contract';
 
 const OBJ = 's3://b/stage2/dt=2026-02-12/part-00001.snappy.parquet';
 
@@ -153,6 +153,58 @@ describe('encodeCopyRows', () => {
       ['B'],
     );
     assert.deepEqual(c, { rows: 1, impactExceedsTotal: 1, emptySegmentId: 2 });
+  });
+
+  test('ids given as UTF-8 bytes (as the decoder hands them over) encode as the same ids', () => {
+    const bytes = (s: string) => new TextEncoder().encode(s);
+    const c = counters();
+    const ids = ['A-1', '세종대로_7', ' \t', '\u00a0', 'C\t3'].map(bytes);
+    const five = <T>(v: T) => [v, v, v, v, v];
+    const rows = decodeTuples(
+      encodeCopyRows(
+        {
+          s_id: ids,
+          date: five(day),
+          impact_count: five(1),
+          total_count: five(2),
+          centroid_lon: five(127),
+          centroid_lat: five(37),
+        },
+        0,
+        5,
+        ctx,
+        c,
+      ),
+    );
+    assert.deepEqual(
+      rows.map((r) => r[0]),
+      ['A-1', '세종대로_7', 'C\t3'],
+    );
+    assert.deepEqual(
+      c,
+      { rows: 3, impactExceedsTotal: 0, emptySegmentId: 2 },
+      'blank ids, Unicode blanks too',
+    );
+    assert.throws(
+      () =>
+        encodeCopyRows({ ...batch(), s_id: [bytes('x'.repeat(51)), bytes('B'), bytes('C')] }, 0, 3, ctx, c),
+      /row 1000: s_id "x+…" is longer than 50 characters/,
+    );
+  });
+
+  test('each column may start at a row of its own', () => {
+    const c = counters();
+    const b = batch();
+    const rows = decodeTuples(
+      encodeCopyRows({ ...b, s_id: ['skipped', ...Array.from(b.s_id)] }, 1, 3, ctx, c, { s_id: -1 }),
+    );
+    assert.deepEqual(
+      rows.map((r) => [r[0], r[3]]),
+      [
+        ['세종대로_7', 9],
+        ['C\t3', 0],
+      ],
+    );
   });
 
   const refusals: [string, Partial<Record<keyof ColumnBatch, unknown[]>>, RegExp][] = [
