@@ -111,8 +111,9 @@ export function parseStartReport(out: string): Map<StartScript, { exit?: number;
 }
 
 /**
- * stop_spark in one remote script: kills our drivers still running (KILLED <folder> lines), then stops
- * the daemons (stopDaemonsScript).
+ * stop_spark in one remote script: kills our drivers still running (KILLED <folder> lines), prints the
+ * last lines start-history-server.sh wrote at the last start_spark (HISTORY_LOG <line>), then stops the
+ * daemons (stopDaemonsScript).
  */
 export function stopSparkScript(p: {
   jobDir: string;
@@ -120,9 +121,29 @@ export function stopSparkScript(p: {
   sparkHome: string;
   termGraceSeconds: number;
   killWaitSeconds: number;
+  startStateDir: string;
 }): ShellCommand {
   return sh`${killDriversPart(p)}
+if [ -f ${path.posix.join(p.startStateDir, 'history.log')} ]; then tail -n 4 ${path.posix.join(p.startStateDir, 'history.log')} | sed 's/^/HISTORY_LOG /'; fi
 ${stopDaemonsScript(p)}`;
+}
+
+/**
+ * From stop_spark's output: why job history is missing when the history server was expected but was not
+ * running when Spark was stopped (start-history-server.sh returns 0 even when its server dies at once,
+ * so start_spark cannot tell); undefined when it ran.
+ */
+export function historyServerNote(stdout: string): string | undefined {
+  if (!/^HISTORY_SERVER absent$/m.test(stdout)) return undefined;
+  const said = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('HISTORY_LOG '))
+    .map((l) => l.slice('HISTORY_LOG '.length).trim())
+    .filter(Boolean);
+  return (
+    "the Spark history server was not running when Spark was stopped: this session's jobs are in the event " +
+    `logs but its UI did not serve them${said.length ? `; start-history-server.sh said: ${said.join(' | ')}` : ''}`
+  );
 }
 
 /**
@@ -130,7 +151,7 @@ ${stopDaemonsScript(p)}`;
  * files in SPARK_PID_DIR, from conf/spark-env.sh read by Spark's own bash loader) gets its SIGTERM at once;
  * stop-all.sh (which reaches the workers on other hosts) and stop-history-server.sh run beside the wait.
  * A daemon still there `termGraceSeconds` after its SIGTERM gets SIGKILL, with a `daemon <pid> (<class>)
- * did not stop in N s, killed` line: a Spark daemon's JVM runs its shutdown at once but then lingers about
+ * did not stop in N s, killed` line (and `HISTORY_SERVER running|absent` first): a Spark daemon's JVM runs its shutdown at once but then lingers about
  * 2 s (its network threads' quiet period), and the instances are stopped right after. Fails (exit 1) when a
  * daemon is still there `killWaitSeconds` after its SIGKILL, or when a stop script failed.
  */
@@ -152,6 +173,7 @@ for f in "$piddir"/spark-*-org.apache.spark.deploy.*.pid; do
     cls=\${f##*org.apache.spark.deploy.}; daemons="$daemons $pid:\${cls%.pid}"
   fi
 done
+case "$daemons" in *:history.HistoryServer*) echo "HISTORY_SERVER running" ;; *) echo "HISTORY_SERVER absent" ;; esac
 out=$(mktemp) || exit 1
 { "$SPARK_HOME/sbin/stop-all.sh"; echo "STOP_ALL_EXIT $?"; "$SPARK_HOME/sbin/stop-history-server.sh"; echo "STOP_HISTORY_EXIT $?"; } > "$out" 2>&1 < /dev/null &
 stops=$!

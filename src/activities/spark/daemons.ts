@@ -13,6 +13,7 @@ import { checkWorkers, type SparkMasterStatus } from '../spark-status';
 import type { SparkContext } from './context';
 import {
   START_SCRIPTS,
+  historyServerNote,
   parseStartReport,
   startDaemons,
   startReportScript,
@@ -33,6 +34,8 @@ export interface StopSparkResult {
   /** Run folders (date-stage) whose driver was still running and was killed. */
   driversKilled: string[];
   seconds: number;
+  /** With SPARK_HISTORY_SERVER, when the history server was not running: what it said at its start. */
+  historyServerNote?: string;
 }
 
 export function createDaemonControl(ctx: SparkContext) {
@@ -211,6 +214,7 @@ export function createDaemonControl(ctx: SparkContext) {
             sparkHome: spark.SPARK_HOME,
             termGraceSeconds: DAEMON_TERM_GRACE_SECONDS,
             killWaitSeconds: 30,
+            startStateDir: startStateDir(spark.SPARK_JOB_DIR),
           }),
           { signal, timeoutMs: 5 * 60_000, ...toLog('[stop-spark]') },
         );
@@ -219,6 +223,8 @@ export function createDaemonControl(ctx: SparkContext) {
           .filter((l) => l.startsWith('KILLED '))
           .map((l) => l.slice('KILLED '.length));
         if (driversKilled.length) log.warn(`killed driver(s) still running: ${driversKilled.join(', ')}`);
+        const historyNote = spark.SPARK_HISTORY_SERVER ? historyServerNote(stopped.stdout) : undefined;
+        if (historyNote) log.warn(historyNote);
         if (stopped.exitCode !== 0) {
           throw new RemoteCommandError(
             `stopping Spark on ${host} failed (exit ${stopped.exitCode ?? stopped.signal}): ` +
@@ -238,7 +244,12 @@ export function createDaemonControl(ctx: SparkContext) {
           throw new Error(`the Spark master at ${statusUrl(info)} still answers after stop-all.sh`);
         }
         log.info(`Spark stopped on ${host}`);
-        return { masterRunning: true, driversKilled, seconds: (Date.now() - started) / 1000 };
+        return {
+          masterRunning: true,
+          driversKilled,
+          seconds: (Date.now() - started) / 1000,
+          ...(historyNote ? { historyServerNote: historyNote } : {}),
+        };
       },
       timing.heartbeatIntervalMs,
     );

@@ -564,6 +564,22 @@ test('start_spark fails naming the worker whose daemon died and cannot be starte
   assert.equal(healed.aliveWorkers, 2);
 });
 
+test('stop_spark says so when the history server died during the session, with what its start script printed', async () => {
+  const date = '2030-01-08';
+  const first = await new ActivityHarness().run(acts.stop_spark, stepInput(date));
+  assert.equal(first.historyServerNote, undefined, 'it ran until this stop');
+  const started = await new ActivityHarness().run(acts.start_spark, stepInput(date));
+  assert.equal(started.aliveWorkers, 2);
+  const history = () => processesWith('deploy.history.HistoryServer');
+  await waitUntil('the history server runs', () => history().length > 0);
+  for (const line of history()) spawnSync('kill', ['-KILL', line.trim().split(/\s+/)[1]!]);
+  await waitUntil('the history server is gone', () => history().length === 0);
+  const r = await new ActivityHarness().run(acts.stop_spark, stepInput(date));
+  assert.match(r.historyServerNote ?? '', /history server was not running when Spark was stopped/);
+  assert.match(r.historyServerNote ?? '', /start-history-server\.sh said: .*HistoryServer/);
+  assert.deepEqual(sparkDaemons(), []);
+});
+
 test('stop_spark kills our drivers and leaves no Spark daemon running; it is idempotent', async () => {
   const date = '2030-01-07';
   control(date, { sleep: 120 });

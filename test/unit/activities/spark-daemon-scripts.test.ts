@@ -15,6 +15,7 @@ import {
   startReportScript,
   startSparkScript,
   stopDaemonsScript,
+  historyServerNote,
 } from '../../../src/activities/spark/daemon-scripts';
 import type { ShellCommand } from '../../../src/activities/shell-quote';
 
@@ -274,6 +275,7 @@ test('stopDaemonsScript returns only once the daemons have exited, and kills one
     new RegExp(`daemon ${hung} \\(history\\.HistoryServer-1\\) did not stop in 2 s, killed`),
   );
   assert.doesNotMatch(r.stdout, new RegExp(`daemon ${master} `), 'the master stopped within its grace');
+  assert.match(r.stdout, /^HISTORY_SERVER running$/m, 'the history server was among them');
 });
 
 test('stopDaemonsScript signals every daemon at once: stop scripts that wait for each in turn wait for the slowest only', () => {
@@ -339,4 +341,22 @@ test('stopDaemonsScript with nothing running succeeds at once', () => {
   const r = runSh(stopDaemonsScript({ sparkHome: home, termGraceSeconds: 2, killWaitSeconds: 2 }));
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stdout, /daemon/);
+  assert.match(r.stdout, /^HISTORY_SERVER absent$/m);
+});
+
+test('historyServerNote says the history server was not running, with what its start script printed', () => {
+  const out = [
+    'HISTORY_LOG starting org.apache.spark.deploy.history.HistoryServer, logging to /opt/spark/logs/h.out',
+    'HISTORY_LOG failed to launch: nice -n 0 /opt/spark/bin/spark-class org.apache.spark.deploy.history.HistoryServer',
+    'HISTORY_LOG   Exception in thread "main" java.io.FileNotFoundException: Log directory specified does not exist',
+    'HISTORY_SERVER absent',
+  ].join('\n');
+  const note = historyServerNote(out);
+  assert.match(note!, /history server was not running when Spark was stopped/);
+  assert.match(
+    note!,
+    /start-history-server\.sh said: .*failed to launch.*Log directory specified does not exist/,
+  );
+  assert.equal(historyServerNote(out.replace('absent', 'running')), undefined);
+  assert.match(historyServerNote('HISTORY_SERVER absent')!, /not running[^;]*$/, 'no start output: no quote');
 });
