@@ -6,7 +6,8 @@
  * throwaway database of the local PostgreSQL, runs load_to_rdb twice (first load, then a rerun that
  * replaces the date), each in its own process so its peak RSS is the load's own, and measures the
  * floor in the same run: psql \copy of a CSV of the same rows into a fresh table, the same indexes
- * built one after the other, and attaching it as that day's partition. With --repeat N the three are
+ * built one after the other by one process (no parallel maintenance worker), and attaching it as that
+ * day's partition; and the same psql path again with the server's parallel maintenance worker. With --repeat N the three are
  * measured N times (each round's first load on a day without partition) and the targets are checked
  * on the medians. Everything the run wrote (database, S3 objects, CSV) is dropped at the end.
  */
@@ -184,12 +185,18 @@ async function writeCsv(file: string, c: Stage2Columns, date: string): Promise<v
 
 // ---- the floor: psql only ----------------------------------------------------------------------------------
 
-function floorScript(csv: string, date: string): string {
+/**
+ * The floor: one psql session, one statement after the other. `parallelWorker` lets PostgreSQL help each
+ * index build with its parallel maintenance workers, as the server allows any session (the load uses them
+ * too); without it the floor is the sequential path, one process doing everything.
+ */
+function floorScript(csv: string, date: string, parallelWorker: boolean): string {
   const part = partitionName(date);
   const t = `${part}_floor`;
   return `
 \\set ON_ERROR_STOP 1
 SET maintenance_work_mem = '256MB';
+${parallelWorker ? '' : 'SET max_parallel_maintenance_workers = 0;'}
 CREATE TABLE ${t} (LIKE pothole_segments INCLUDING DEFAULTS,
   CHECK (date >= DATE '${date}' AND date < DATE '${nextDay(date)}'));
 \\copy ${t} (s_id, centroid_lon, centroid_lat, date, impact_count, total_count) FROM '${csv}' WITH (FORMAT csv)
@@ -225,6 +232,8 @@ interface Measured {
   label: string;
   seconds: number;
   floorSeconds: number;
+  /** The floor helped by the server's parallel maintenance workers. */
+  parallelFloorSeconds: number;
   loadAvg: number;
   rssMB?: number;
   phases?: string;
@@ -243,16 +252,17 @@ const phasesOf = (f: LoadFigures) =>
     .join(', ');
 
 function printTable(results: Measured[]): void {
-  const header = ['rows', 'case', 'seconds', 'rows/s', '× floor', 'peak RSS', 'load avg'];
+  const header = ['rows', 'case', 'seconds', 'rows/s', '× floor', '× psql ∥', 'peak RSS', 'load avg'];
   const lines = results.map((m) =>
     m.failed
-      ? [fmt(m.rows), m.label, 'failed', m.failed.slice(0, 60), '', '', '']
+      ? [fmt(m.rows), m.label, 'failed', m.failed.slice(0, 60), '', '', '', '']
       : [
           fmt(m.rows),
           m.label,
           m.seconds.toFixed(1),
           fmt(m.rows / m.seconds),
           `${(m.seconds / m.floorSeconds).toFixed(2)}×`,
+          `${(m.seconds / m.parallelFloorSeconds).toFixed(2)}×`,
           m.rssMB === undefined ? '' : `${m.rssMB.toFixed(0)} MB`,
           m.loadAvg.toFixed(1),
         ],
@@ -289,6 +299,7 @@ async function main(): Promise<void> {
   const pool = createPool({ ...postgres, connectionString: undefined, database });
   const csv = path.join(os.tmpdir(), `${database}.csv`);
   const scriptFile = path.join(os.tmpdir(), `${database}.sql`);
+  const parallelScriptFile = path.join(os.tmpdir(), `${database}-parallel.sql`);
   const results: Measured[] = [];
   try {
     await migrate(pool);
@@ -303,7 +314,8 @@ async function main(): Promise<void> {
       PGPASSWORD: postgres.password?.reveal(),
       PGDATABASE: database,
     };
-    fs.writeFileSync(scriptFile, floorScript(csv, date));
+    fs.writeFileSync(scriptFile, floorScript(csv, date, false));
+    fs.writeFileSync(parallelScriptFile, floorScript(csv, date, true));
     // Every measurement starts from written-back page cache, so one does not pay for another's writes.
     const settle = () => promisify(execFile)('sync');
     // Other work on the machine slows every measurement: each line shows the 1-minute load average
@@ -365,49 +377,76 @@ async function main(): Promise<void> {
         }
       };
       const floors: number[] = [];
+      const parallelFloors: number[] = [];
       const floorLoads: number[] = [];
+      const parallelFloorLoads: number[] = [];
+      const runFloor = async (script: string, times: number[], loads: number[]) => {
+        await settle();
+        loads.push(load());
+        const started = process.hrtime.bigint();
+        await promisify(execFile)('psql', ['-X', '-q', '-f', script], { env: psqlEnv });
+        times.push(Number(process.hrtime.bigint() - started) / 1e9);
+        const { rows: check } = await pool.query<{ n: string }>(
+          'SELECT count(*) AS n FROM pothole_segments WHERE date = $1',
+          [date],
+        );
+        if (Number(check[0]?.n) !== rows) throw new Error(`floor left ${check[0]?.n} rows, expected ${rows}`);
+      };
       const [parts, ...others] = layouts;
       for (let r = 0; r < args.repeat; r++) {
         // Each round's first load finds no partition for the day, as on a new date.
         await pool.query(`DROP TABLE IF EXISTS ${partitionName(date)}`);
         await measure(`first load (${parts!.name})`, parts!.prefix);
         await measure(`rerun (${parts!.name})`, parts!.prefix);
-        await settle();
-        floorLoads.push(load());
-        const floorStarted = process.hrtime.bigint();
-        await promisify(execFile)('psql', ['-X', '-q', '-f', scriptFile], { env: psqlEnv });
-        floors.push(Number(process.hrtime.bigint() - floorStarted) / 1e9);
-        const { rows: check } = await pool.query<{ n: string }>(
-          'SELECT count(*) AS n FROM pothole_segments WHERE date = $1',
-          [date],
-        );
-        if (Number(check[0]?.n) !== rows) throw new Error(`floor left ${check[0]?.n} rows, expected ${rows}`);
+        await runFloor(scriptFile, floors, floorLoads);
+        await runFloor(parallelScriptFile, parallelFloors, parallelFloorLoads);
         for (const layout of others) {
           await pool.query(`DROP TABLE IF EXISTS ${partitionName(date)}`);
           await measure(`first load (${layout.name})`, layout.prefix);
         }
       }
       const floorSeconds = median(floors);
-      results.push({
-        rows,
-        label: 'floor (psql \\copy CSV + indexes + attach)',
-        seconds: floorSeconds,
-        floorSeconds,
-        loadAvg: median(floorLoads),
-      });
+      const parallelFloorSeconds = median(parallelFloors);
+      results.push(
+        {
+          rows,
+          label: 'floor (psql \\copy CSV + indexes + attach)',
+          seconds: floorSeconds,
+          floorSeconds,
+          parallelFloorSeconds,
+          loadAvg: median(floorLoads),
+        },
+        {
+          rows,
+          label: 'psql, indexes helped by a parallel worker',
+          seconds: parallelFloorSeconds,
+          floorSeconds,
+          parallelFloorSeconds,
+          loadAvg: median(parallelFloorLoads),
+        },
+      );
       for (const [label, r] of Object.entries(runs)) {
         results.push({
           rows,
           label,
           seconds: median(r.seconds),
           floorSeconds,
+          parallelFloorSeconds,
           loadAvg: median(r.load),
           rssMB: Math.max(...r.rss),
           phases: r.phases.join(' | '),
         });
       }
       for (const [label, message] of Object.entries(failures)) {
-        results.push({ rows, label, seconds: NaN, floorSeconds, loadAvg: NaN, failed: message });
+        results.push({
+          rows,
+          label,
+          seconds: NaN,
+          floorSeconds,
+          parallelFloorSeconds,
+          loadAvg: NaN,
+          failed: message,
+        });
       }
       console.error(
         `${fmt(rows)} rows done: parquet ${layouts.map((l) => `${(l.bytes / 1048576).toFixed(0)} MB (${l.name})`).join(', ')}`,
@@ -452,6 +491,7 @@ async function main(): Promise<void> {
   } finally {
     fs.rmSync(csv, { force: true });
     fs.rmSync(scriptFile, { force: true });
+    fs.rmSync(parallelScriptFile, { force: true });
     await pool.end();
     if (!args.keep) {
       for (const rows of args.sizes) {
