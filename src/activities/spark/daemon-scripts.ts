@@ -123,8 +123,9 @@ export function stopSparkScript(p: {
   killWaitSeconds: number;
   startStateDir: string;
 }): ShellCommand {
+  const historyLog = path.posix.join(p.startStateDir, 'history.log');
   return sh`${killDriversPart(p)}
-if [ -f ${path.posix.join(p.startStateDir, 'history.log')} ]; then tail -n 4 ${path.posix.join(p.startStateDir, 'history.log')} | sed 's/^/HISTORY_LOG /'; fi
+if [ -f ${historyLog} ]; then tail -n 4 ${historyLog} | sed 's/^/HISTORY_LOG /'; fi
 ${stopDaemonsScript(p)}`;
 }
 

@@ -103,6 +103,19 @@ function fetching(file: SlicedFile, block: [number, number] | undefined) {
   return { fetched, stats, gets, direct };
 }
 
+/** One 120,000-row group whose distinct ids are forced into a dictionary: a page of ~2 MB (~0.7 MB compressed). */
+function dictionaryGroup() {
+  const rows = 120_000;
+  const data = columns(rows);
+  const { file, block } = open(data, {
+    rowGroupSize: rows,
+    pageSize: 16 * 1024,
+    encodings: { s_id: 'RLE_DICTIONARY' },
+  });
+  const ids = file.groups[0]!.columns.find((c) => c.column === 's_id')!;
+  return { data, file, block, ids };
+}
+
 /** Every row of the slices, file-relative, checked against the written columns. */
 function assertRows(slices: RowSlice[], data: Stage2Columns) {
   let next = 0;
@@ -199,15 +212,7 @@ describe('row slices', () => {
   });
 
   test('one row group with a large dictionary-encoded s_id column loads, fetched in runs, no page twice', async () => {
-    const rows = 120_000;
-    const data = columns(rows);
-    // Distinct ids forced into a dictionary: a dictionary page of ~2 MB (~0.7 MB compressed).
-    const { file, block } = open(data, {
-      rowGroupSize: rows,
-      pageSize: 16 * 1024,
-      encodings: { s_id: 'RLE_DICTIONARY' },
-    });
-    const ids = file.groups[0]!.columns.find((c) => c.column === 's_id')!;
+    const { data, file, block, ids } = dictionaryGroup();
     assert.ok(ids.dataStart - ids.chunkStart > 512 * 1024, 's_id has a large dictionary page (compressed)');
     assert.ok(ids.units.length > 3, 's_id has several data pages');
     const { fetched, stats, gets, direct } = fetching(file, block);
@@ -226,14 +231,7 @@ describe('row slices', () => {
   });
 
   test("a large group holds each column's dictionary page and at most two runs of its pages, never the first run to the end", async () => {
-    const rows = 120_000;
-    const data = columns(rows);
-    const { file, block } = open(data, {
-      rowGroupSize: rows,
-      pageSize: 16 * 1024,
-      encodings: { s_id: 'RLE_DICTIONARY' },
-    });
-    const ids = file.groups[0]!.columns.find((c) => c.column === 's_id')!;
+    const { data, file, block, ids } = dictionaryGroup();
     const { fetched, stats } = fetching(file, block);
     const lastPage = ids.units.at(-1)!;
     let firstPageHeldAtTheEnd: boolean | undefined;
