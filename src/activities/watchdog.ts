@@ -12,8 +12,9 @@ import {
   lockStateQuery,
   lockWorkflowIdFor,
   releaseLockSignal,
+  type ClusterUsers,
   type LockRequester,
-} from '../workflows/cluster-lock';
+} from '../lock-protocol';
 import { cancellationSignal, errorMessage } from './activity-support';
 import {
   describeCluster,
@@ -24,6 +25,7 @@ import {
 } from './cluster';
 import type { RemoteShell } from './remote';
 import { killAllDriversScript } from './spark';
+import { findClusterUsers } from './temporal';
 
 export interface WatchdogInstance {
   id: string;
@@ -41,6 +43,8 @@ export interface LockView {
   /** The run that held the lock last and when it stopped holding it (released, or its run closed). */
   lastHeldBy?: string;
   lastHeldUntil?: string;
+  /** The lock names a holder whose run has closed: the lock is to be released on its behalf. */
+  closedHolder?: LockRequester;
 }
 
 export interface WatchdogPlan {
@@ -67,6 +71,8 @@ export const isKept = (tags: Record<string, string> | undefined, keepTag: string
 export function decideWatchdog(p: {
   instances: WatchdogInstance[];
   lock: LockView;
+  /** What the open runs say: one that holds the cluster, or cannot be asked, keeps it running. */
+  users: ClusterUsers;
   now: Date;
   graceSeconds: number;
 }): WatchdogPlan {
@@ -77,6 +83,18 @@ export function decideWatchdog(p: {
     return { stop: [], kept, reason: kept.length ? 'only instances tagged to keep run' : 'nothing runs' };
   }
   if (p.lock.heldBy) return { stop: [], kept, reason: `in use by ${p.lock.heldBy}` };
+  // Whatever the lock says (it may have been lost and started afresh), a run that holds the cluster keeps it.
+  const holders = p.users.holding.map((r) => r.workflowId);
+  if (holders.length)
+    return { stop: [], kept, reason: `in use by ${holders.join(', ')} (by its own account)` };
+  const unknown = p.users.unknown.map((r) => r.workflowId);
+  if (unknown.length) {
+    return {
+      stop: [],
+      kept,
+      reason: `${unknown.join(', ')} could not be asked whether it holds the cluster`,
+    };
+  }
   const lastHeld = p.lock.lastHeldUntil ? Date.parse(p.lock.lastHeldUntil) : 0;
   const sinceOf = (i: WatchdogInstance) =>
     Math.max(i.launchTime ? Date.parse(i.launchTime) : p.now.getTime(), lastHeld);
@@ -118,6 +136,7 @@ export interface WatchdogDeps {
 export interface WatchdogSurvey {
   plan: WatchdogPlan;
   lock: LockView;
+  users: ClusterUsers;
 }
 
 export function createWatchdogActivities(deps: WatchdogDeps) {
@@ -126,7 +145,7 @@ export function createWatchdogActivities(deps: WatchdogDeps) {
   const same = (a: LockRequester | undefined, b: LockRequester | undefined) =>
     !!a && !!b && a.workflowId === b.workflowId && a.runId === b.runId;
 
-  /** The lock's holder, discounting the watchdog's own run and runs that closed (released on their behalf). */
+  /** The lock's holder, discounting the watchdog's own run and runs that closed (named as closedHolder). */
   async function readLock(self?: LockRequester): Promise<LockView> {
     const lock = client.workflow.getHandle(lockWorkflowId);
     const running = await lock.describe().then(
@@ -141,27 +160,25 @@ export function createWatchdogActivities(deps: WatchdogDeps) {
     const state = await lock.query(lockStateQuery);
     const holder = state.holder;
     if (holder && !same(holder, self)) {
-      const closedAt = await closeTime(holder);
+      const closedAt = await closeTime(holder.workflowId);
       if (closedAt === undefined) return { heldBy: holder.workflowId };
-      // The holder's run closed without releasing (terminated, timed out): release on its behalf, so the lock
-      // does not wait for its next liveness check.
-      await lock.signal(releaseLockSignal, holder).catch(() => undefined);
-      log.warn(
-        `released the cluster lock held by ${holder.workflowId} (${holder.runId}), whose run is closed`,
-      );
-      return { lastHeldBy: holder.workflowId, lastHeldUntil: closedAt.toISOString() };
+      // The holder's run closed without releasing (terminated, timed out).
+      return { lastHeldBy: holder.workflowId, lastHeldUntil: closedAt.toISOString(), closedHolder: holder };
     }
     if (!state.lastHolder || state.lastReleasedAt === undefined) return {};
     // A holder released by the lock's liveness check (or by this watchdog) stopped holding when its run closed.
-    const closedAt = await closeTime(state.lastHolder);
+    const closedAt = await closeTime(state.lastHolder.workflowId);
     const until = Math.min(state.lastReleasedAt, closedAt?.getTime() ?? Infinity);
     return { lastHeldBy: state.lastHolder.workflowId, lastHeldUntil: new Date(until).toISOString() };
   }
 
-  /** When the run closed; undefined while it is open. */
-  async function closeTime(run: LockRequester): Promise<Date | undefined> {
+  /**
+   * When the workflow id's last run closed; undefined while it has an open run. By id, not run id: a reset
+   * replaces the run that holds the cluster and keeps the id.
+   */
+  async function closeTime(workflowId: string): Promise<Date | undefined> {
     const d = await client.workflow
-      .getHandle(run.workflowId, run.runId)
+      .getHandle(workflowId)
       .describe()
       .catch((err: unknown) => {
         if (err instanceof WorkflowNotFoundError) return undefined;
@@ -171,31 +188,55 @@ export function createWatchdogActivities(deps: WatchdogDeps) {
     return d?.closeTime ?? new Date(0);
   }
 
+  /** Reads the instances, the lock and the open runs' own accounts, and decides; changes nothing. */
+  async function survey(self?: LockRequester): Promise<WatchdogSurvey> {
+    const keepTag = config.watchdog.WATCHDOG_KEEP_TAG;
+    const instances = (await describeCluster(deps)).map((i: ClusterInstance): WatchdogInstance => ({
+      id: i.id,
+      role: i.role,
+      state: i.state,
+      launchTime: i.launchTime,
+      keep: isKept(i.tags, keepTag),
+    }));
+    clusterInstancesSeen(
+      metricMeter,
+      instances.filter((i) => RUNNING.has(i.state)),
+      Date.now(),
+    );
+    const lock = await readLock(self);
+    const users = await findClusterUsers(client, deps.taskQueue);
+    const plan = decideWatchdog({
+      instances,
+      lock,
+      users,
+      now: new Date(),
+      graceSeconds: config.watchdog.WATCHDOG_GRACE_SECONDS,
+    });
+    log.info(`watchdog: ${plan.reason}`);
+    return { plan, lock, users };
+  }
+
+  /** Releases the lock on behalf of a holder whose run closed, so the lock need not wait for its liveness check. */
+  async function releaseLockOfClosedRun(holder: LockRequester): Promise<void> {
+    await client.workflow.getHandle(lockWorkflowId).signal(releaseLockSignal, holder);
+    log.warn(`released the cluster lock held by ${holder.workflowId}, whose run is closed`);
+  }
+
   return {
-    /** The cluster's instances and the lock's holder, and what to stop. */
+    /** The cluster's instances, the lock's holder and the open runs' accounts, and what to stop. Read only. */
+    async survey_cluster_use(input: { self?: LockRequester } = {}): Promise<WatchdogSurvey> {
+      return survey(input.self);
+    },
+
+    async release_lock_of_closed_run(holder: LockRequester): Promise<void> {
+      await releaseLockOfClosedRun(holder);
+    },
+
+    /** The two above in one, as watchdog rounds recorded before they were split call it. */
     async watchdog_survey(input: { self?: LockRequester } = {}): Promise<WatchdogSurvey> {
-      const keepTag = config.watchdog.WATCHDOG_KEEP_TAG;
-      const instances = (await describeCluster(deps)).map((i: ClusterInstance): WatchdogInstance => ({
-        id: i.id,
-        role: i.role,
-        state: i.state,
-        launchTime: i.launchTime,
-        keep: isKept(i.tags, keepTag),
-      }));
-      clusterInstancesSeen(
-        metricMeter,
-        instances.filter((i) => RUNNING.has(i.state)),
-        Date.now(),
-      );
-      const lock = await readLock(input.self);
-      const plan = decideWatchdog({
-        instances,
-        lock,
-        now: new Date(),
-        graceSeconds: config.watchdog.WATCHDOG_GRACE_SECONDS,
-      });
-      log.info(`watchdog: ${plan.reason}`);
-      return { plan, lock };
+      const s = await survey(input.self);
+      if (s.lock.closedHolder) await releaseLockOfClosedRun(s.lock.closedHolder).catch(() => undefined);
+      return s;
     },
 
     /**

@@ -14,8 +14,6 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
   getExternalWorkflowHandle,
   patched,
   proxyActivities,
@@ -24,38 +22,18 @@ import {
 } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { Activities } from '../activities';
+import {
+  clusterUseQuery,
+  lockGrantedSignal,
+  lockStateQuery,
+  lockWorkflowIdFor,
+  releaseLockSignal,
+  requestLockSignal,
+  type LockRequest,
+  type LockRequester,
+  type LockState,
+} from '../lock-protocol';
 import { lockWaited } from './metrics';
-
-export interface LockRequester {
-  workflowId: string;
-  runId: string;
-}
-
-export interface LockRequest extends LockRequester {
-  /** Asked before and was not granted within LOCK_RECHECK: the lock workflow may have been started afresh. */
-  again?: boolean;
-  /** Already holds the cluster: re-asserts it, in case the lock workflow vanished and forgot. */
-  holding?: boolean;
-}
-
-export interface LockState {
-  holder?: LockRequester;
-  queue: LockRequester[];
-  /** When the holder was granted the lock (ms since the epoch). */
-  heldSince?: number;
-  /** When the lock was last released (ms since the epoch), and who held it then. */
-  lastReleasedAt?: number;
-  lastHolder?: LockRequester;
-  /** Continue as new once the history has this many events (or when Temporal suggests it). */
-  historyLimit?: number;
-}
-
-export const requestLockSignal = defineSignal<[LockRequest]>('requestLock');
-export const releaseLockSignal = defineSignal<[LockRequester]>('releaseLock');
-export const lockGrantedSignal = defineSignal<[{ lockWorkflowId: string }]>('lockGranted');
-export const lockStateQuery = defineQuery<LockState>('lockState');
-
-export const lockWorkflowIdFor = (taskQueue: string): string => `pothole-cluster-lock-${taskQueue}`;
 
 /** Events before the lock continues as new: a holder adds about 11 a minute, so about every 3 hours. */
 export const LOCK_HISTORY_LIMIT = 2_000;
@@ -66,13 +44,11 @@ const REASSERT_GRACE: Duration = '11 minutes';
 /** An idle lock workflow ends after this long; the next request starts a new one. */
 const IDLE_END: Duration = '10 minutes';
 
-const { is_workflow_running } = proxyActivities<Activities>({
+/** A few quick attempts: a check that still fails counts as "unknown", which the lock never acts on. */
+const { is_workflow_running, find_cluster_users } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 5 },
 });
-
-const same = (a: LockRequester | undefined, b: LockRequester): boolean =>
-  !!a && a.workflowId === b.workflowId && a.runId === b.runId;
 
 /** The lock itself. Ends when idle; the next request starts it again. */
 export async function clusterLock(state: LockState = { queue: [] }): Promise<void> {
@@ -84,6 +60,13 @@ export async function clusterLock(state: LockState = { queue: [] }): Promise<voi
   let awaitHolders = false;
   const fresh = !workflowInfo().continuedFromExecutionRunId && !state.holder && state.queue.length === 0;
   let granted = 0;
+  // Lock workflows recorded before it knew runs by their workflow id, asked the open runs when started afresh,
+  // and outlived failing liveness checks replay as they ran.
+  const fromOpenRuns = patched('cluster-lock-open-runs');
+  // One workflow id has at most one open run; a reset replaces the run but keeps the id (and the cluster).
+  const same = (a: LockRequester | undefined, b: LockRequester): boolean =>
+    !!a && a.workflowId === b.workflowId && (fromOpenRuns || a.runId === b.runId);
+  const runOf = (r: LockRequester): LockRequester => (fromOpenRuns ? { ...r, runId: '' } : r);
 
   const setHolder = (next: LockRequester | undefined) => {
     if (holder && !next) {
@@ -117,7 +100,8 @@ export async function clusterLock(state: LockState = { queue: [] }): Promise<voi
   });
   const grant = async (to: LockRequester): Promise<boolean> => {
     try {
-      await getExternalWorkflowHandle(to.workflowId, to.runId).signal(lockGrantedSignal, {
+      const run = runOf(to);
+      await getExternalWorkflowHandle(run.workflowId, run.runId || undefined).signal(lockGrantedSignal, {
         lockWorkflowId: workflowInfo().workflowId,
       });
       return true;
@@ -126,6 +110,15 @@ export async function clusterLock(state: LockState = { queue: [] }): Promise<voi
     }
   };
   setHandler(lockStateQuery, () => ({ holder, queue, heldSince, lastReleasedAt, lastHolder, historyLimit }));
+
+  if (fresh && fromOpenRuns) {
+    // Started afresh: the previous lock workflow may have been lost while a run held the cluster. The open runs
+    // say whether they hold it; one that cannot be asked may, so it is given time to re-assert.
+    const users = await find_cluster_users().catch(() => undefined);
+    const holding = users?.holding[0];
+    if (holding && !holder) setHolder({ workflowId: holding.workflowId, runId: holding.runId });
+    if (!users || users.unknown.length > 0) awaitHolders = !holder;
+  }
 
   for (;;) {
     const info = workflowInfo();
@@ -166,9 +159,12 @@ export async function clusterLock(state: LockState = { queue: [] }): Promise<voi
       if (same(holder, current) && !(await grant(current))) setHolder(undefined);
       continue;
     }
-    if (!released && !(await is_workflow_running(current)) && same(holder, current)) {
-      setHolder(undefined); // terminated or timed out without releasing
-    }
+    if (released) continue;
+    // An unanswered check means "still running": nothing the lock awaits may end it and lose holder and queue.
+    const running = fromOpenRuns
+      ? await is_workflow_running(runOf(current)).catch(() => true)
+      : await is_workflow_running(current);
+    if (!running && same(holder, current)) setHolder(undefined); // terminated or timed out without releasing
   }
 }
 
@@ -206,11 +202,16 @@ async function lockWithin(
   const me = { workflowId: info.workflowId, runId: info.runId };
   const lockWorkflowId = lockWorkflowIdFor(info.taskQueue);
   let granted = false;
+  let grantedAt: number | undefined;
   let released = false;
   let reasserting: Promise<void> = Promise.resolve();
   setHandler(lockGrantedSignal, () => {
     granted = true;
+    grantedAt ??= Date.now();
   });
+  // The run's own account, asked by a lock workflow started afresh and by the watchdog: it holds the cluster from
+  // its grant until its release (after its cleanup).
+  setHandler(clusterUseQuery, () => ({ holds: granted && !released, since: grantedAt }));
   const release = async () => {
     released = true;
     // A re-assertion in flight must reach the lock before the release, or it would take the lock back.

@@ -4,9 +4,10 @@
  * than WATCHDOG_GRACE_SECONDS. It takes the cluster lock itself before touching anything, so a run that holds
  * the cluster is never disturbed, by construction: if the lock is not free soon, it does nothing this round.
  */
-import { CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { WatchdogActivities, WatchdogPlan } from '../activities/watchdog';
+import type { WatchdogActivities, WatchdogPlan, WatchdogSurvey } from '../activities/watchdog';
+import type { LockRequester } from '../lock-protocol';
 import { tryClusterLock } from './cluster-lock';
 import { watchdogStopped } from './metrics';
 
@@ -16,10 +17,11 @@ export interface WatchdogResult {
   reason: string;
 }
 
-const { watchdog_survey } = proxyActivities<WatchdogActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '5 seconds', maximumAttempts: 3 },
-});
+const { survey_cluster_use, release_lock_of_closed_run, watchdog_survey } =
+  proxyActivities<WatchdogActivities>({
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '5 seconds', maximumAttempts: 3 },
+  });
 const { watchdog_stop } = proxyActivities<WatchdogActivities>({
   startToCloseTimeout: '20 minutes',
   heartbeatTimeout: '1 minute',
@@ -39,8 +41,20 @@ const nothing = (plan: WatchdogPlan): WatchdogResult => ({
   reason: plan.reason,
 });
 
+/**
+ * Reads what runs and holds (survey_cluster_use), then releases the lock of a holder whose run closed. Rounds
+ * recorded before the two were split replay their single watchdog_survey.
+ */
+async function survey(readThenAct: boolean, self?: LockRequester): Promise<WatchdogSurvey> {
+  if (!readThenAct) return watchdog_survey({ self });
+  const s = await survey_cluster_use({ self });
+  if (s.lock.closedHolder) await release_lock_of_closed_run(s.lock.closedHolder).catch(() => undefined);
+  return s;
+}
+
 export async function potholeWatchdog(): Promise<WatchdogResult> {
-  const first = await watchdog_survey({});
+  const readThenAct = patched('watchdog-read-then-act');
+  const first = await survey(readThenAct);
   if (first.plan.stop.length === 0) return nothing(first.plan);
 
   const release = await tryClusterLock(request_cluster_lock, LOCK_WAIT);
@@ -52,7 +66,7 @@ export async function potholeWatchdog(): Promise<WatchdogResult> {
   let lastHeld = first.lock;
   try {
     // Holding the lock, look again: what was idle may have been taken and released since.
-    const again = await watchdog_survey({ self: { workflowId, runId } });
+    const again = await survey(readThenAct, { workflowId, runId });
     plan = again.plan;
     if (again.lock.lastHeldBy) lastHeld = again.lock;
     if (plan.stop.length === 0) return nothing(plan);

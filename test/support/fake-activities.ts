@@ -2,6 +2,7 @@
  * Recording stand-ins for the outside systems, for tests of the workflow's own logic (order, skipping, cleanup,
  * cancellation, locking). The Temporal server and the workflow code under test are real.
  */
+import type { ClusterUsers } from '../../src/lock-protocol';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, type Client } from '@temporalio/client';
 import type { Activities } from '../../src/activities';
@@ -108,6 +109,11 @@ export function fakeActivities(rec: Recorder, client: Client, taskQueue: string)
     warnings: [],
   };
   const temporal = createTemporalActivities({ client, taskQueue, settings: {} });
+  const nothingRuns = {
+    plan: { stop: [], kept: [], reason: 'no instance is running' },
+    lock: {},
+    users: { holding: [], unknown: [] },
+  };
   const pipeline_settings: Activities['pipeline_settings'] = async () => ({ ...rec.settings });
   return {
     check_s3_input: step('check_s3_input', s3),
@@ -172,12 +178,15 @@ export function fakeActivities(rec: Recorder, client: Client, taskQueue: string)
     notify_slack: step('notify_slack', { sent: false }),
     pipeline_settings,
     // The stand-in cluster is never left running: the watchdog finds nothing to stop.
-    watchdog_survey: step('watchdog_survey', {
-      plan: { stop: [], kept: [], reason: 'no instance is running' },
-      lock: {},
-    }),
+    survey_cluster_use: step('survey_cluster_use', nothingRuns),
+    release_lock_of_closed_run: step('release_lock_of_closed_run', undefined),
+    watchdog_survey: step('watchdog_survey', nothingRuns),
     watchdog_stop: step('watchdog_stop', { stopped: [], driversKilled: [] }),
     request_cluster_lock: temporal.request_cluster_lock,
     is_workflow_running: temporal.is_workflow_running,
+    // The time-skipping test server cannot list workflows: there a lock started afresh learns its holder from
+    // re-assertions alone, as before it asked the open runs (the dev server's fault tests cover the asking).
+    find_cluster_users: () =>
+      temporal.find_cluster_users().catch(() => ({ holding: [], unknown: [] }) satisfies ClusterUsers),
   };
 }

@@ -12,12 +12,8 @@ import {
 } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { Activities } from '../../src/activities';
-import {
-  acquireClusterLock,
-  lockGrantedSignal,
-  lockWorkflowIdFor,
-  releaseLockSignal,
-} from '../../src/workflows/cluster-lock';
+import { lockGrantedSignal, lockWorkflowIdFor, releaseLockSignal } from '../../src/lock-protocol';
+import { acquireClusterLock } from '../../src/workflows/cluster-lock';
 
 export { clusterLock } from '../../src/workflows/cluster-lock';
 

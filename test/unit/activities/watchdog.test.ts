@@ -20,10 +20,11 @@ const instance = (id: string, over: Partial<WatchdogInstance> = {}): WatchdogIns
 });
 const cluster = [instance('i-m'), instance('i-w1'), instance('i-w2')];
 const grace = 600;
+const nobody = { holding: [], unknown: [] };
 
 describe('the watchdog decision', () => {
   it('stops a running cluster no run has held for longer than the grace period', () => {
-    const plan = decideWatchdog({ instances: cluster, lock: {}, now, graceSeconds: grace });
+    const plan = decideWatchdog({ instances: cluster, lock: {}, users: nobody, now, graceSeconds: grace });
     assert.deepEqual(
       plan.stop.map((i) => i.id),
       ['i-m', 'i-w1', 'i-w2'],
@@ -35,6 +36,7 @@ describe('the watchdog decision', () => {
     const plan = decideWatchdog({
       instances: cluster.map((i) => ({ ...i, launchTime: minutesAgo(600) })),
       lock: { heldBy: 'pothole-pipeline-2026-02-28' },
+      users: nobody,
       now,
       graceSeconds: grace,
     });
@@ -42,10 +44,35 @@ describe('the watchdog decision', () => {
     assert.match(plan.reason, /in use by pothole-pipeline-2026-02-28/);
   });
 
+  it('never stops a cluster an open run says it holds, whatever the lock says (a lock workflow lost and started afresh)', () => {
+    const plan = decideWatchdog({
+      instances: cluster,
+      lock: {},
+      users: { holding: [{ workflowId: 'pothole-pipeline-2026-02-28', runId: 'r1' }], unknown: [] },
+      now,
+      graceSeconds: grace,
+    });
+    assert.deepEqual(plan.stop, []);
+    assert.match(plan.reason, /in use by pothole-pipeline-2026-02-28 \(by its own account\)/);
+  });
+
+  it('never stops a cluster while an open run cannot be asked whether it holds it', () => {
+    const plan = decideWatchdog({
+      instances: cluster,
+      lock: {},
+      users: { holding: [], unknown: [{ workflowId: 'pothole-backfill-x', runId: 'r2' }] },
+      now,
+      graceSeconds: grace,
+    });
+    assert.deepEqual(plan.stop, []);
+    assert.match(plan.reason, /pothole-backfill-x could not be asked/);
+  });
+
   it('counts the grace from the later of the instances start and the last time a run held the lock', () => {
     const justReleased = decideWatchdog({
       instances: cluster,
       lock: { lastHeldBy: 'run-a', lastHeldUntil: minutesAgo(5) },
+      users: nobody,
       now,
       graceSeconds: grace,
     });
@@ -54,6 +81,7 @@ describe('the watchdog decision', () => {
     const longReleased = decideWatchdog({
       instances: cluster,
       lock: { lastHeldBy: 'run-a', lastHeldUntil: minutesAgo(11) },
+      users: nobody,
       now,
       graceSeconds: grace,
     });
@@ -61,6 +89,7 @@ describe('the watchdog decision', () => {
     const justStarted = decideWatchdog({
       instances: cluster.map((i) => ({ ...i, launchTime: minutesAgo(9) })),
       lock: {},
+      users: nobody,
       now,
       graceSeconds: grace,
     });
@@ -72,6 +101,7 @@ describe('the watchdog decision', () => {
     const plan = decideWatchdog({
       instances: [instance('i-m'), instance('i-w1', { keep: true }), instance('i-w2')],
       lock: {},
+      users: nobody,
       now,
       graceSeconds: grace,
     });
@@ -86,6 +116,7 @@ describe('the watchdog decision', () => {
     const onlyKept = decideWatchdog({
       instances: cluster.map((i) => ({ ...i, keep: true })),
       lock: {},
+      users: nobody,
       now,
       graceSeconds: grace,
     });
@@ -105,6 +136,7 @@ describe('the watchdog decision', () => {
     const plan = decideWatchdog({
       instances: [instance('i-m', { state: 'stopped' }), instance('i-w1', { state: 'stopping' })],
       lock: {},
+      users: nobody,
       now,
       graceSeconds: grace,
     });
