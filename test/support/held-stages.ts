@@ -1,0 +1,44 @@
+/**
+ * Long stages on the small demo dataset: the reference Spark code deployed to a code prefix of its own, with
+ * test/fixtures/spark/held_main.py beside each stage's main.py, and the settings that make a stage's entry wait
+ * the given seconds before it starts (a fault can then be injected while the stage runs).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { uploadSparkCode } from '../../src/demo/upload';
+import { REPO_ROOT, stackEnv, stackS3Client, uniqueName } from './stack';
+
+const HELD_MAIN = path.join(REPO_ROOT, 'test/fixtures/spark/held_main.py');
+
+/** Deploys the code; returns the settings (S3_CODE_PREFIX, SPARK_STAGEn_ENTRY/ARGS) for the held stages. */
+export async function deployHeldStages(hold: {
+  stage1?: number;
+  stage2?: number;
+}): Promise<Record<string, string>> {
+  const env = stackEnv();
+  const bucket = env.S3_BUCKET!;
+  const codePrefix = `${uniqueName('test-held-stages')}/code`;
+  const s3 = stackS3Client(env);
+  try {
+    await uploadSparkCode({ s3, bucket, codePrefix, dir: path.join(REPO_ROOT, 'spark') });
+    const settings: Record<string, string> = { S3_CODE_PREFIX: codePrefix };
+    for (const stage of ['stage1', 'stage2'] as const) {
+      const seconds = hold[stage];
+      if (seconds === undefined) continue;
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: `${codePrefix}/${stage}/held_main.py`,
+          Body: fs.readFileSync(HELD_MAIN),
+        }),
+      );
+      const n = stage.slice(-1);
+      settings[`SPARK_STAGE${n}_ENTRY`] = 'held_main.py';
+      settings[`SPARK_STAGE${n}_ARGS`] = `--env {stage} --batch-date {batchDate} --hold-seconds ${seconds}`;
+    }
+    return settings;
+  } finally {
+    s3.destroy();
+  }
+}
