@@ -9,13 +9,19 @@ export function describeCleanup(c: CleanupOutcome | undefined): string {
   const ids = (list: string[]) => (list.length ? list.join(', ') : 'the cluster instances');
   const attempts = c.attempts > 1 ? ` after ${c.attempts} attempts` : '';
   const spark = c.sparkError ? ` (stop_spark failed: ${c.sparkError})` : '';
+  const lost = c.lostInstances?.length ? `; lost (nothing to stop): ${c.lostInstances.join(', ')}` : '';
   switch (c.status) {
     case 'not-needed':
       return 'not started by this run';
     case 'stopped':
       return c.stoppedInstances.length
-        ? `stopped ${ids(c.stoppedInstances)}${attempts}${spark}`
-        : `already stopped${attempts}${spark}`;
+        ? `stopped ${ids(c.stoppedInstances)}${attempts}${lost}${spark}`
+        : `already stopped${attempts}${lost}${spark}`;
+    case 'left-to-watchdog':
+      return (
+        `NOT STOPPED: ${ids(c.instances)} may be running; stop_cluster failed with an error no retry can fix` +
+        `${c.lastError ? `: ${c.lastError}` : ''}; the watchdog keeps trying and alerting${spark}`
+      );
     case 'stopping':
       return (
         `NOT STOPPED YET: ${ids(c.instances)} may be running; stop_cluster failed ${c.attempts} time(s)` +

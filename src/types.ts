@@ -158,9 +158,10 @@ export interface PipelineProgress {
 export interface CleanupOutcome {
   /**
    * not-needed: the run never reached start_cluster; stopping: stop_cluster has not succeeded yet (it is retried
-   * until it does); stopped: every instance is stopped.
+   * until it does); stopped: every instance is stopped; left-to-watchdog: stop_cluster failed with an error no
+   * retry can fix (missing permissions): the run gave the cluster up and the watchdog keeps trying and alerting.
    */
-  status: 'not-needed' | 'stopping' | 'stopped';
+  status: 'not-needed' | 'stopping' | 'stopped' | 'left-to-watchdog';
   /** stop_cluster attempts so far, failed ones included. */
   attempts: number;
   /** The cluster's instances as start_cluster saw them (empty when it never answered). */
@@ -171,6 +172,8 @@ export interface CleanupOutcome {
   lastError?: string;
   /** stop_spark's error, when it failed (stopping the instances ends Spark regardless). */
   sparkError?: string;
+  /** Instances that may have been the cluster's and are gone, e.g. "i-0abc (terminated)". */
+  lostInstances?: string[];
 }
 
 /** What the watchdog did to a cluster left running with no run holding it. */

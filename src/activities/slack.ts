@@ -67,7 +67,10 @@ export function slackMessage(input: NotifyInput, temporal: TemporalConfig): { te
     const ids = c?.instances.length ? c.instances.join(', ') : 'the cluster instances';
     const lines = [
       `:rotating_light: *Instances ${ids} may be running* (run for ${input.batchDate})`,
-      `stop_cluster failed ${c?.attempts ?? '?'} time(s); it keeps retrying. Check the instances in the EC2 console.`,
+      c?.status === 'left-to-watchdog'
+        ? `stop_cluster failed with an error no retry can fix; the run gave the cluster up and the watchdog keeps ` +
+          'trying and alerting. Fix the permissions, or stop the instances in the EC2 console.'
+        : `stop_cluster failed ${c?.attempts ?? '?'} time(s); it keeps retrying. Check the instances in the EC2 console.`,
       `*Error:*\n${code((c?.lastError ?? input.error ?? 'unknown error').trim())}`,
       link,
     ];

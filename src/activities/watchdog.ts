@@ -17,7 +17,7 @@ import {
 } from '../lock-protocol';
 import { cancellationSignal, errorMessage } from './activity-support';
 import {
-  describeCluster,
+  findStopCandidates,
   sshAddress,
   stopClusterInstances,
   type ClusterInstance,
@@ -191,13 +191,16 @@ export function createWatchdogActivities(deps: WatchdogDeps) {
   /** Reads the instances, the lock and the open runs' own accounts, and decides; changes nothing. */
   async function survey(self?: LockRequester): Promise<WatchdogSurvey> {
     const keepTag = config.watchdog.WATCHDOG_KEEP_TAG;
-    const instances = (await describeCluster(deps)).map((i: ClusterInstance): WatchdogInstance => ({
-      id: i.id,
-      role: i.role,
-      state: i.state,
-      launchTime: i.launchTime,
-      keep: isKept(i.tags, keepTag),
-    }));
+    // Every instance that may be the cluster's, whatever its shape (a terminated worker must not blind it).
+    const instances = (await findStopCandidates(deps)).instances.map(
+      (i: ClusterInstance): WatchdogInstance => ({
+        id: i.id,
+        role: i.role,
+        state: i.state,
+        launchTime: i.launchTime,
+        keep: isKept(i.tags, keepTag),
+      }),
+    );
     clusterInstancesSeen(
       metricMeter,
       instances.filter((i) => RUNNING.has(i.state)),
@@ -247,7 +250,7 @@ export function createWatchdogActivities(deps: WatchdogDeps) {
       instanceIds: string[];
     }): Promise<{ stopped: string[]; driversKilled: string[] }> {
       const ids = new Set(input.instanceIds);
-      const master = (await describeCluster(deps)).find((i) => i.role === 'master');
+      const master = (await findStopCandidates(deps)).instances.find((i) => i.role === 'master');
       const driversKilled: string[] = [];
       if (master && ids.has(master.id) && master.state === 'running' && master.privateIp) {
         const host = sshAddress(config.ssh, master.privateIp);

@@ -91,10 +91,13 @@ export function cleanupFromHistory(events: HistoryEvent[]): CleanupOutcome {
       };
       if (r?.masterInstanceId) outcome.instances = [r.masterInstanceId, ...(r.workerInstanceIds ?? [])];
     } else if (done && step === 'stop_cluster') {
-      const r = jsonPayload(done.result?.payloads?.[0]) as { stopped?: string[] } | undefined;
+      const r = jsonPayload(done.result?.payloads?.[0]) as
+        { stopped?: string[]; lost?: { id: string; state: string }[] } | undefined;
       Object.assign(outcome, { status: 'stopped', stoppedInstances: r?.stopped ?? [] });
+      if (r?.lost?.length) outcome.lostInstances = r.lost.map((l) => `${l.id} (${l.state})`);
     } else if (failed && step === 'stop_cluster') {
       outcome.lastError = failed.failure?.message?.split('\n')[0] ?? undefined;
+      if (failed.failure?.applicationFailureInfo?.nonRetryable) outcome.status = 'left-to-watchdog';
     } else if (failed && step === 'stop_spark') {
       outcome.sparkError = failed.failure?.message?.split('\n')[0] ?? undefined;
     }

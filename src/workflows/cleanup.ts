@@ -5,7 +5,7 @@
  * then shows in the `progress` query (and `pothole status`), and after a few failures Slack hears that the instances
  * may be running, while the retries go on (capped interval, no attempt limit).
  */
-import { sleep } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched, sleep } from '@temporalio/workflow';
 import type { PipelineSettings } from '../activities/temporal';
 import type { CleanupOutcome, NotifyInput, StepInput } from '../types';
 import { acts } from './activities';
@@ -54,18 +54,28 @@ export async function stopSparkAndCluster(
     try {
       const stopped = await progress.run(
         'stop_cluster',
-        () => acts.stop_cluster(run),
+        () => acts.stop_cluster({ ...run, instanceIds: instances }),
         (r) =>
-          outcome.attempts > 1
-            ? `${r.stopped.length} instance(s) stopped after ${outcome.attempts} attempts`
-            : `${r.stopped.length} instance(s) stopped`,
+          `${r.stopped.length} instance(s) stopped` +
+          (outcome.attempts > 1 ? ` after ${outcome.attempts} attempts` : '') +
+          (r.lost?.length ? `; lost: ${r.lost.map((l) => `${l.id} (${l.state})`).join(', ')}` : ''),
       );
       Object.assign(outcome, { status: 'stopped', stoppedInstances: stopped.stopped });
+      if (stopped.lost?.length) outcome.lostInstances = stopped.lost.map((l) => `${l.id} (${l.state})`);
       progress.state.clusterUp = false;
       return outcome;
     } catch (err) {
       outcome.lastError = failureMessage(err);
       cleanupFailed();
+      // An error no retry can fix (missing permissions): the run gives the cluster up, with an alert, so that it
+      // does not hold the cluster (and every following night) for good; the watchdog keeps trying and alerting.
+      // Runs recorded before such errors were told apart replay their endless retries.
+      if (isPermanent(err) && patched('cleanup-permanent-errors-to-watchdog')) {
+        Object.assign(entry, { status: 'failed', detail: `no retry can fix this: ${outcome.lastError}` });
+        outcome.status = 'left-to-watchdog';
+        await alert({ kind: 'cleanup-failing', ...run, step: 'stop_cluster', cleanup: { ...outcome } });
+        return outcome;
+      }
       Object.assign(entry, {
         status: 'running',
         endedAt: undefined,
@@ -79,3 +89,9 @@ export async function stopSparkAndCluster(
     }
   }
 }
+
+/** A stop_cluster failure marked non-retryable by the activity (ClusterStopForbidden). */
+const isPermanent = (err: unknown): boolean =>
+  err instanceof ActivityFailure &&
+  err.cause instanceof ApplicationFailure &&
+  err.cause.nonRetryable === true;

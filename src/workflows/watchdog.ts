@@ -5,6 +5,7 @@
  * the cluster is never disturbed, by construction: if the lock is not free soon, it does nothing this round.
  */
 import { CancellationScope, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { failureMessage } from './progress';
 import type { Activities } from '../activities';
 import type { WatchdogActivities, WatchdogPlan, WatchdogSurvey } from '../activities/watchdog';
 import type { LockRequester } from '../lock-protocol';
@@ -70,7 +71,14 @@ export async function potholeWatchdog(): Promise<WatchdogResult> {
     plan = again.plan;
     if (again.lock.lastHeldBy) lastHeld = again.lock;
     if (plan.stop.length === 0) return nothing(plan);
-    stopped = await watchdog_stop({ instanceIds: plan.stop.map((i) => i.id) });
+    const instanceIds = plan.stop.map((i) => i.id);
+    try {
+      stopped = await watchdog_stop({ instanceIds });
+    } catch (err) {
+      // Every round that cannot stop what it should (an error no retry fixes: missing permissions) says so.
+      if (patched('watchdog-alerts-failed-stop')) await alertFailedStop(instanceIds, err);
+      throw err;
+    }
     watchdogStopped(stopped.stopped.length);
   } finally {
     await CancellationScope.nonCancellable(release);
@@ -96,4 +104,22 @@ export async function potholeWatchdog(): Promise<WatchdogResult> {
     },
   }).catch(() => undefined);
   return { stopped: stopped.stopped, kept: plan.kept.map((i) => i.id), reason: plan.reason };
+}
+
+/** Slack hears that the watchdog could not stop instances it should have, with the error. */
+async function alertFailedStop(instanceIds: string[], err: unknown): Promise<void> {
+  const { workflowId, runId } = workflowInfo();
+  await notify_slack({
+    kind: 'cleanup-failing',
+    batchDate: new Date().toISOString().slice(0, 10),
+    workflowId,
+    runId,
+    cleanup: {
+      status: 'left-to-watchdog',
+      attempts: 1,
+      instances: instanceIds,
+      stoppedInstances: [],
+      lastError: failureMessage(err),
+    },
+  }).catch(() => undefined);
 }

@@ -183,6 +183,61 @@ test('stop_cluster skips a terminated instance and stops the rest', async () => 
   assert.deepEqual([...r.stopped].sort(), [c.masterId, c.workerIds[0]!].sort());
 });
 
+test('stop_cluster names a terminated instance as lost and stops the rest', async () => {
+  const c = await newCluster();
+  await ec2.send(new StartInstancesCommand({ InstanceIds: [c.masterId, ...c.workerIds] }));
+  await ec2.send(new TerminateInstancesCommand({ InstanceIds: [c.workerIds[1]!] }));
+  const { stop_cluster } = activities(c.byIds);
+  const r = await new ActivityHarness().run(stop_cluster, input);
+  console.log(`stopped ${r.stopped.join(', ')}; lost ${JSON.stringify(r.lost)}`);
+  assert.deepEqual([...r.stopped].sort(), [c.masterId, c.workerIds[0]!].sort());
+  assert.deepEqual(r.lost, [{ id: c.workerIds[1]!, state: 'terminated' }]);
+});
+
+test('a configured instance id that vanished: stop_cluster stops the others and names it', async () => {
+  const c = await newCluster();
+  await ec2.send(new StartInstancesCommand({ InstanceIds: [c.masterId, ...c.workerIds] }));
+  const vanished = 'i-0123456789abcdef0';
+  const { stop_cluster } = activities({
+    ...c.byIds,
+    WORKER_INSTANCE_IDS: [...c.workerIds, vanished].join(','),
+  });
+  const r = await new ActivityHarness().run(stop_cluster, input);
+  console.log(`stopped ${r.stopped.join(', ')}; lost ${JSON.stringify(r.lost)}`);
+  assert.deepEqual([...r.stopped].sort(), [c.masterId, ...c.workerIds].sort());
+  assert.deepEqual(r.lost, [{ id: vanished, state: 'not found' }]);
+  assert.deepEqual(Object.values(await states([c.masterId, ...c.workerIds])), [
+    'stopped',
+    'stopped',
+    'stopped',
+  ]);
+});
+
+test('by tags with a worker terminated (EXPECTED_WORKER_COUNT no longer met): stop_cluster stops master and the other worker', async () => {
+  const c = await newCluster();
+  await ec2.send(new StartInstancesCommand({ InstanceIds: [c.masterId, ...c.workerIds] }));
+  await ec2.send(new TerminateInstancesCommand({ InstanceIds: [c.workerIds[0]!] }));
+  const { stop_cluster, start_cluster } = activities({ ...c.byTags, EXPECTED_WORKER_COUNT: '2' });
+  // Starting needs the cluster's shape; stopping does not.
+  await assert.rejects(new ActivityHarness().run(start_cluster, input), /expected 2 worker/);
+  const r = await new ActivityHarness().run(stop_cluster, input);
+  assert.deepEqual([...r.stopped].sort(), [c.masterId, c.workerIds[1]!].sort());
+  assert.deepEqual(r.lost, [{ id: c.workerIds[0]!, state: 'terminated' }]);
+});
+
+test('stop_cluster stops the instances this run started even when they no longer carry the cluster tag', async () => {
+  const c = await newCluster(1);
+  await ec2.send(new StartInstancesCommand({ InstanceIds: [c.masterId, ...c.workerIds] }));
+  const other = await newCluster(1); // tags of another cluster name: not found by c's tags
+  await ec2.send(new StartInstancesCommand({ InstanceIds: [other.workerIds[0]!] }));
+  const { stop_cluster } = activities(c.byTags);
+  const r = await new ActivityHarness().run(stop_cluster, {
+    ...input,
+    instanceIds: [c.masterId, c.workerIds[0]!, other.workerIds[0]!],
+  });
+  assert.deepEqual([...r.stopped].sort(), [c.masterId, c.workerIds[0]!, other.workerIds[0]!].sort());
+});
+
 test('ensureClusterRunning is cheap when the cluster already runs and restarts it after a reset', async () => {
   const c = await newCluster(1);
   const { deps } = activities(c.byIds);
