@@ -46,6 +46,8 @@ export interface StageResult {
   /** True when this attempt re-attached to a driver started by an earlier attempt. */
   reattached: boolean;
   lastLines: string[];
+  /** The longest the Spark master's status page did not answer while the stage ran (s); absent when it always did. */
+  masterStatusSilentSeconds?: number;
 }
 
 export interface QualityFindings {

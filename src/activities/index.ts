@@ -47,7 +47,7 @@ export interface ServingSideDeps {
 
 /** What the workflows learn of the configuration (pipeline_settings): recorded in their histories, so no secret. */
 export function pipelineSettings(
-  config: Pick<Config, 'temporal' | 'complaints'> & Partial<Pick<Config, 'cluster'>>,
+  config: Pick<Config, 'temporal' | 'complaints'> & Partial<Pick<Config, 'cluster' | 'spark'>>,
 ): PipelineSettings {
   return {
     servingTaskQueue: config.temporal.SERVING_TASK_QUEUE,
@@ -59,6 +59,7 @@ export function pipelineSettings(
       ? { complaints: { lookbackDays: config.complaints.COMPLAINTS_LOOKBACK_DAYS } }
       : {}),
     ...(config.cluster ? { clusterPrices: config.cluster.prices } : {}),
+    ...(config.spark ? { sparkStageTimeoutMinutes: config.spark.SPARK_STAGE_TIMEOUT_MINUTES } : {}),
   };
 }
 

@@ -39,6 +39,11 @@ export interface PipelineSettings {
    * its cost replays unchanged and a schedule never keeps an old price. Absent in runs recorded before them.
    */
   clusterPrices?: ClusterPrices;
+  /**
+   * SPARK_STAGE_TIMEOUT_MINUTES: the Spark stages' activity timeouts follow it. Absent in runs recorded before it
+   * was recorded (they keep 3 hours an attempt).
+   */
+  sparkStageTimeoutMinutes?: number;
 }
 
 /**

@@ -29,13 +29,27 @@ const clusterSteps = proxyActivities<Activities>({
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 
-/** spark-submit runs long; a retry re-attaches to the running driver instead of starting a second one. */
-const sparkJobs = proxyActivities<Activities>({
-  startToCloseTimeout: '3 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-});
+/** The attempts' timeout of runs whose recorded settings predate SPARK_STAGE_TIMEOUT_MINUTES. */
+const RECORDED_STAGE_ATTEMPT = '3 hours';
+/** Room beyond the stage's own limit for an attempt to launch the driver, kill it at the limit and say so. */
+const STAGE_KILL_MARGIN_MINUTES = 10;
+
+/**
+ * run_stage1 and run_stage2. The stage ends itself at SPARK_STAGE_TIMEOUT_MINUTES after its driver started (killing
+ * the driver, SparkStageTimeout), so each attempt is given that limit plus a margin; a retry re-attaches to the
+ * running driver instead of starting a second one, and the driver's limit does not restart with it.
+ */
+export function sparkJobActivities(settings: PipelineSettings) {
+  const minutes = settings.sparkStageTimeoutMinutes;
+  const jobs = proxyActivities<Activities>({
+    startToCloseTimeout:
+      minutes === undefined ? RECORDED_STAGE_ATTEMPT : (minutes + STAGE_KILL_MARGIN_MINUTES) * 60_000,
+    heartbeatTimeout: '30 seconds',
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  });
+  return { run_stage1: jobs.run_stage1, run_stage2: jobs.run_stage2 };
+}
 
 /**
  * Cleanup runs in a non-cancellable scope. stop_spark gets a few quick attempts: stopping the instances ends Spark
@@ -160,8 +174,6 @@ export const acts = {
   start_spark: clusterSteps.start_spark,
   download_code: clusterSteps.download_code,
   install_deps: clusterSteps.install_deps,
-  run_stage1: sparkJobs.run_stage1,
-  run_stage2: sparkJobs.run_stage2,
   stop_spark: cleanupSpark.stop_spark,
   stop_cluster: cleanupCluster.stop_cluster,
   notify_slack: notifications.notify_slack,

@@ -17,7 +17,7 @@ import {
 import type { Activities } from '../activities';
 import { dateRange, validateBatchDate, type StepName } from '../steps';
 import type { CleanupOutcome, NotifyInput, StepInput } from '../types';
-import { acts, servingActivities } from './activities';
+import { acts, servingActivities, sparkJobActivities } from './activities';
 import { cleanupTiming, stopSparkAndCluster } from './cleanup';
 import { acquireClusterLock } from './cluster-lock';
 import { RunCostRecord } from './cost';
@@ -89,6 +89,7 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
   const { workflowId, runId } = workflowInfo();
   const settings = await pipeline_settings();
   const serving = servingActivities(settings);
+  const stages = sparkJobActivities(settings);
   const backfillDatesPerSession = settings.backfillDatesPerSession ?? RECORDED_DATES_PER_SESSION;
   const dates = all.slice(0, backfillDatesPerSession);
   // Each run of the chain records its own session; the result adds them up.
@@ -126,9 +127,9 @@ export async function potholeBackfill(input: BackfillInput): Promise<BackfillSum
       await acts.start_spark(first);
       await allOrCancelSiblings([() => acts.download_code(first), () => acts.install_deps(first)]);
       for (const o of outcomes) {
-        await attempt(o, 'run_stage1', acts.run_stage1);
+        await attempt(o, 'run_stage1', stages.run_stage1);
         await attempt(o, 'check_s3_stage1_out', acts.check_s3_stage1_out);
-        await attempt(o, 'run_stage2', acts.run_stage2);
+        await attempt(o, 'run_stage2', stages.run_stage2);
         await attempt(o, 'check_s3_stage2_out', acts.check_s3_stage2_out);
       }
     } catch (err) {

@@ -25,7 +25,7 @@ import type {
   QualityFindings,
   StepInput,
 } from '../types';
-import { acts, servingActivities } from './activities';
+import { acts, servingActivities, sparkJobActivities } from './activities';
 import { cleanupTiming, stopSparkAndCluster } from './cleanup';
 import { acquireClusterLock } from './cluster-lock';
 import { RunCostRecord } from './cost';
@@ -63,10 +63,11 @@ export async function potholePipeline(input?: PipelineInput): Promise<PipelineRe
   const settings = await pipeline_settings();
   if (settings.complaints) progress.add('load_complaints');
   const serving = servingActivities(settings);
+  const steps = { ...acts, ...sparkJobActivities(settings) };
   const cost = new RunCostRecord(settings.clusterPrices, { batchDate });
   const startsAfter = (s: StepName) => STEPS.indexOf(fromStep) > STEPS.indexOf(s);
   const step = (name: SimpleStep) =>
-    startsAfter(name) ? progress.skip(name) : progress.run(name, () => acts[name](run) as Promise<unknown>);
+    startsAfter(name) ? progress.skip(name) : progress.run(name, () => steps[name](run) as Promise<unknown>);
 
   const result: PipelineResult = {
     batchDate,

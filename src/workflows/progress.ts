@@ -104,7 +104,15 @@ export function detailOf(result: unknown): string | undefined {
   if (typeof r.aliveWorkers === 'number')
     return `${r.aliveWorkers} of ${String(r.expectedWorkers)} workers alive`;
   if (typeof r.masterPrivateIp === 'string') return `master ${r.masterPrivateIp}`;
-  if (typeof r.stage === 'string') return `driver exited 0 after ${Number(r.seconds).toFixed(0)} s`;
+  if (typeof r.stage === 'string') {
+    const silent = Number(r.masterStatusSilentSeconds ?? 0);
+    return (
+      `driver exited 0 after ${Number(r.seconds).toFixed(0)} s` +
+      (silent > 0
+        ? `; the master's status page was silent for up to ${silent} s (workers not checked then)`
+        : '')
+    );
+  }
   if (typeof r.path === 'string') return `${String(r.objects)} files at ${r.path}`;
   if (typeof r.rowsLoaded === 'number') return `${r.rowsLoaded} rows`;
   if (Array.isArray(r.windows) && typeof r.loaded === 'number') {

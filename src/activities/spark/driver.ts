@@ -75,6 +75,8 @@ export function createDriverControl(
     const [verb, ...fields] = (lastLines(launch.stdout, 1)[0] ?? '').split(' ');
     let pid: string;
     let reattached: boolean;
+    // The master status page's longest silence, once the workers are being watched.
+    let masterSilence = () => 0;
     let startedEpoch: number;
     let deadline: number;
     if (verb === 'DONE') {
@@ -118,6 +120,7 @@ export function createDriverControl(
       readStatus: (s) => masterStatus(info, s),
       intervalMs: timing.workerWatchPollMs,
     });
+    masterSilence = workers.longestSilenceSeconds;
     const stopSignal = signal ? AbortSignal.any([signal, workers.signal]) : workers.signal;
     const progress = () => ({
       stage,
@@ -216,7 +219,8 @@ export function createDriverControl(
         await killDriver(`it exceeded SPARK_STAGE_TIMEOUT_MINUTES=${spark.SPARK_STAGE_TIMEOUT_MINUTES}`);
         const tail = await tailLog(host, dir);
         throw ApplicationFailure.nonRetryable(
-          `${stage} for ${batchDate} ran longer than ${spark.SPARK_STAGE_TIMEOUT_MINUTES} min and was killed. ` +
+          `${stage} for ${batchDate} ran longer than SPARK_STAGE_TIMEOUT_MINUTES=${spark.SPARK_STAGE_TIMEOUT_MINUTES} ` +
+            `(minutes) and its driver (session ${pid}) was killed. ` +
             `Last driver output:\n${tail.join('\n')}`,
           'SparkStageTimeout',
           { stage, batchDate, lastLines: tail },
@@ -266,7 +270,14 @@ export function createDriverControl(
       log.info(
         `${stage} for ${batchDate} succeeded in ${r.seconds} s${r.reattached ? ' (re-attached)' : ''}`,
       );
-      return { stage, seconds: r.seconds, reattached: r.reattached, lastLines: tail };
+      const silent = masterSilence();
+      return {
+        stage,
+        seconds: r.seconds,
+        reattached: r.reattached,
+        lastLines: tail,
+        ...(silent > 0 ? { masterStatusSilentSeconds: silent } : {}),
+      };
     }
   }
 

@@ -11,6 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -441,6 +442,62 @@ test('a failing job fails run_stage1 non-retryably with the last driver lines', 
     assert.match(e.message, /spark-submit exited with status 3/);
     assert.match(e.message, /job failing on purpose: no sensor rows/);
   });
+});
+
+test('run_stage1 past SPARK_STAGE_TIMEOUT_MINUTES=1 ends with SparkStageTimeout naming the setting, and its driver is killed', async () => {
+  const date = '2030-01-13';
+  control(date, { sleep: 150, spark: false });
+  const started = Date.now();
+  await rejectsWith(
+    new ActivityHarness().run(build({ SPARK_STAGE_TIMEOUT_MINUTES: '1' }).run_stage1, stepInput(date)),
+    (e) => {
+      assert.equal(e.type, 'SparkStageTimeout');
+      assert.equal(e.nonRetryable, true);
+      assert.match(e.message, /SPARK_STAGE_TIMEOUT_MINUTES=1/);
+    },
+  );
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`run_stage1 ended with SparkStageTimeout after ${seconds.toFixed(1)} s (limit 60 s)`);
+  assert.ok(seconds >= 60 && seconds < 120, `ended after ${seconds} s`);
+  assert.deepEqual(processesWith(`pothole-stage1-${date}`), [], 'no spark-submit of that run remains');
+  assert.equal(launches(date), 1);
+});
+
+test('the master status page silent for longer than SPARK_WORKER_LOSS_TIMEOUT_SECONDS: the stage completes and reports the silence', async () => {
+  const date = '2030-01-14';
+  control(date, { sleep: 25, spark: false });
+  // The status page through a proxy of the test's own, closed while the driver runs (a blocked port).
+  const master = new URL(baseEnv.SPARK_MASTER_WEBUI_URL!);
+  const sockets = new Set<net.Socket>();
+  const proxy = net.createServer((client) => {
+    const upstream = net.connect(Number(master.port), master.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const port = (proxy.address() as net.AddressInfo).port;
+  const acts2 = build(
+    { SPARK_MASTER_WEBUI_URL: `http://127.0.0.1:${port}`, SPARK_WORKER_LOSS_TIMEOUT_SECONDS: '3' },
+    { ...TIMING, workerWatchPollMs: 500 },
+  );
+  const running = new ActivityHarness().run(acts2.run_stage1, stepInput(date));
+  await waitUntil('the driver started', () => launches(date) === 1);
+  const blockedAt = Date.now();
+  await new Promise<void>((r) => {
+    proxy.close(() => r());
+    for (const s of sockets) s.destroy();
+  });
+  const result = await running;
+  console.log(
+    `stage completed ${((Date.now() - blockedAt) / 1000).toFixed(1)} s after the status page was blocked ` +
+      `(SPARK_WORKER_LOSS_TIMEOUT_SECONDS=3); silent for up to ${result.masterStatusSilentSeconds} s`,
+  );
+  assert.equal(result.stage, 'stage1');
+  assert.ok((result.masterStatusSilentSeconds ?? 0) >= 15, JSON.stringify(result));
 });
 
 test('cancelling run_stage1 kills the remote driver', async () => {

@@ -352,6 +352,43 @@ describe('potholePipeline', () => {
   });
 });
 
+describe("the Spark stages' limit (SPARK_STAGE_TIMEOUT_MINUTES)", () => {
+  /** The startToCloseTimeout (seconds) each run_stage attempt was scheduled with. */
+  async function stageTimeouts(handle: WorkflowHandle): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const e of (await handle.fetchHistory()).events ?? []) {
+      const a = e.activityTaskScheduledEventAttributes;
+      const name = a?.activityType?.name ?? '';
+      if (name.startsWith('run_stage')) out[name] = Number(a!.startToCloseTimeout!.seconds);
+    }
+    return out;
+  }
+
+  for (const minutes of [1, 480]) {
+    it(`gives each stage attempt ${minutes} min plus 10 for killing the driver, as the worker recorded it`, async () => {
+      reset();
+      const before = world.rec.settings;
+      world.rec.settings = { ...before, sparkStageTimeoutMinutes: minutes };
+      try {
+        const handle = await start({ batchDate: '2026-02-12' });
+        await handle.result();
+        const timeouts = await stageTimeouts(handle);
+        console.log(`SPARK_STAGE_TIMEOUT_MINUTES=${minutes}: attempt timeouts ${JSON.stringify(timeouts)} s`);
+        assert.deepEqual(timeouts, { run_stage1: (minutes + 10) * 60, run_stage2: (minutes + 10) * 60 });
+      } finally {
+        world.rec.settings = before;
+      }
+    });
+  }
+
+  it('runs recorded before the setting was recorded keep 3 hours an attempt', async () => {
+    reset();
+    const handle = await start({ batchDate: '2026-02-12' });
+    await handle.result();
+    assert.deepEqual(await stageTimeouts(handle), { run_stage1: 10_800, run_stage2: 10_800 });
+  });
+});
+
 describe('potholePipeline with the nightly complaints load (COMPLAINTS_NIGHTLY)', () => {
   const serving = () =>
     world.rec
