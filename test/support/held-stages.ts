@@ -11,10 +11,13 @@ import { REPO_ROOT, stackEnv, stackS3Client, uniqueName } from './stack';
 
 const HELD_MAIN = path.join(REPO_ROOT, 'test/fixtures/spark/held_main.py');
 
+/** How long a stage is held: for every date, or only for the dates listed. */
+export type Hold = number | { seconds: number; dates: string[] };
+
 /** Deploys the code; returns the settings (S3_CODE_PREFIX, SPARK_STAGEn_ENTRY/ARGS) for the held stages. */
 export async function deployHeldStages(hold: {
-  stage1?: number;
-  stage2?: number;
+  stage1?: Hold;
+  stage2?: Hold;
 }): Promise<Record<string, string>> {
   const env = stackEnv();
   const bucket = env.S3_BUCKET!;
@@ -24,8 +27,9 @@ export async function deployHeldStages(hold: {
     await uploadSparkCode({ s3, bucket, codePrefix, dir: path.join(REPO_ROOT, 'spark') });
     const settings: Record<string, string> = { S3_CODE_PREFIX: codePrefix };
     for (const stage of ['stage1', 'stage2'] as const) {
-      const seconds = hold[stage];
-      if (seconds === undefined) continue;
+      const h = hold[stage];
+      if (h === undefined) continue;
+      const { seconds, dates } = typeof h === 'number' ? { seconds: h, dates: undefined } : h;
       await s3.send(
         new PutObjectCommand({
           Bucket: bucket,
@@ -35,7 +39,9 @@ export async function deployHeldStages(hold: {
       );
       const n = stage.slice(-1);
       settings[`SPARK_STAGE${n}_ENTRY`] = 'held_main.py';
-      settings[`SPARK_STAGE${n}_ARGS`] = `--env {stage} --batch-date {batchDate} --hold-seconds ${seconds}`;
+      settings[`SPARK_STAGE${n}_ARGS`] =
+        `--env {stage} --batch-date {batchDate} --hold-seconds ${seconds}` +
+        (dates ? ` --hold-dates ${dates.join(',')}` : '');
     }
     return settings;
   } finally {
