@@ -6,13 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { WorkflowHandle } from '@temporalio/client';
+import net from 'node:net';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { lockStateQuery, lockWorkflowIdFor, type LockState } from '../../src/lock-protocol';
 import { fakeActivities, Recorder } from '../support/fake-activities';
 import type { Holding } from '../support/lock-workflows';
+import { keepHistory } from '../support/histories';
 import { startTimeSkipping } from '../support/time-skipping';
 
 let env: TestWorkflowEnvironment;
@@ -31,14 +33,17 @@ after(async () => {
   await env?.teardown();
 });
 
-/** A worker on a task queue of its own, so each test has a lock of its own. */
-async function lockWorld(name: string) {
+/**
+ * A worker on a task queue of its own, so each test has a lock of its own. `activityClient` is the Temporal client
+ * the activities use (the lock's checks, the requests), when not the environment's own.
+ */
+async function lockWorld(name: string, activityClient: Client = env.client) {
   const taskQueue = `lock-${name}`;
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
     workflowsPath: require.resolve('../support/lock-workflows'),
-    activities: fakeActivities(new Recorder(), env.client, taskQueue),
+    activities: fakeActivities(new Recorder(), activityClient, taskQueue),
   });
   workers.push({ shutdown: () => worker.shutdown(), done: worker.run() });
   const lock = () => env.client.workflow.getHandle(lockWorkflowIdFor(taskQueue));
@@ -110,6 +115,32 @@ async function lockRuns(workflowId: string, firstRunId: string) {
   return runs;
 }
 
+/** A TCP proxy to the test server: the activities' only way to Temporal, cut and restored by the test. */
+async function temporalProxy() {
+  const [host, port] = env.address.split(':');
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((c) => {
+    const up = net.connect(Number(port), host);
+    for (const s of [c, up]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    c.pipe(up).pipe(c);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return {
+    address,
+    cut: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        for (const s of sockets) s.destroy();
+      }),
+    restore: () => new Promise<void>((r) => server.listen(Number(address.split(':')[1]), '127.0.0.1', r)),
+  };
+}
+
 describe('the cluster lock under faults', () => {
   it(
     'a holder of six hours: the lock continues as new with a bounded history and then grants the waiter',
@@ -140,6 +171,14 @@ describe('the cluster lock under faults', () => {
       assert.ok(runs.length >= 10, `continued as new ${runs.length - 1} times`);
       assert.equal(runs[0]!.status, 'CONTINUED_AS_NEW');
       assert.ok(longest <= historyLimit + 40, `a run's history stays near the limit: ${longest} events`);
+      await keepHistory(
+        env.client.workflow.getHandle(lock.workflowId, runs[0]!.runId),
+        'lock-continued-as-new',
+      );
+      await keepHistory(
+        env.client.workflow.getHandle(lock.workflowId, runs.at(-1)!.runId),
+        'lock-continued-granted-waiter',
+      );
     },
   );
 
@@ -164,6 +203,7 @@ describe('the cluster lock under faults', () => {
       assert.ok(waited.grantedAt >= held.releasedAt, 'the waiter never overtook the holder');
       const after = await w.lock().describe();
       assert.notEqual(after.runId, terminated, 'a new lock workflow was started by the repeated requests');
+      await keepHistory(w.lock(), 'lock-started-afresh-awaited-reassertion');
 
       // The waiter's release left nothing behind: the next run is granted at once.
       const s = await w.lockState();
@@ -194,6 +234,48 @@ describe('the cluster lock under faults', () => {
       assert.equal(grants, 2, 'the lost grant, then the one sent again');
       const s = await w.lockState();
       assert.equal(s.holder, undefined, 'the release after the second grant freed the lock');
+      await keepHistory(w.lock(), 'lock-regranted');
+    },
+  );
+
+  it(
+    "Temporal unreachable from the lock's liveness checks for ten minutes: the lock keeps holder and queue, then grants the waiter",
+    { timeout: 300_000 },
+    async () => {
+      const proxy = await temporalProxy();
+      // No client-side retries: each check fails at once, as every attempt would after its retries.
+      const connection = await Connection.connect({ address: proxy.address, interceptors: [] });
+      const w = await lockWorld('unreachable', new Client({ connection }));
+      const holder = await w.hold('holder', '30 minutes');
+      await w.until('the holder holds', (s) => s.holder?.workflowId === holder.workflowId);
+      const waiter = await w.hold('waiter', '1 minute');
+      await w.until('the waiter is queued', (s) => s.queue.some((q) => q.workflowId === waiter.workflowId));
+
+      await proxy.cut();
+      await env.sleep('10 minutes');
+      const events = (await w.lock().fetchHistory()).events ?? [];
+      const failed = events.filter(
+        (e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+      ).length;
+      const during = await w.lock().describe();
+      const state = await w.lockState();
+      console.log(
+        `after 10 min with every liveness check failing (${failed} failed check activities): lock ` +
+          `${during.status.name}, holder ${state.holder?.workflowId}, queue ${state.queue.map((q) => q.workflowId).join(', ')}`,
+      );
+      assert.ok(failed >= 5, `the checks failed: ${failed}`);
+      assert.equal(during.status.name, 'RUNNING');
+      assert.equal(state.holder?.workflowId, holder.workflowId);
+      assert.deepEqual(
+        state.queue.map((q) => q.workflowId),
+        [waiter.workflowId],
+      );
+
+      await proxy.restore();
+      const held = await w.resultOf(holder);
+      const waited = await w.resultOf(waiter);
+      assert.ok(waited.grantedAt >= held.releasedAt, 'the waiter was granted after the holder released');
+      await connection.close();
     },
   );
 });

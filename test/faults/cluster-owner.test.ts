@@ -23,6 +23,7 @@ import { workflowIdFor } from '../../src/steps';
 import type { WatchdogResult } from '../../src/workflows/watchdog';
 import { PipelineWorld, processesMatching, sparkApplications, waitUntil } from '../support/e2e';
 import { deployHeldStages } from '../support/held-stages';
+import { keepHistory } from '../support/histories';
 import { SlackSink } from '../support/slack-sink';
 
 const INTERVAL = 30;
@@ -33,14 +34,35 @@ const world = new PipelineWorld('cluster-owner');
 const slack = new SlackSink();
 const pothole = (...args: string[]) => world.pothole(...args);
 
+/** The handles of the last watchdogRounds() call's rounds. */
+let roundHandles: WorkflowHandle[] = [];
+
 /** The watchdog rounds that ended since `since`, with what they decided. */
 async function watchdogRounds(since: number): Promise<WatchdogResult[]> {
   const out: WatchdogResult[] = [];
+  roundHandles = [];
   for await (const w of world.client.workflow.list({
     query: `TaskQueue = '${world.taskQueue}' AND WorkflowType = 'potholeWatchdog' AND ExecutionStatus = 'Completed'`,
   })) {
     if (w.startTime.getTime() < since) continue;
-    out.push((await world.client.workflow.getHandle(w.workflowId, w.runId).result()) as WatchdogResult);
+    const handle = world.client.workflow.getHandle(w.workflowId, w.runId);
+    roundHandles.push(handle);
+    out.push((await handle.result()) as WatchdogResult);
+  }
+  return out;
+}
+
+/** The lock workflow's runs: the one terminated as a fault, and the one started afresh after it. */
+async function lockRuns(): Promise<{ handle: WorkflowHandle; name: string }[]> {
+  const out: { handle: WorkflowHandle; name: string }[] = [];
+  for await (const w of world.client.workflow.list({
+    query: `WorkflowId = '${lockWorkflowIdFor(world.taskQueue)}'`,
+  })) {
+    const handle = world.client.workflow.getHandle(w.workflowId, w.runId);
+    out.push({
+      handle,
+      name: w.status.name === 'TERMINATED' ? 'lock-terminated-while-held' : 'lock-rebuilt-from-open-runs',
+    });
   }
   return out;
 }
@@ -150,6 +172,7 @@ describe('one owner for the cluster, whatever part is lost', () => {
     const aFresh = world.client.workflow.getHandle(workflowIdFor(A), resetRun);
     await aFresh.result();
     aClosedAt = (await aFresh.describe()).closeTime!.getTime();
+    await keepHistory(aFresh, 'pipeline-reset-before-run_stage2');
     assert.equal((await world.stepStatus(b, 'run_stage1')) === 'done', false, 'B has not run Stage1 yet');
 
     const rounds = await watchdogRounds(lostAt);
@@ -198,6 +221,8 @@ describe('one owner for the cluster, whatever part is lost', () => {
     console.log(`B ${closed.split('\n')[0]} ${seconds.toFixed(0)} s after ${lost} was terminated`);
     assert.ok(seconds < 300, `B ended within minutes: ${seconds} s`);
 
+    await keepHistory(b, 'pipeline-worker-instance-terminated');
+    for (const run of await lockRuns()) await keepHistory(run.handle, run.name);
     const states = await world.states();
     console.log('instances (master, workers):', states);
     assert.deepEqual(states, ['stopped', 'stopped', 'terminated']);

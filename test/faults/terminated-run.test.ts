@@ -12,6 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
 import { workflowIdFor } from '../../src/steps';
 import type { WatchdogResult } from '../../src/workflows/watchdog';
 import {
@@ -20,6 +21,7 @@ import {
   processesMatching as sparkProcesses,
   waitUntil,
 } from '../support/e2e';
+import { keepHistory } from '../support/histories';
 
 const INTERVAL = 10;
 const GRACE = 15;
@@ -40,14 +42,15 @@ const slackServer = http.createServer((req, res) => {
 const states = () => world.states();
 const pothole = (...args: string[]) => world.pothole(...args);
 
-/** The watchdog rounds that ended since `since`, with what they decided. */
-async function watchdogRounds(since: number): Promise<WatchdogResult[]> {
-  const out: WatchdogResult[] = [];
+/** The watchdog rounds that ended since `since`, with what they decided (and their handles). */
+async function watchdogRounds(since: number): Promise<(WatchdogResult & { handle: WorkflowHandle })[]> {
+  const out: (WatchdogResult & { handle: WorkflowHandle })[] = [];
   for await (const w of world.client.workflow.list({
     query: `TaskQueue = '${world.taskQueue}' AND WorkflowType = 'potholeWatchdog' AND ExecutionStatus = 'Completed'`,
   })) {
     if (w.startTime.getTime() < since) continue;
-    out.push((await world.client.workflow.getHandle(w.workflowId, w.runId).result()) as WatchdogResult);
+    const handle = world.client.workflow.getHandle(w.workflowId, w.runId);
+    out.push({ ...((await handle.result()) as WatchdogResult), handle });
   }
   return out;
 }
@@ -142,5 +145,7 @@ describe('the watchdog', () => {
     for (const id of [world.cluster.masterInstanceId, ...world.cluster.workerInstanceIds])
       assert.match(alert.text, new RegExp(id));
     assert.match(alert.text, new RegExp(`Last held by:\\* ${workflowIdFor(date)}`));
+    const stopping = (await watchdogRounds(terminatedAt)).find((r) => r.stopped.length > 0);
+    if (stopping) await keepHistory(stopping.handle, 'watchdog-stopped-a-terminated-runs-cluster');
   });
 });

@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import type { ClusterInfo, StartSparkResult, StepInput } from '../../types';
 import { currentContext, errorMessage, sleep, withHeartbeat } from '../activity-support';
-import { describeCluster, sshAddress } from '../cluster';
+import { findStopCandidates, sshAddress } from '../cluster';
 import { RemoteCommandError, SshConnectionError, lastLines, sh } from '../remote';
 import { checkWorkers, type SparkMasterStatus } from '../spark-status';
 import type { SparkContext } from './context';
@@ -195,10 +195,11 @@ export function createDaemonControl(ctx: SparkContext) {
    */
   async function stopSpark(input: StepInput): Promise<StopSparkResult> {
     const started = Date.now();
-    const instances = await describeCluster(ctx.deps);
-    const master = instances.find((i) => i.role === 'master')!;
-    if (master.state !== 'running' || !master.privateIp) {
-      log.info(`stop_spark for ${input.batchDate}: master ${master.id} is ${master.state}, nothing to stop`);
+    // Whatever shape the cluster is in (a worker terminated): stopping Spark needs the master only.
+    const master = (await findStopCandidates(ctx.deps)).instances.find((i) => i.role === 'master');
+    if (master?.state !== 'running' || !master.privateIp) {
+      const what = master ? `master ${master.id} is ${master.state}` : 'no master instance exists';
+      log.info(`stop_spark for ${input.batchDate}: ${what}, nothing to stop`);
       return { masterRunning: false, driversKilled: [], seconds: (Date.now() - started) / 1000 };
     }
     const host = sshAddress(config.ssh, master.privateIp);

@@ -9,6 +9,7 @@ import { loadConfig } from '../../../src/config';
 import { clusterCostUsd, costFromMemo, totalCost, type RunCost } from '../../../src/cost';
 import { dateRange } from '../../../src/steps';
 import type { BackfillSummary } from '../../../src/workflows/backfill';
+import { keepHistory } from '../../support/histories';
 import { startFakeWorld, type FakeWorld } from '../../support/temporal';
 
 let world: FakeWorld;
@@ -80,6 +81,13 @@ describe('potholeBackfill', () => {
       dates.map((d) => [d, 'done']),
     );
     assert.deepEqual(sessions(), [dates.slice(0, 4), dates.slice(4, 8), dates.slice(8)]);
+    for await (const w of world.client.workflow.list({
+      query: `WorkflowId = '${world.taskQueue}-${dates[0]}-${dates.at(-1)}'`,
+    })) {
+      const name =
+        w.status.name === 'CONTINUED_AS_NEW' ? 'backfill-session-continued' : 'backfill-last-session';
+      await keepHistory(world.client.workflow.getHandle(w.workflowId, w.runId), name);
+    }
     const loads = world.rec.calls.filter((c) => c.step === 'load_to_rdb' && c.phase === 'end');
     assert.deepEqual(
       loads.map((c) => c.batchDate),

@@ -99,7 +99,10 @@ test('a master status page silent for longer than the timeout is reported, never
   const w = watch();
   w.observe(both, s(0));
   for (let t = 5; t <= 900; t += 5) assert.equal(w.observe(undefined, s(t)), undefined);
-  assert.equal(w.summary, 'master status page http://10.0.1.10:8080/json/ silent for 900 s (workers not checked)');
+  assert.equal(
+    w.summary,
+    'master status page http://10.0.1.10:8080/json/ silent for 900 s (workers not checked)',
+  );
   assert.equal(w.longestSilenceMs, s(900));
   assert.equal(w.observe(both, s(905)), undefined);
   assert.equal(w.summary, '2/2 workers ALIVE');
