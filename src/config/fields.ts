@@ -88,4 +88,16 @@ export const list = (def: string[] = []) =>
           .map((s) => s.trim())
           .filter(Boolean),
   );
+const TRUE_WORDS = ['true', 'yes', 'on', '1'];
+const FALSE_WORDS = ['false', 'no', 'off', '0'];
+/** A yes/no setting: true/false, yes/no, on/off or 1/0 in any case; anything else is an error, not silently off. */
+export const booleanSetting = (def: boolean) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return def;
+    const word = v.toLowerCase();
+    if (TRUE_WORDS.includes(word)) return true;
+    if (FALSE_WORDS.includes(word)) return false;
+    ctx.addIssue({ code: 'custom', message: `must be true or false (yes/no, on/off, 1/0), got "${v}"` });
+    return z.NEVER;
+  });
 export const prefix = (def: string) => withDefault(def).transform((v) => v.replace(/^\/+|\/+$/g, ''));

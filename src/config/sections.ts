@@ -1,6 +1,8 @@
 /** The configuration's sections: one zod schema per part of the system, and the checks across variables. */
 import { z } from 'zod';
+import { isLoopbackHost } from '../dashboard/address';
 import {
+  booleanSetting,
   type Env,
   list,
   nonNegativeNumber,
@@ -325,6 +327,15 @@ export const crossChecks: Partial<Record<string, (env: Env) => string[]>> = {
     const password = !!env.DASHBOARD_PASSWORD?.trim();
     if (user && !password) return ['DASHBOARD_PASSWORD is required when DASHBOARD_USER is set'];
     if (password && !user) return ['DASHBOARD_USER is required when DASHBOARD_PASSWORD is set'];
+    const host = env.DASHBOARD_HOST?.trim() || '127.0.0.1';
+    const anonymous = booleanSetting(false).safeParse(env.DASHBOARD_ALLOW_ANONYMOUS_CHANGES).data === true;
+    if (!user && !anonymous && !isLoopbackHost(host)) {
+      return [
+        `DASHBOARD_USER is required when DASHBOARD_HOST (${host}) is beyond loopback: without a login anyone ` +
+          'who reaches the dashboard can change repair statuses; set DASHBOARD_USER and DASHBOARD_PASSWORD, ' +
+          'or DASHBOARD_ALLOW_ANONYMOUS_CHANGES=true to allow that',
+      ];
+    }
     return [];
   },
 };
@@ -344,6 +355,13 @@ const dashboardSchema = z.object({
   /** With DASHBOARD_PASSWORD: basic auth for repair-status changes (viewing stays open). */
   DASHBOARD_USER: optionalString,
   DASHBOARD_PASSWORD: optionalSecret,
+  /** The URL people open the dashboard at; status changes from any other origin are refused. Default: the bind address. */
+  DASHBOARD_PUBLIC_URL: optionalUrl.refine(
+    (v) => v === undefined || !URL.canParse(v) || /^https?:$/.test(new URL(v).protocol),
+    'must be an http:// or https:// URL',
+  ),
+  /** Status changes without a login on a dashboard bound beyond loopback (false: refuse to start so). */
+  DASHBOARD_ALLOW_ANONYMOUS_CHANGES: booleanSetting(false),
 });
 
 export const sections = {

@@ -18,11 +18,14 @@ const COLUMNS: (keyof PriorityRow)[] = [
   'status_note',
 ];
 
-/** A field as RFC 4180 wants it; a leading =, +, - or @ is defused so a spreadsheet never runs it. */
+/**
+ * A field as RFC 4180 wants it; text starting with =, +, -, @, TAB or CR is defused (a leading ') so a spreadsheet
+ * never runs it as a formula.
+ */
 function field(value: unknown): string {
   if (value === null || value === undefined) return '';
   let s = String(value);
-  if (typeof value === 'string' && /^[=+\-@]/.test(s)) s = `'${s}`;
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 

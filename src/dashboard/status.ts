@@ -16,6 +16,9 @@ export type RepairStatus = (typeof REPAIR_STATUSES)[number];
 export const NOTE_MAX_LENGTH = 500;
 const SEGMENT_ID_MAX_LENGTH = 50;
 
+/** A note's length as the CHECK's char_length counts it: code points, so an emoji is one character, not two. */
+export const noteLength = (note: string): number => [...note].length;
+
 export function isRepairStatus(value: unknown): value is RepairStatus {
   return typeof value === 'string' && (REPAIR_STATUSES as readonly string[]).includes(value);
 }
@@ -67,15 +70,15 @@ export function parseStatusChange(sId: string, body: unknown): StatusChangeReque
   if (!isRepairStatus(status)) problems.push(['status', `status must be one of ${statuses}`]);
   if (note !== undefined && note !== null && typeof note !== 'string')
     problems.push(['note', 'note must be a string']);
-  if (typeof note === 'string' && note.length > NOTE_MAX_LENGTH)
-    problems.push(['note', `note is ${note.length} characters; at most ${NOTE_MAX_LENGTH} are kept`]);
+  const trimmed = typeof note === 'string' ? note.trim() : '';
+  if (noteLength(trimmed) > NOTE_MAX_LENGTH)
+    problems.push(['note', `note is ${noteLength(trimmed)} characters; at most ${NOTE_MAX_LENGTH} are kept`]);
   if (expected !== undefined && !isRepairStatus(expected))
     problems.push(['expected', `expected must be one of ${statuses}`]);
   for (const key of Object.keys(rest)) problems.push([key, `unknown field "${key}"`]);
   if (problems.length > 0) {
     throw new StatusChangeError(400, problems.map(([, m]) => m).join('; '), problems[0]![0]);
   }
-  const trimmed = typeof note === 'string' ? note.trim() : '';
   return {
     status: status as RepairStatus,
     ...(trimmed ? { note: trimmed } : {}),

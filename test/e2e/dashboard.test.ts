@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openDashboard, type DashboardWindow } from '../support/browser';
 import { createThrowawayDatabase, type ThrowawayDatabase } from '../support/database';
 import { demoSegments, seedDashboardData } from '../support/dashboard-data';
-import { dashboardFor, NO_TEMPORAL, statusTables } from '../integration/dashboard/support';
+import { dashboardFor, statusTables } from '../integration/dashboard/support';
 
 const LATEST = '2026-03-03';
 /** The demo's pothole segments (generateDemoData's default seed). */
@@ -221,10 +221,8 @@ describe('the dashboard in Chromium', () => {
   it('says the runs panel cannot reach Temporal, while the rest of the page works', async () => {
     const panel = page.locator('#runs .error');
     await panel.waitFor({ timeout: 15_000 });
-    assert.match(
-      (await panel.textContent())!,
-      new RegExp(`cannot reach the Temporal server at ${NO_TEMPORAL}`),
-    );
+    // The address and the reason are in the dashboard's log, not on the page.
+    assert.match((await panel.textContent())!, /the Temporal server cannot be reached \(.*request id /);
     assert.ok((await page.locator('#priority tbody tr').count()) > 0);
     assert.equal(await page.locator('#trend-chart svg rect').count(), 7);
   });

@@ -29,8 +29,10 @@ export function chromiumPath(env: Record<string, string | undefined> = process.e
   return env.CHROMIUM_PATH || '/usr/bin/chromium';
 }
 
+/** `args`: extra Chromium switches, e.g. --host-resolver-rules to give a test host name an address. */
 export async function launchChromium(
   env: Record<string, string | undefined> = process.env,
+  args: string[] = [],
 ): Promise<Browser> {
   const executablePath = chromiumPath(env);
   if (!fs.existsSync(executablePath)) {
@@ -38,7 +40,7 @@ export async function launchChromium(
       `Chromium is not at ${executablePath}: npm run stack:up installs Debian's chromium, or set CHROMIUM_PATH`,
     );
   }
-  return chromium.launch({ executablePath });
+  return chromium.launch({ executablePath, args });
 }
 
 /** Opens the dashboard and waits until its map and list are on screen (body[data-ready]). */

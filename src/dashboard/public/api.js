@@ -1,9 +1,11 @@
 // Talking to the dashboard's JSON APIs, and the small formatting helpers every panel uses.
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, retryAfter) {
     super(message);
     this.status = status;
+    /** Seconds to wait, from Retry-After (a 429). */
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -21,7 +23,7 @@ export async function api(path, body) {
   const data = await res.json().catch(() => null);
   if (!res.ok) {
     const reason = data && typeof data.error === 'string' ? data.error : `${res.status} ${res.statusText}`;
-    throw new ApiError(res.status, reason);
+    throw new ApiError(res.status, reason, Number(res.headers.get('retry-after')) || undefined);
   }
   return data;
 }

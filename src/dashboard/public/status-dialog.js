@@ -2,6 +2,15 @@
 // A refused change shows the server's reason and changes nothing.
 import { api, fmt } from './api.js';
 
+/** Why a change was refused, in the page's words where the page has them. */
+function refusal(err) {
+  if (err.status === 401) return '상태를 바꾸려면 로그인이 필요합니다.';
+  if (err.status === 429)
+    return `로그인에 너무 여러 번 실패했습니다. ${err.retryAfter ?? ''}초 뒤에 다시 시도해 주세요.`;
+  if (err.status === 403) return `이 주소에서 연 페이지로는 상태를 바꿀 수 없습니다: ${err.message}`;
+  return err.message;
+}
+
 export function createStatusDialog(settings) {
   const dialog = document.getElementById('status-dialog');
   const note = document.getElementById('status-note');
@@ -10,9 +19,11 @@ export function createStatusDialog(settings) {
   const confirm = document.getElementById('status-confirm');
   let current = null;
 
+  // As the server counts: after trimming, in characters (an emoji is one, not its two UTF-16 units).
+  const noteLength = () => [...note.value.trim()].length;
   const updateCount = () => {
-    count.textContent = `${fmt(note.value.length)} / ${fmt(settings.noteMaxLength)}자`;
-    count.classList.toggle('over', note.value.length > settings.noteMaxLength);
+    count.textContent = `${fmt(noteLength())} / ${fmt(settings.noteMaxLength)}자`;
+    count.classList.toggle('over', noteLength() > settings.noteMaxLength);
   };
   note.addEventListener('input', updateCount);
 
@@ -30,7 +41,7 @@ export function createStatusDialog(settings) {
       dialog.close();
       resolve(change);
     } catch (err) {
-      error.textContent = err.status === 401 ? '상태를 바꾸려면 로그인이 필요합니다.' : err.message;
+      error.textContent = refusal(err);
       error.hidden = false;
     } finally {
       confirm.disabled = false;

@@ -36,6 +36,15 @@ const exited = (child: ChildProcess) =>
     child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve),
   );
 
+/** Waits for the line saying where it serves. */
+async function serving(child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!output().includes('dashboard at')) {
+    if (child.exitCode !== null || Date.now() > deadline) assert.fail(`not serving: ${output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('pothole dashboard', () => {
   it('refuses bad settings, naming each, before touching anything', async () => {
     const { child, output } = dashboard({ DASHBOARD_PORT: 'eighty', DASHBOARD_USER: 'manager' });
@@ -61,6 +70,40 @@ describe('pothole dashboard', () => {
     }
   });
 
+  it('refuses to bind beyond loopback without DASHBOARD_USER, naming it and DASHBOARD_ALLOW_ANONYMOUS_CHANGES', async () => {
+    const { child, output } = dashboard({
+      POSTGRES_DB: db.name,
+      DASHBOARD_HOST: '0.0.0.0',
+      DASHBOARD_PORT: String(await freePort()),
+    });
+    assert.equal(await exited(child), 2);
+    assert.match(
+      output(),
+      /DASHBOARD_USER is required when DASHBOARD_HOST \(0\.0\.0\.0\) is beyond loopback: without a login anyone who reaches the dashboard can change repair statuses; set DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_ALLOW_ANONYMOUS_CHANGES=true to allow that/,
+    );
+    assert.doesNotMatch(output(), /dashboard at/);
+  });
+
+  it('binds beyond loopback without a login when DASHBOARD_ALLOW_ANONYMOUS_CHANGES=true', async () => {
+    const port = await freePort();
+    const { child, output } = dashboard({
+      POSTGRES_DB: db.name,
+      DASHBOARD_HOST: '0.0.0.0',
+      DASHBOARD_PORT: String(port),
+      DASHBOARD_ALLOW_ANONYMOUS_CHANGES: 'true',
+    });
+    try {
+      await serving(child, output);
+      assert.match(output(), new RegExp(`dashboard at http://localhost:${port}/`));
+      const settings = await (await fetch(`http://127.0.0.1:${port}/api/settings`)).json();
+      assert.equal(settings.loginRequired, false);
+      child.kill('SIGTERM');
+      assert.equal(await exited(child), 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
   it('serves the page on DASHBOARD_HOST:DASHBOARD_PORT and stops on SIGTERM', async () => {
     const port = await freePort();
     const { child, output } = dashboard({
@@ -69,11 +112,7 @@ describe('pothole dashboard', () => {
       DASHBOARD_PORT: String(port),
     });
     try {
-      const deadline = Date.now() + 30_000;
-      while (!output().includes('dashboard at')) {
-        if (child.exitCode !== null || Date.now() > deadline) assert.fail(`not serving: ${output()}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await serving(child, output);
       assert.match(output(), new RegExp(`dashboard at http://127\\.0\\.0\\.1:${port}/`));
       const list = await (await fetch(`http://127.0.0.1:${port}/api/priority`)).json();
       assert.equal(list.rows[0].s_id, 'GN_0001');

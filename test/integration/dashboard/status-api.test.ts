@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { createThrowawayDatabase, type ThrowawayDatabase } from '../../support/database';
-import { dashboardFor, seedSmallWeek, statusTables } from './support';
+import { dashboardFor, OWN_HOST, seedSmallWeek, statusTables } from './support';
 
 let db: ThrowawayDatabase;
 let app: FastifyInstance;
@@ -26,7 +26,7 @@ function change(sId: string, body: unknown, headers: Record<string, string> = {}
   return on.inject({
     method: 'POST',
     url: `/api/segments/${encodeURIComponent(sId)}/status`,
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { host: OWN_HOST, 'content-type': 'application/json', ...headers },
     payload: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
@@ -161,7 +161,7 @@ describe('a refused status change answers 4xx naming what is wrong, and changes 
         app.inject({
           method: 'POST',
           url: '/api/segments/GN_0002/status',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          headers: { host: OWN_HOST, 'content-type': 'application/x-www-form-urlencoded' },
           payload: 'status=보수중',
         }),
       code: 415,

@@ -14,7 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { publishDashboardViews } from '../../../src/db/dashboard-views';
 import { loadConfig } from '../../../src/config';
-import { buildDashboard } from '../../../src/dashboard/server';
+import { buildDashboard, type DashboardDeps } from '../../../src/dashboard/server';
 import { dayBefore } from '../../support/dashboard-data';
 import { stackEnv, type Env } from '../../support/stack';
 import { insertSegments } from '../activities/serving-support';
@@ -23,6 +23,8 @@ export const LATEST = '2026-05-20';
 export const RANKED = ['GN_0001', 'SC_0001', 'GN_0002', 'SC_0002'];
 /** A Temporal address where nothing listens. */
 export const NO_TEMPORAL = '127.0.0.1:1';
+/** The default bind address, which a status change sent with inject names as its Host. */
+export const OWN_HOST = '127.0.0.1:8501';
 
 export async function seedSmallWeek(pool: pg.Pool): Promise<void> {
   await pool.query(
@@ -66,12 +68,25 @@ export async function refreshViews(pool: pg.Pool): Promise<void> {
 }
 
 /** The dashboard over `pool`, without map tiles, its runs panel pointed at a Temporal that is not there. */
-export async function dashboardFor(pool: pg.Pool, overrides: Env = {}): Promise<FastifyInstance> {
+export async function dashboardFor(
+  pool: pg.Pool,
+  overrides: Env = {},
+  deps: Partial<DashboardDeps> = {},
+): Promise<FastifyInstance> {
   const config = loadConfig(
     ['temporal', 'dashboard'],
     stackEnv({ DASHBOARD_TILE_URL: 'none', TEMPORAL_ADDRESS: NO_TEMPORAL, ...overrides }),
   );
-  return buildDashboard({ pool, dashboard: config.dashboard, temporal: config.temporal });
+  return buildDashboard({ pool, dashboard: config.dashboard, temporal: config.temporal, ...deps });
+}
+
+/** A log stream for buildDashboard that keeps its lines (one JSON object each). */
+export function logLines(): { write(line: string): void; entries(): Record<string, unknown>[] } {
+  const lines: string[] = [];
+  return {
+    write: (line) => void lines.push(line),
+    entries: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 /** What the repair-status tables hold, to show a refused change wrote nothing. */

@@ -6,7 +6,7 @@ import { checkSchema } from '../../../src/dashboard/server';
 import { createPool } from '../../../src/db/pool';
 import { createThrowawayDatabase, type ThrowawayDatabase } from '../../support/database';
 import { dayBefore } from '../../support/dashboard-data';
-import { dashboardFor, LATEST, NO_TEMPORAL, RANKED, refreshViews, seedSmallWeek } from './support';
+import { dashboardFor, LATEST, logLines, NO_TEMPORAL, RANKED, refreshViews, seedSmallWeek } from './support';
 
 let db: ThrowawayDatabase;
 let app: FastifyInstance;
@@ -233,21 +233,36 @@ describe('the page', () => {
     assert.equal(body.loginRequired, false);
   });
 
-  it('keeps working when Temporal is unreachable: the runs API says so with 503', async () => {
-    const runs = await get('/api/runs');
-    assert.equal(runs.status, 503);
-    assert.equal(runs.body.available, false);
-    assert.match(runs.body.error, new RegExp(`cannot reach the Temporal server at ${NO_TEMPORAL}`));
-    assert.equal((await get('/api/priority')).status, 200);
+  it('keeps working when Temporal is unreachable: the runs API says so with 503, the log says why', async () => {
+    const log = logLines();
+    const cut = await dashboardFor(db.pool, {}, { logStream: log });
+    try {
+      const runs = await cut.inject({ url: '/api/runs' });
+      assert.equal(runs.statusCode, 503);
+      const body = runs.json();
+      assert.equal(body.available, false);
+      assert.match(body.error, /^the Temporal server cannot be reached \(.*request id /);
+      assert.doesNotMatch(runs.body, new RegExp(NO_TEMPORAL), 'no address in the answer');
+      const logged = log.entries().find((e) => e.reqId === body.requestId);
+      assert.match(String(logged?.reason), new RegExp(`cannot reach the Temporal server at ${NO_TEMPORAL}`));
+      assert.equal((await cut.inject({ url: '/api/priority' })).statusCode, 200);
+    } finally {
+      await cut.close();
+    }
   });
 
-  it('answers 503 naming the database when PostgreSQL cannot be reached', async () => {
+  it('answers 503 naming the database when PostgreSQL cannot be reached (the log has the address)', async () => {
     const away = createPool({ ...db.config, port: 1 }, { max: 1 });
-    const cut = await dashboardFor(away);
+    const log = logLines();
+    const cut = await dashboardFor(away, {}, { logStream: log });
     try {
       const res = await cut.inject({ url: '/api/priority' });
       assert.equal(res.statusCode, 503);
-      assert.match(res.json().error, /^the serving database is unavailable: .*ECONNREFUSED/);
+      const { error, requestId } = res.json();
+      assert.match(error, /^the serving database is unavailable; try again shortly \(.*request id /);
+      assert.doesNotMatch(res.body, /ECONNREFUSED|:1\b/);
+      const logged = log.entries().find((e) => e.reqId === requestId) as { err?: { message: string } };
+      assert.match(String(logged?.err?.message), /ECONNREFUSED/);
       assert.equal(
         (await cut.inject({ url: '/api/settings' })).statusCode,
         200,

@@ -1,4 +1,7 @@
-/** The dashboard's settings: defaults, the tile URL, and the login that comes as a pair. */
+/**
+ * The dashboard's settings: defaults, the tile URL, the login that comes as a pair, its public address, and no
+ * binding beyond loopback without a login unless asked for.
+ */
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
@@ -46,5 +49,58 @@ describe('dashboard settings', () => {
     });
     assert.equal(dashboard.DASHBOARD_PASSWORD?.reveal(), 's3cret-pw');
     assert.doesNotMatch(inspect(dashboard) + JSON.stringify(dashboard), /s3cret-pw/);
+  });
+
+  it('take DASHBOARD_PUBLIC_URL as an http(s) URL, unset by default', () => {
+    assert.equal(loadConfig(['dashboard'], {}).dashboard.DASHBOARD_PUBLIC_URL, undefined);
+    assert.deepEqual(problems({ DASHBOARD_PUBLIC_URL: 'https://potholes.example.org' }), []);
+    assert.deepEqual(problems({ DASHBOARD_PUBLIC_URL: 'potholes.example.org' }), [
+      'DASHBOARD_PUBLIC_URL must be a URL',
+    ]);
+    assert.deepEqual(problems({ DASHBOARD_PUBLIC_URL: 'ftp://potholes.example.org' }), [
+      'DASHBOARD_PUBLIC_URL must be an http:// or https:// URL',
+    ]);
+  });
+
+  it('refuse a bind beyond loopback without DASHBOARD_USER, naming both settings, unless changes may be anonymous', () => {
+    for (const host of ['127.0.0.1', '127.0.0.2', '::1', '[::1]', 'localhost'])
+      assert.deepEqual(problems({ DASHBOARD_HOST: host }), [], host);
+    for (const host of ['0.0.0.0', '::', '192.168.10.5', 'dashboard.office']) {
+      const found = problems({ DASHBOARD_HOST: host });
+      assert.equal(found.length, 1, host);
+      assert.match(
+        found[0]!,
+        new RegExp(
+          `^DASHBOARD_USER is required when DASHBOARD_HOST \\(${host.replaceAll('.', '\\.')}\\) is beyond loopback`,
+        ),
+      );
+      assert.match(found[0]!, /DASHBOARD_ALLOW_ANONYMOUS_CHANGES=true/);
+    }
+    assert.deepEqual(
+      problems({ DASHBOARD_HOST: '0.0.0.0', DASHBOARD_USER: 'm', DASHBOARD_PASSWORD: 'p' }),
+      [],
+    );
+    for (const yes of ['true', 'TRUE', 'yes', 'on', '1'])
+      assert.deepEqual(
+        problems({ DASHBOARD_HOST: '0.0.0.0', DASHBOARD_ALLOW_ANONYMOUS_CHANGES: yes }),
+        [],
+        yes,
+      );
+    assert.equal(
+      problems({ DASHBOARD_HOST: '0.0.0.0', DASHBOARD_ALLOW_ANONYMOUS_CHANGES: 'false' }).length,
+      1,
+    );
+  });
+
+  it('read DASHBOARD_ALLOW_ANONYMOUS_CHANGES as a yes/no word, false by default, and name any other', () => {
+    const allow = (v?: string) =>
+      loadConfig(['dashboard'], v === undefined ? {} : { DASHBOARD_ALLOW_ANONYMOUS_CHANGES: v }).dashboard
+        .DASHBOARD_ALLOW_ANONYMOUS_CHANGES;
+    assert.equal(allow(), false);
+    for (const v of ['true', 'Yes', 'on', '1']) assert.equal(allow(v), true, v);
+    for (const v of ['false', 'NO', 'off', '0', '']) assert.equal(allow(v), false, v);
+    assert.deepEqual(problems({ DASHBOARD_ALLOW_ANONYMOUS_CHANGES: 'maybe' }), [
+      'DASHBOARD_ALLOW_ANONYMOUS_CHANGES must be true or false (yes/no, on/off, 1/0), got "maybe"',
+    ]);
   });
 });

@@ -44,4 +44,15 @@ describe('the repair-priority CSV', () => {
     );
     assert.equal(lines.length, 3, 'one header, one row, a final line break');
   });
+
+  it('defuses text starting with =, +, -, @, TAB or CR, and no number', () => {
+    const cells = ['=1+2', '+82', '-5', '@SUM(A1)', '\tx', '\rx', 'a=b', ' =x'].map(
+      (note) => priorityCsv([{ ...row, status_note: note, road_grade_term: -10 }]).split('\r\n')[1]!,
+    );
+    assert.deepEqual(
+      cells.map((line) => line.slice(line.indexOf('Z,') + 2)),
+      [`'=1+2`, `'+82`, `'-5`, `'@SUM(A1)`, `'\tx`, `"'\rx"`, 'a=b', ' =x'],
+    );
+    assert.match(cells[0]!, /,150,-10,196,/, 'a negative number stays a number');
+  });
 });

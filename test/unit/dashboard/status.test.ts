@@ -80,4 +80,13 @@ describe('a status change request', () => {
       'expected',
     );
   });
+
+  it("counts a note's characters after trimming, an emoji as one", () => {
+    const emoji = '🚧'.repeat(NOTE_MAX_LENGTH);
+    assert.equal(parseStatusChange('S1', { status: '보수중', note: ` ${emoji}\n` }).note, emoji);
+    assert.match(
+      refusal(() => parseStatusChange('S1', { status: '보수중', note: `${emoji}🚧` })).message,
+      new RegExp(`^note is ${NOTE_MAX_LENGTH + 1} characters`),
+    );
+  });
 });
