@@ -79,6 +79,24 @@ export default tseslint.config(
     },
   },
   {
+    // Activities reach the workflows' side only through the protocol module (src/lock-protocol.ts), never a
+    // workflow file.
+    files: ['src/activities/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../workflows', '../workflows/*', '../../workflows', '../../workflows/*'],
+              message: 'activities import the lock protocol from src/lock-protocol.ts, not workflow files',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Workflow code is replayed: it may only see activities through their types, never run their code or Node's.
     files: ['src/workflows/**/*.ts'],
     rules: {

@@ -26,6 +26,22 @@ describe('lint guards', () => {
     );
   });
 
+  it('refuses workflow files in activity code: the lock protocol comes from its own module', async () => {
+    const found = await ruleIds(
+      `import { clusterLock } from '../workflows/cluster-lock';\nexport const f = clusterLock;\n`,
+      activityFile,
+    );
+    assert.ok(
+      found.some((m) => m.includes('src/lock-protocol.ts')),
+      found.join('\n'),
+    );
+    const protocol = await ruleIds(
+      `import { lockWorkflowIdFor } from '../lock-protocol';\nexport const f = lockWorkflowIdFor;\n`,
+      activityFile,
+    );
+    assert.deepEqual(protocol, []);
+  });
+
   it('refuses activity implementations in workflow code but allows their types', async () => {
     const value = await ruleIds(
       `import { createViewActivities } from '../activities/views';\nexport const f = createViewActivities;\n`,

@@ -85,8 +85,8 @@ export function createSparkContext(deps: SparkDeps) {
         privateIp: info.workerPrivateIps[n]!,
         address: sshAddress(deps.config.ssh, info.workerPrivateIps[n]!),
       })),
-    /** Starts the instances if needed (a reset may land after stop_cluster) and describes them. */
-    cluster: () => ensureClusterRunning(clusterDeps),
+    /** The cluster, its instances started first when they are not running (a reset may land after stop_cluster). */
+    runningCluster: () => ensureClusterRunning(clusterDeps),
 
     /** The master's status, or undefined when its page does not answer (or not with a status). */
     async masterStatus(info: ClusterInfo, signal?: AbortSignal): Promise<SparkMasterStatus | undefined> {

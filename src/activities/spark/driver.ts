@@ -42,7 +42,7 @@ export function createDriverControl(
     statusUrl,
     expectedWorkers,
     masterStatus,
-    cluster,
+    runningCluster,
   } = ctx;
   const { isRunOpen } = ctx.deps;
   const { ensureSparkRunning, ensureCode } = steps;
@@ -51,7 +51,7 @@ export function createDriverControl(
     const ctx = currentContext();
     const signal = ctx?.cancellationSignal;
     const batchDate = validDate(input);
-    const info = await cluster();
+    const info = await runningCluster();
     await ensureSparkRunning(info);
     await ensureCode(info, stage, batchDate);
 

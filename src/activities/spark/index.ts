@@ -29,7 +29,7 @@ export { startDaemons, stopDaemonsScript } from './daemon-scripts';
 
 export function createSparkActivities(deps: SparkDeps) {
   const ctx = createSparkContext(deps);
-  const { cluster } = ctx;
+  const { runningCluster } = ctx;
   const daemons = createDaemonControl(ctx);
   const code = createCodeControl(ctx);
   const driver = createDriverControl(ctx, {
@@ -48,7 +48,7 @@ export function createSparkActivities(deps: SparkDeps) {
      */
     async start_spark(input: StepInput): Promise<StartSparkResult> {
       validDate(input);
-      return ensureSparkRunning(await cluster());
+      return ensureSparkRunning(await runningCluster());
     },
 
     /**
@@ -59,7 +59,7 @@ export function createSparkActivities(deps: SparkDeps) {
      */
     async download_code(input: StepInput): Promise<DownloadCodeResult> {
       validDate(input);
-      return downloadCode(await cluster());
+      return downloadCode(await runningCluster());
     },
 
     /**
@@ -69,7 +69,7 @@ export function createSparkActivities(deps: SparkDeps) {
      */
     async install_deps(input: StepInput): Promise<InstallDepsResult> {
       validDate(input);
-      return installDeps(await cluster());
+      return installDeps(await runningCluster());
     },
 
     /**
