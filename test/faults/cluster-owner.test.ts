@@ -176,6 +176,7 @@ describe('one owner for the cluster, whatever part is lost', () => {
     assert.equal((await world.stepStatus(b, 'run_stage1')) === 'done', false, 'B has not run Stage1 yet');
 
     const rounds = await watchdogRounds(lostAt);
+    await keepHistory(roundHandles.at(-1)!, 'watchdog-in-use-by-own-account');
     console.log(
       `watchdog rounds while A held the cluster after the lock was lost: ${rounds.length}`,
       rounds.map((r) => r.reason),
