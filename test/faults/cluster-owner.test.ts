@@ -89,6 +89,12 @@ async function resetToBeforeRunStage2(handle: WorkflowHandle): Promise<string> {
   return reset.runId!;
 }
 
+/** When the run was granted the cluster (its lockGranted signals, ms since the epoch). */
+const grantTimes = async (run: WorkflowHandle): Promise<number[]> =>
+  ((await run.fetchHistory()).events ?? [])
+    .filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'lockGranted')
+    .map((e) => Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6));
+
 const holderNow = async () =>
   (await world.client.workflow.getHandle(lockWorkflowIdFor(world.taskQueue)).query(lockStateQuery)).holder
     ?.workflowId;
@@ -157,6 +163,7 @@ describe('one owner for the cluster, whatever part is lost', () => {
     console.log(`after the lock was lost: the lock started afresh names ${afterLoss} as holder`);
     assert.equal(afterLoss, workflowIdFor(A));
     assert.equal(await world.stepStatus(b, 'start_cluster'), 'pending', 'B waits for the cluster');
+    assert.deepEqual(await grantTimes(b), [], 'B was not granted the cluster');
 
     // Fault 2: A is reset to just before run_stage2 while B waits.
     await waitUntil(
@@ -191,6 +198,9 @@ describe('one owner for the cluster, whatever part is lost', () => {
     const stops = calls.filter((c) => c.action === 'StopInstances');
     assert.equal(stops.length, 1, 'one stop, by A (its reset run), none by the watchdog');
     assert.ok(stops[0]!.at <= aClosedAt, 'A stopped the cluster itself');
+    const bGranted = await grantTimes(b);
+    assert.equal(bGranted.length, 1, 'B was granted the cluster once');
+    assert.ok(bGranted[0]! >= stops[0]!.at, 'B was granted the cluster only after A had stopped it');
     console.log(
       `A's reset run closed ${((aClosedAt - lostAt) / 1000).toFixed(0)} s after the lock was lost; it stopped the ` +
         `cluster ${((aClosedAt - stops[0]!.at) / 1000).toFixed(1)} s before it closed`,
