@@ -2,13 +2,15 @@
  * One run per cluster. Whatever starts them (the schedule, the CLI, the UI, a backfill, the watchdog), runs take
  * turns on the cluster through a lock workflow driven by signals, after Temporal's mutex sample:
  * a run asks (signal-with-start through an activity), waits for its grant signal, and releases after its cleanup.
- * A waiter that is cancelled withdraws its request; a holder that vanished without releasing (terminated, or
- * replaced by a reset) is detected by a liveness check every minute.
+ * A waiter that is cancelled withdraws its request; a holder whose workflow id has no open run left (terminated,
+ * timed out) is detected by a liveness check every minute. The holder is a workflow id's open run, not a run id:
+ * a reset replaces the run and keeps the cluster.
  *
- * The lock cannot wedge: it continues as new before its history grows long (a holder of many hours adds a
- * liveness check a minute), carrying holder and queue; and if the lock workflow itself vanishes (terminated),
- * waiters ask again every LOCK_RECHECK and holders re-assert, so a fresh lock workflow learns who holds the
- * cluster before it grants it to anyone else.
+ * The lock cannot wedge nor fail: it continues as new before its history grows long (a holder of many hours adds a
+ * liveness check a minute), carrying holder and queue; a check that cannot be answered counts as "still running";
+ * and a lock workflow started afresh (the previous one lost: terminated, failed, its history deleted) first asks
+ * the open runs whether they hold the cluster (lock-protocol's clusterUse) and takes the one that does as holder.
+ * Should that fail, waiters ask again every LOCK_RECHECK and holders re-assert, and it waits for them.
  */
 import {
   CancellationScope,
