@@ -120,7 +120,6 @@ export default tseslint.config(
                 'pg-*',
                 'ssh2',
                 'nodemailer',
-                'dotenv',
                 '@temporalio/client',
                 '@temporalio/worker',
                 '@temporalio/activity',

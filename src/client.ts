@@ -8,6 +8,7 @@ import {
   ConfigError,
   ignoredSettingsWarning,
   loadConfig,
+  unreadLinesWarning,
   readSettings,
   SECTIONS_FOR,
   type Env,
@@ -48,12 +49,16 @@ function output(json: boolean): Out {
 
 let settings: Env | undefined;
 
-/** The settings, read once per command; what the settings files set but nothing reads is named on stderr. */
+/**
+ * The settings, read once per command; the lines of the settings files not read, and what they set but nothing
+ * reads, are named on stderr.
+ */
 function readEnv(): Env {
   if (!settings) {
     const reading = readSettings();
-    const warning = ignoredSettingsWarning(reading.ignored);
-    if (warning) console.error(`warning: ${warning}`);
+    for (const warning of [unreadLinesWarning(reading.unread), ignoredSettingsWarning(reading.ignored)]) {
+      if (warning) console.error(`warning: ${warning}`);
+    }
     settings = reading.env;
   }
   return settings;

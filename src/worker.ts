@@ -21,7 +21,14 @@ import {
   type LogLevel,
   type LogMetadata,
 } from '@temporalio/worker';
-import { ignoredSettingsWarning, loadConfig, readSettings, SECTIONS_FOR, type SectionName } from './config';
+import {
+  ignoredSettingsWarning,
+  loadConfig,
+  readSettings,
+  SECTIONS_FOR,
+  unreadLinesWarning,
+  type SectionName,
+} from './config';
 import { createClusterSideActivities, createServingSideActivities, type ServingSideDeps } from './activities';
 import { metricsTelemetry, startCounters, stepMetrics } from './metrics';
 import { connectionFailure, connectTemporal, temporalConnectionOptions } from './temporal-connection';
@@ -111,10 +118,13 @@ export async function startWorker(options: {
   servingOverrides?: Partial<ServingSideDeps>;
 }): Promise<WorkerHandle> {
   const role = options.role ?? 'all';
-  const { env, ignored } = options.env ? { env: options.env, ignored: [] } : readSettings();
-  // Named before the validation: a misspelt name is often what a "required" problem below is about.
-  const ignoredWarning = ignoredSettingsWarning(ignored);
-  if (ignoredWarning) warn(ignoredWarning);
+  const { env, ignored, unread } = options.env
+    ? { env: options.env, ignored: [], unread: [] }
+    : readSettings();
+  // Named before the validation: a misspelt name or a line not read is often what a "required" problem below is about.
+  for (const warning of [unreadLinesWarning(unread), ignoredSettingsWarning(ignored)]) {
+    if (warning) warn(warning);
+  }
   const sections = new Set<SectionName>(['temporal']);
   if (role !== 'serving') SECTIONS_FOR.cluster.forEach((s) => sections.add(s));
   if (role !== 'cluster') SECTIONS_FOR.serving.forEach((s) => sections.add(s));

@@ -9,9 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import dotenv from 'dotenv';
 import { parse } from 'yaml';
-import { loadConfig, SECTIONS_FOR, type SectionName } from '../../src/config';
+import { loadConfig, readSettings, SECTIONS_FOR, type SectionName } from '../../src/config';
 import { REPO_ROOT } from '../support/stack';
 
 const deploy = path.join(REPO_ROOT, 'deploy');
@@ -97,7 +96,8 @@ describe('the production files', () => {
   });
 
   it('the example settings are a valid configuration for every role', () => {
-    const env = dotenv.parse(fs.readFileSync(path.join(deploy, 'pothole.env.example')));
+    const { env, unread } = readSettings({ POTHOLE_ENV_FILE: path.join(deploy, 'pothole.env.example') });
+    assert.deepEqual(unread, []);
     const sections = [
       ...new Set<SectionName>([...SECTIONS_FOR.cluster, ...SECTIONS_FOR.serving, 'dashboard']),
     ];

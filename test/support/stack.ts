@@ -7,10 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
-import dotenv from 'dotenv';
 import { Client as SshClient, type ConnectConfig } from 'ssh2';
 import { createEc2Client, createS3Client } from '../../src/clients';
 import { loadConfig, type Config, type SectionName } from '../../src/config';
+import { readShellAssignments } from '../../src/config/shell-assignments';
 
 export type Env = Record<string, string | undefined>;
 
@@ -38,7 +38,8 @@ export function stackEnv(overrides: Env = {}): Env {
   if (!fs.existsSync(file)) {
     throw new Error(`${file} does not exist: bring the local stack up first with \`npm run stack:up\``);
   }
-  return { ...process.env, ...dotenv.parse(fs.readFileSync(file)), ...overrides };
+  const { assignments } = readShellAssignments(fs.readFileSync(file, 'utf8'));
+  return { ...process.env, ...Object.fromEntries(assignments.map((a) => [a.name, a.value])), ...overrides };
 }
 
 /** One value of the stack's env; a clear error when it is missing. */

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, readSettings, type Env } from '../../config';
-import type { IgnoredSettings } from '../../config/env-files';
+import type { IgnoredSettings, UnreadLine } from '../../config/env-files';
 import { runChecks, type Check, type CheckResult } from './check';
 import { checkConfiguration } from './configuration';
 import { DoctorContext, type DoctorOptions } from './context';
@@ -54,9 +54,10 @@ export async function runDoctor(
 ): Promise<CheckResult[]> {
   let env: Env | undefined;
   let ignored: IgnoredSettings[] = [];
+  let unread: UnreadLine[] = [];
   let readProblems: string[] = [];
   try {
-    ({ env, ignored } = readSettings(processEnv, cwd));
+    ({ env, ignored, unread } = readSettings(processEnv, cwd));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     readProblems = err.problems;
@@ -64,7 +65,7 @@ export async function runDoctor(
   const ctx = new DoctorContext(env, options, readProblems);
   try {
     const results = [
-      checkConfiguration(ctx, settingsFiles(processEnv, cwd), ignored),
+      checkConfiguration(ctx, settingsFiles(processEnv, cwd), ignored, unread),
       ...(await runChecks(CHECKS, ctx, options.timeoutMs)),
     ];
     return redact(results, secretValues(env ?? processEnv));

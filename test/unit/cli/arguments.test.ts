@@ -11,11 +11,15 @@ import { after, describe, it } from 'node:test';
 import { batchDateOf } from '../../../src/cli/runs';
 
 const bin = path.resolve(__dirname, '../../../bin/pothole.js');
+// An empty settings file, so that no .env of the folder the tests run from is read.
+const noSettings = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pothole-args-')), 'empty.env');
+fs.writeFileSync(noSettings, '');
+after(() => fs.rmSync(path.dirname(noSettings), { recursive: true, force: true }));
 
 function potholeWith(env: Record<string, string>, ...args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: '127.0.0.1:1', POTHOLE_ENV_FILE: '/dev/null', ...env },
+    env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: '127.0.0.1:1', POTHOLE_ENV_FILE: noSettings, ...env },
     timeout: 60_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };

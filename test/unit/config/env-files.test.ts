@@ -1,8 +1,10 @@
 /**
  * The settings files: the original infra/env.sh and the serving .env are read as they are, several files may be
- * named, and what nothing reads is named once instead of being silently dropped.
+ * named, and what nothing reads is named once instead of being silently dropped. How each line is read is
+ * specified against bash in shell-assignments.test.ts.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +13,7 @@ import {
   ConfigError,
   ignoredSettingsWarning,
   KNOWN_SETTINGS,
+  unreadLinesWarning,
   loadConfig,
   readEnv,
   readSettings,
@@ -103,7 +106,11 @@ describe('settings files', () => {
   it('reads ./.env when POTHOLE_ENV_FILE is unset, and nothing when there is none', () => {
     const dir = folderWith({ '.env': dotEnv });
     assert.equal(readEnv({}, dir).POSTGRES_PASSWORD, 'pw-from-dotenv');
-    assert.deepEqual(readSettings({ PATH: '/bin' }, folderWith({})), { env: { PATH: '/bin' }, ignored: [] });
+    assert.deepEqual(readSettings({ PATH: '/bin' }, folderWith({})), {
+      env: { PATH: '/bin' },
+      ignored: [],
+      unread: [],
+    });
   });
 
   it('a named file that does not exist is an error naming it; every missing one is listed', () => {
@@ -118,6 +125,104 @@ describe('settings files', () => {
         ]);
         return true;
       },
+    );
+  });
+});
+
+describe('settings lines that bash would run', () => {
+  it('are not read, and named with their file, line and why; the lines around them are read', () => {
+    const dir = folderWith({
+      'infra/env.sh': [
+        'export S3_BUCKET=pothole-data',
+        'export POSTGRES_PASSWORD=$(cat /run/secrets/pg)',
+        'source /opt/airflow/env.sh',
+        'SSH_USER=ubuntu',
+      ].join('\n'),
+      '.env': 'load() {\n  S3_BUCKET=other\n}\nPOSTGRES_DB=road_safety\n',
+    });
+    const { env, unread } = readSettings({ POTHOLE_ENV_FILE: 'infra/env.sh,.env' }, dir);
+    assert.equal(env.S3_BUCKET, 'pothole-data');
+    assert.equal(env.SSH_USER, 'ubuntu');
+    assert.equal(env.POSTGRES_DB, 'road_safety');
+    assert.equal(env.POSTGRES_PASSWORD, undefined);
+    assert.deepEqual(unread, [
+      { file: 'infra/env.sh', line: 2, why: 'would run a command: $(…)' },
+      { file: 'infra/env.sh', line: 3, why: 'would run the command "source"' },
+      { file: '.env', line: 1, lastLine: 3, why: 'defines a function' },
+    ]);
+    assert.equal(
+      unreadLinesWarning(unread),
+      'settings lines not read (bash would run them; they are never run here): ' +
+        'infra/env.sh line 2 (would run a command: $(…)); infra/env.sh line 3 (would run the command "source"); ' +
+        '.env lines 1-3 (defines a function)',
+    );
+    assert.equal(unreadLinesWarning([]), undefined);
+  });
+
+  it('a # inside a value is part of it, as in bash: POSTGRES_PASSWORD=pa#ss is pa#ss', () => {
+    const dir = folderWith({ '.env': 'POSTGRES_PASSWORD=pa#ss # the comment starts here\n' });
+    assert.equal(readEnv({}, dir).POSTGRES_PASSWORD, 'pa#ss');
+  });
+});
+
+describe('a settings file that is not a text file', () => {
+  /** The one problem reading `named` gives. */
+  function problem(named: string, cwd = folderWith({})): string {
+    try {
+      readEnv({ POTHOLE_ENV_FILE: named }, cwd);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.equal(err.problems.length, 1, err.message);
+      return err.problems[0]!;
+    }
+    assert.fail(`${named} was read`);
+  }
+
+  it('a directory is a configuration error naming the setting and the directory', () => {
+    const dir = folderWith({ 'conf/x': '' });
+    assert.equal(
+      problem('conf', dir),
+      `POTHOLE_ENV_FILE names ${path.join(dir, 'conf')}, which is a directory`,
+    );
+  });
+
+  it('a device is an error, never read as empty settings', () => {
+    assert.equal(
+      problem('/dev/null'),
+      'POTHOLE_ENV_FILE names /dev/null, which is not a regular file (a device, a FIFO or a socket)',
+    );
+  });
+
+  it('a FIFO is an error at once, never a start that waits for a writer', (t) => {
+    const dir = folderWith({});
+    const fifo = path.join(dir, 'settings.fifo');
+    const made = spawnSync('mkfifo', [fifo]);
+    if (made.error || made.status !== 0) return t.skip('mkfifo is not available');
+    assert.match(problem(fifo), /which is not a regular file/);
+  });
+
+  it('a binary file is an error naming it, not settings read from its printable parts', () => {
+    const dir = folderWith({});
+    fs.writeFileSync(
+      path.join(dir, 'id_ed25519.gz'),
+      Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x41, 0x3d, 0x31]),
+    );
+    fs.writeFileSync(path.join(dir, 'latin1.env'), Buffer.from('S3_BUCKET=caf\xe9\n', 'latin1'));
+    assert.equal(
+      problem('id_ed25519.gz', dir),
+      `POTHOLE_ENV_FILE names ${path.join(dir, 'id_ed25519.gz')}, which is a binary file, not settings (a NUL byte at offset 3)`,
+    );
+    assert.match(
+      problem('latin1.env', dir),
+      /latin1\.env, which is a binary file, not settings \(not UTF-8 text\)/,
+    );
+  });
+
+  it('./.env read without POTHOLE_ENV_FILE is held to the same rule', () => {
+    const dir = folderWith({ '.env/x': '' });
+    assert.equal(
+      problem('', dir).replace(dir, '<dir>'),
+      'POTHOLE_ENV_FILE is unset, so <dir>/.env is read, but it is a directory',
     );
   });
 });
