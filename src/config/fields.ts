@@ -88,16 +88,61 @@ export const list = (def: string[] = []) =>
           .map((s) => s.trim())
           .filter(Boolean),
   );
+
 const TRUE_WORDS = ['true', 'yes', 'on', '1'];
 const FALSE_WORDS = ['false', 'no', 'off', '0'];
-/** A yes/no setting: true/false, yes/no, on/off or 1/0 in any case; anything else is an error, not silently off. */
-export const booleanSetting = (def: boolean) =>
-  optionalString.transform((v, ctx) => {
-    if (v === undefined) return def;
-    const word = v.toLowerCase();
-    if (TRUE_WORDS.includes(word)) return true;
-    if (FALSE_WORDS.includes(word)) return false;
+
+/** A switch's value: true/false, yes/no, on/off, 1/0 in any case; undefined for anything else. */
+export function parseBoolean(value: string): boolean | undefined {
+  const word = value.trim().toLowerCase();
+  if (TRUE_WORDS.includes(word)) return true;
+  if (FALSE_WORDS.includes(word)) return false;
+  return undefined;
+}
+
+/** Every switch reads its value here: anything but the words above is an error, never silently on or off. */
+export const optionalFlag = optionalString.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  const on = parseBoolean(v);
+  if (on === undefined) {
     ctx.addIssue({ code: 'custom', message: `must be true or false (yes/no, on/off, 1/0), got "${v}"` });
     return z.NEVER;
+  }
+  return on;
+});
+export const flag = (def: boolean) => optionalFlag.transform((v) => v ?? def);
+
+/**
+ * A memory size as Spark documents it for spark.driver.memory and spark.executor.memory: a JVM memory string, a
+ * whole number and a unit k, m, g or t (512m, 2g). The driver's goes to the JVM's -Xmx as written, so Spark's
+ * longer suffixes (2gb) and a number without a unit (bytes to the JVM, MiB to Spark) are refused.
+ */
+export const sparkMemory = (def: string) =>
+  withDefault(def).refine((v) => /^[1-9][0-9]*[kmgt]$/i.test(v), {
+    error: (issue) =>
+      `must be a Spark memory size, a whole number and a unit k, m, g or t (e.g. 512m, 2g), got "${String(issue.input)}"`,
   });
+
+/** PostgreSQL's memory units (case-sensitive, as PostgreSQL reads them), in kB. */
+const PG_UNITS_KB: Record<string, number> = { B: 1 / 1024, kB: 1, MB: 1024, GB: 1024 ** 2, TB: 1024 ** 3 };
+
+/**
+ * A memory size in PostgreSQL's own syntax: a number and a unit B, kB, MB, GB or TB (no unit: kB), within
+ * maintenance_work_mem's range, 1MB to 2147483647kB. It is written into a SET statement, so nothing else passes.
+ */
+export const postgresMemory = (def: string) =>
+  withDefault(def).refine(
+    (v) => {
+      const m = /^([0-9]+(?:\.[0-9]+)?) ?(B|kB|MB|GB|TB)?$/.exec(v);
+      if (!m) return false;
+      const kb = Number(m[1]) * PG_UNITS_KB[m[2] ?? 'kB']!;
+      return kb >= 1024 && kb <= 2147483647;
+    },
+    {
+      error: (issue) =>
+        'must be a PostgreSQL memory size from 1MB to 2TB, a number and a unit B, kB, MB, GB or TB ' +
+        `(e.g. 512MB, 1GB), got "${String(issue.input)}"`,
+    },
+  );
+
 export const prefix = (def: string) => withDefault(def).transform((v) => v.replace(/^\/+|\/+$/g, ''));

@@ -2,19 +2,22 @@
 import { z } from 'zod';
 import { isLoopbackHost } from '../dashboard/address';
 import {
-  booleanSetting,
   type Env,
+  flag,
   list,
   nonNegativeNumber,
   optionalSecret,
   optionalString,
   optionalPort,
   optionalUrl,
+  parseBoolean,
   port,
+  postgresMemory,
   positiveInt,
   prefix,
   requiredString,
   Secret,
+  sparkMemory,
   withDefault,
 } from './fields';
 import { temporalTlsFields, temporalTlsProblems } from './temporal-tls';
@@ -92,10 +95,10 @@ const sparkSchema = z.object({
   SPARK_MASTER_WEBUI_URL: optionalUrl,
   /** Host name the master advertises in spark:// URLs; defaults to the master's private IP. */
   SPARK_MASTER_HOST: optionalString,
-  SPARK_EXECUTOR_MEMORY: withDefault('4g'),
+  SPARK_EXECUTOR_MEMORY: sparkMemory('4g'),
   SPARK_EXECUTOR_CORES: positiveInt(2),
   SPARK_TOTAL_EXECUTOR_CORES: positiveInt(8),
-  SPARK_DRIVER_MEMORY: withDefault('2g'),
+  SPARK_DRIVER_MEMORY: sparkMemory('2g'),
   /**
    * --packages for spark-submit, e.g. the hadoop-aws of the cluster's Hadoop version when SPARK_HOME/jars
    * lacks it; unset (or "none") passes no --packages.
@@ -108,7 +111,7 @@ const sparkSchema = z.object({
   SPARK_STAGE_TIMEOUT_MINUTES: positiveInt(120),
   /** A running stage fails (its driver killed) once fewer than the expected workers are ALIVE for this long. */
   SPARK_WORKER_LOSS_TIMEOUT_SECONDS: positiveInt(180),
-  SPARK_HISTORY_SERVER: withDefault('true').transform((v) => v !== 'false' && v !== '0'),
+  SPARK_HISTORY_SERVER: flag(true),
   /** Each stage's entry file, --py-files, own --conf and arguments (spark-stages.ts). */
   ...sparkStageFields,
 });
@@ -172,9 +175,7 @@ const postgresSchema = z
     POSTGRES_USER: withDefault('pothole_user'),
     POSTGRES_PASSWORD: optionalSecret,
     POSTGRES_DB: withDefault('road_safety'),
-    POSTGRES_LOAD_MAINTENANCE_WORK_MEM: withDefault(DEFAULT_LOAD_MAINTENANCE_WORK_MEM).pipe(
-      z.string().regex(/^[1-9][0-9]*(kB|MB|GB)$/, 'must be a PostgreSQL memory size such as 512MB or 1GB'),
-    ),
+    POSTGRES_LOAD_MAINTENANCE_WORK_MEM: postgresMemory(DEFAULT_LOAD_MAINTENANCE_WORK_MEM),
   })
   .transform((v) => ({
     connectionString: v.DATABASE_URL ? new Secret(v.DATABASE_URL) : undefined,
@@ -234,17 +235,6 @@ const watchdogSchema = z.object({
 /** ACRC's complaints big-data API (data.go.kr dataset 15128648, 2024 edition): pothole complaints' positions. */
 export const DEFAULT_COMPLAINTS_API_URL =
   'https://apis.data.go.kr/1140100/minAnalsInfoView7/minPotholeLatLonInfo';
-
-/** A true/false switch; anything else is an error rather than silently off. */
-const flag = (def: boolean) =>
-  optionalString.transform((v, ctx) => {
-    if (v === undefined) return def;
-    const lower = v.toLowerCase();
-    if (lower === 'true' || lower === '1') return true;
-    if (lower === 'false' || lower === '0') return false;
-    ctx.addIssue({ code: 'custom', message: `must be true or false, got "${v}"` });
-    return z.NEVER;
-  });
 
 const complaintsSchema = z.object({
   /** The data.go.kr service key (the Encoding or the Decoding one). */
@@ -317,7 +307,7 @@ export const crossChecks: Partial<Record<string, (env: Env) => string[]>> = {
     return out;
   },
   complaints(env) {
-    const nightly = ['true', '1'].includes(env.COMPLAINTS_NIGHTLY?.trim().toLowerCase() ?? '');
+    const nightly = parseBoolean(env.COMPLAINTS_NIGHTLY ?? '') === true;
     return nightly && !env.COMPLAINTS_API_KEY?.trim()
       ? ['COMPLAINTS_API_KEY is required when COMPLAINTS_NIGHTLY is true']
       : [];
@@ -328,7 +318,7 @@ export const crossChecks: Partial<Record<string, (env: Env) => string[]>> = {
     if (user && !password) return ['DASHBOARD_PASSWORD is required when DASHBOARD_USER is set'];
     if (password && !user) return ['DASHBOARD_USER is required when DASHBOARD_PASSWORD is set'];
     const host = env.DASHBOARD_HOST?.trim() || '127.0.0.1';
-    const anonymous = booleanSetting(false).safeParse(env.DASHBOARD_ALLOW_ANONYMOUS_CHANGES).data === true;
+    const anonymous = parseBoolean(env.DASHBOARD_ALLOW_ANONYMOUS_CHANGES ?? '') === true;
     if (!user && !anonymous && !isLoopbackHost(host)) {
       return [
         `DASHBOARD_USER is required when DASHBOARD_HOST (${host}) is beyond loopback: without a login anyone ` +
@@ -361,7 +351,7 @@ const dashboardSchema = z.object({
     'must be an http:// or https:// URL',
   ),
   /** Status changes without a login on a dashboard bound beyond loopback (false: refuse to start so). */
-  DASHBOARD_ALLOW_ANONYMOUS_CHANGES: booleanSetting(false),
+  DASHBOARD_ALLOW_ANONYMOUS_CHANGES: flag(false),
 });
 
 export const sections = {

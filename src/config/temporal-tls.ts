@@ -5,23 +5,14 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { z } from 'zod';
-import { type Env, optionalSecret, optionalString } from './fields';
-
-const flag = optionalString.transform((v, ctx) => {
-  if (v === undefined) return undefined;
-  if (/^(true|1)$/i.test(v)) return true;
-  if (/^(false|0)$/i.test(v)) return false;
-  ctx.addIssue({ code: 'custom', message: `must be true or false, got "${v}"` });
-  return z.NEVER;
-});
+import { type Env, optionalFlag, optionalSecret, optionalString, parseBoolean } from './fields';
 
 /** PEM text given inline: a value written on one line may carry `\n` for its line breaks. */
 export const pemText = (value: string): string => value.replace(/\\n/g, '\n');
 
 export const temporalTlsFields = {
   /** TLS with the system's CAs (on by itself when any other TLS setting or the API key is set). */
-  TEMPORAL_TLS: flag,
+  TEMPORAL_TLS: optionalFlag,
   /** The server's CA certificate (PEM), when the system does not trust the server's certificate. */
   TEMPORAL_TLS_CA: optionalString,
   TEMPORAL_TLS_CA_DATA: optionalString,
@@ -85,7 +76,7 @@ export function temporalTlsProblems(env: Env): string[] {
     const matches = new crypto.X509Certificate(cert.text).checkPrivateKey(crypto.createPrivateKey(key.text));
     if (!matches) problems.push('TEMPORAL_TLS_KEY is not the private key of TEMPORAL_TLS_CERT');
   }
-  if (/^(false|0)$/i.test(env.TEMPORAL_TLS?.trim() ?? '')) {
+  if (parseBoolean(env.TEMPORAL_TLS ?? '') === false) {
     const needTls = [
       ...['TEMPORAL_TLS_CA', 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY'].flatMap((n) => [n, `${n}_DATA`]),
       'TEMPORAL_TLS_SERVER_NAME',

@@ -144,7 +144,7 @@ describe('configuration', () => {
       [
         'COMPLAINTS_API_URL must be a URL',
         'COMPLAINTS_MAX_DISTANCE_M must be a positive integer, got "-5"',
-        'COMPLAINTS_NIGHTLY must be true or false, got "yes please"',
+        'COMPLAINTS_NIGHTLY must be true or false (yes/no, on/off, 1/0), got "yes please"',
       ],
     );
   });

@@ -41,7 +41,15 @@ describe('Temporal TLS settings', () => {
   it('TEMPORAL_TLS is true or false', () => {
     assert.equal(loadConfig(['temporal'], { TEMPORAL_TLS: 'true' }).temporal.TEMPORAL_TLS, true);
     assert.equal(loadConfig(['temporal'], { TEMPORAL_TLS: 'FALSE' }).temporal.TEMPORAL_TLS, false);
-    assert.deepEqual(problems({ TEMPORAL_TLS: 'yes' }), ['TEMPORAL_TLS must be true or false, got "yes"']);
+    assert.deepEqual(problems({ TEMPORAL_TLS: 'maybe' }), [
+      'TEMPORAL_TLS must be true or false (yes/no, on/off, 1/0), got "maybe"',
+    ]);
+  });
+
+  it('TEMPORAL_TLS=no turns TLS off as false does: a TLS setting beside it is an error', () => {
+    assert.deepEqual(problems({ TEMPORAL_TLS: 'no', TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' }), [
+      'TEMPORAL_TLS is false, but TEMPORAL_TLS_SERVER_NAME needs TLS',
+    ]);
   });
 
   it('a certificate without its key, and a key without its certificate, are errors', () => {
