@@ -16,11 +16,11 @@ import {
 import { connectClient } from './cli/connect';
 import {
   cancelRun,
+  checkRange,
   follow,
   followBackfill,
   listRuns,
   parseDate,
-  parseRange,
   parseStep,
   precondition,
   showStatus,
@@ -150,6 +150,7 @@ export function buildProgram(): Command {
       const [from, to] = [parseDate(opts.from, '--from'), parseDate(opts.to, '--to')];
       if (from > to) throw new UsageError(`--from ${from} is after --to ${to}`);
       const config = temporalConfig();
+      checkRange(from, to, config.MAX_RANGE_DAYS, ['--from', '--to']);
       await showCost(await connectClient(config), config, output(!!opts.json), { from, to });
     });
 
@@ -161,10 +162,12 @@ export function buildProgram(): Command {
     .option('--wait', 'wait for the end and print each date’s outcome')
     .addOption(json)
     .action(async (from: string, to: string, opts: { wait?: boolean; json?: boolean }) => {
-      const dates = parseRange(from, to);
+      // The dates' own errors come before any setting's.
+      const [first, last] = [parseDate(from, 'FROM'), parseDate(to, 'TO')];
       const config = temporalConfig();
+      checkRange(first, last, config.MAX_RANGE_DAYS);
       const out = output(!!opts.json);
-      const handle = await startBackfill(await connectClient(config), config, out, dates[0]!, dates.at(-1)!);
+      const handle = await startBackfill(await connectClient(config), config, out, first, last);
       if (opts.wait) process.exitCode = await followBackfill(handle, out);
     });
 
@@ -233,8 +236,9 @@ export async function main(argv: string[]): Promise<number> {
     return Number(process.exitCode ?? 0);
   } catch (err) {
     if (err instanceof CommanderError) {
-      // commander has already printed its message (unknown option, missing argument, --help …)
-      return err.exitCode;
+      // commander has already printed its message. --help and --version end well; anything else (an unknown
+      // option or command, a missing argument) is a usage error, as the CLI's own are.
+      return err.exitCode === 0 ? 0 : 2;
     }
     if (err instanceof ConfigError) {
       console.error(err.message);

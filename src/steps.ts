@@ -67,13 +67,16 @@ export function isStepName(value: unknown): value is StepName {
   return typeof value === 'string' && (STEPS as readonly string[]).includes(value);
 }
 
-/** The batch-date format: a real calendar date written YYYY-MM-DD. */
+/** The batch-date format: a real calendar date written YYYY-MM-DD, in the years 1000 to 9999. */
 export function validateBatchDate(value: unknown): string | { error: string } {
   if (typeof value !== 'string')
     return { error: `batch date must be a string YYYY-MM-DD, got ${typeof value}` };
   const shown = JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   if (!m) return { error: `batch date ${shown} is not written YYYY-MM-DD` };
+  // A year before 1000 is a typo (0202 for 2026); Date would also read 0000-0099 as 1900-1999.
+  if (m[1]!.startsWith('0'))
+    return { error: `batch date ${shown} is not written YYYY-MM-DD (a year from 1000 to 9999)` };
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
   const date = new Date(Date.UTC(y, mo - 1, d));
   if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) {
@@ -94,6 +97,12 @@ export function addDays(date: string, days: number): string {
   const d = new Date(`${date}T00:00:00Z`);
   d.setUTCDate(d.getUTCDate() + days);
   return d.toISOString().slice(0, 10);
+}
+
+/** How many dates from..to holds, both included (0 when `to` is before `from`). */
+export function daysInRange(from: string, to: string): number {
+  const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000 + 1;
+  return Math.max(0, days);
 }
 
 /** Dates from..to inclusive, YYYY-MM-DD. */

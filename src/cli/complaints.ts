@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import { complaintsApiKey, loadComplaints } from '../activities/complaints';
-import { ConfigError, loadConfig, type Env } from '../config';
+import { ConfigError, loadConfig, maxRangeDays, type Env } from '../config';
 import { createPool } from '../db/pool';
 import type { LoadComplaintsResult } from '../types';
 import { table } from './render';
@@ -67,14 +67,11 @@ export function registerComplaintCommands(
     .requiredOption('--to <date>', 'last date YYYY-MM-DD')
     .addOption(new Option('--json', 'machine-readable output'))
     .action(async (opts: { from: string; to: string; json?: boolean }) => {
-      const dates = parseRange(opts.from, opts.to);
+      const range = parseRange(opts.from, opts.to, maxRangeDays(readEnv()));
       const config = complaintsLoadConfig(readEnv);
       const pool = createPool(config.postgres, { max: 2, applicationName: 'pothole-complaints' });
       try {
-        const result = await loadComplaints(
-          { pool, config: config.complaints },
-          { from: dates[0]!, to: dates.at(-1)! },
-        );
+        const result = await loadComplaints({ pool, config: config.complaints }, range);
         output(!!opts.json).print(complaintsReport(result), result);
       } finally {
         await pool.end();

@@ -16,7 +16,7 @@ import {
   ENTRY_STEPS,
   OPTIONAL_STEP_NAMES,
   STEPS,
-  dateRange,
+  daysInRange,
   isStepName,
   runSteps,
   validateBatchDate,
@@ -322,11 +322,33 @@ export async function cancelRun(client: Client, out: Out, batchDate: string): Pr
   out.print('cancelled; cleanup finished', { workflowId: desc.workflowId, cancelled: true });
 }
 
-export function parseRange(from: string, to: string): string[] {
+/**
+ * A range's first and last date, refused when it is reversed or longer than MAX_RANGE_DAYS: a typo in a year
+ * (2016 for 2026) would otherwise start a backfill of ten years. `names`: how the command calls the two ends.
+ */
+export function checkRange(
+  from: string,
+  to: string,
+  maxDays: number,
+  names: [string, string] = ['FROM', 'TO'],
+): void {
+  const [fromName, toName] = names;
+  if (from > to) throw new UsageError(`${fromName} ${from} is after ${toName} ${to}`);
+  const days = daysInRange(from, to);
+  if (days > maxDays) {
+    throw new UsageError(
+      `${fromName} ${from} to ${toName} ${to} is ${days} days, more than MAX_RANGE_DAYS (${maxDays}): ` +
+        'split the range, or raise MAX_RANGE_DAYS',
+    );
+  }
+}
+
+/** FROM and TO as dates, the range checked as checkRange does. */
+export function parseRange(from: string, to: string, maxDays: number): { from: string; to: string } {
   const a = parseDate(from, 'FROM');
   const b = parseDate(to, 'TO');
-  if (a > b) throw new UsageError(`FROM ${a} is after TO ${b}`);
-  return dateRange(a, b);
+  checkRange(a, b, maxDays);
+  return { from: a, to: b };
 }
 
 export async function startBackfill(

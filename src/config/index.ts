@@ -90,6 +90,13 @@ export function readEnv(processEnv: Env = process.env, cwd = process.cwd()): Env
   return readSettings(processEnv, cwd).env;
 }
 
+/** MAX_RANGE_DAYS alone (temporal section), for a command that needs none of the section's other settings. */
+export function maxRangeDays(env: Env): number {
+  const read = sections.temporal.shape.MAX_RANGE_DAYS.safeParse(env.MAX_RANGE_DAYS);
+  if (!read.success) throw new ConfigError(read.error.issues.map((i) => `MAX_RANGE_DAYS ${i.message}`));
+  return read.data;
+}
+
 /** Validates the requested sections and reports every problem at once. */
 export function loadConfig<const S extends readonly SectionName[]>(
   wanted: S,

@@ -42,6 +42,8 @@ const temporalSchema = z.object({
   SERVING_RETRY_WINDOW_SECONDS: positiveInt(1800),
   /** Dates per cluster session of a backfill (one cluster start and stop, then the next chunk continues as new). */
   BACKFILL_DATES_PER_SESSION: positiveInt(31),
+  /** The longest range of dates the CLI takes (backfill, cost, complaints load); 3660 days is ten years. */
+  MAX_RANGE_DAYS: positiveInt(3660),
   /** The worker's Prometheus endpoint (/metrics on this port); unset: no endpoint. */
   METRICS_PORT: optionalPort,
   /** Every interface by default: Prometheus scrapes the worker from another host. */

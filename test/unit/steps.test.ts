@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   addDays,
   dateRange,
+  daysInRange,
   runSteps,
   STEPS,
   validateBatchDate,
@@ -34,6 +35,19 @@ describe('batch dates', () => {
     });
   }
 
+  it('a year before 1000 is not written YYYY-MM-DD, never "not a real calendar date"', () => {
+    for (const bad of ['0999-01-01', '0026-02-12', '0000-01-01', '0099-12-31']) {
+      assert.deepEqual(validateBatchDate(bad), {
+        error: `batch date "${bad}" is not written YYYY-MM-DD (a year from 1000 to 9999)`,
+      });
+    }
+    assert.deepEqual(validateBatchDate('999-01-01'), {
+      error: 'batch date "999-01-01" is not written YYYY-MM-DD',
+    });
+    assert.equal(validateBatchDate('1000-01-01'), '1000-01-01');
+    assert.equal(validateBatchDate('9999-12-31'), '9999-12-31');
+  });
+
   it('rejects non-strings', () => {
     assert.deepEqual(validateBatchDate(20260212), {
       error: 'batch date must be a string YYYY-MM-DD, got number',
@@ -56,6 +70,14 @@ describe('batch dates', () => {
       '2026-02-02',
     ]);
     assert.deepEqual(dateRange('2026-02-02', '2026-02-01'), []);
+  });
+
+  it('a range counts its dates, both ends included, without listing them', () => {
+    assert.equal(daysInRange('2026-02-12', '2026-02-12'), 1);
+    assert.equal(daysInRange('2024-02-28', '2024-03-01'), 3);
+    assert.equal(daysInRange('2016-01-01', '2026-12-31'), 4018);
+    assert.equal(daysInRange('1000-01-01', '9999-12-31'), 3287182);
+    assert.equal(daysInRange('2026-02-02', '2026-02-01'), 0);
   });
 
   it('days are added across months and leap days, and subtracted', () => {

@@ -1,6 +1,7 @@
 /**
- * Bad arguments give one clear message and a non-zero exit, before anything is contacted: the CLI is pointed at
- * a Temporal address where nothing listens, so any attempt to start a run would show up as a connection error.
+ * Bad arguments give one clear message and exit 2, before anything is contacted: the CLI is pointed at a Temporal
+ * address where nothing listens, so any attempt to start a run would show up as a connection error. A failure
+ * while running (that connection error) exits 1.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -55,6 +56,31 @@ describe('pothole CLI arguments', () => {
       /FROM 2026-03-10 is after TO 2026-03-01/,
     ],
     [['complaints', 'load', '--to', '2026-03-01'], /required option '--from <date>' not specified/],
+    [['cost', '--from', '2026-03-01'], /required option '--to <date>' not specified/],
+    [['list', '--last'], /option '--last <n>' argument missing/],
+    [['schedule'], /missing required argument 'action'/],
+    [
+      ['run', '0999-01-01'],
+      /DATE: batch date "0999-01-01" is not written YYYY-MM-DD \(a year from 1000 to 9999\)/,
+    ],
+    [['backfill', '999-01-01', '2026-01-01'], /FROM: batch date "999-01-01" is not written YYYY-MM-DD/],
+    [
+      ['cost', '--from', '0026-01-01', '--to', '2026-01-01'],
+      /--from: batch date "0026-01-01" is not written YYYY-MM-DD/,
+    ],
+    [
+      // A typo in a year: ten years and more are refused before a cluster is started.
+      ['backfill', '2016-01-01', '2026-12-31'],
+      /FROM 2016-01-01 to TO 2026-12-31 is 4018 days, more than MAX_RANGE_DAYS \(3660\): split the range/,
+    ],
+    [
+      ['cost', '--from', '1000-01-01', '--to', '9999-12-31'],
+      /--from 1000-01-01 to --to 9999-12-31 is 3287182 days, more than MAX_RANGE_DAYS \(3660\)/,
+    ],
+    [
+      ['complaints', 'load', '--from', '2000-01-01', '--to', '2026-03-01'],
+      /FROM 2000-01-01 to TO 2026-03-01 is 9557 days, more than MAX_RANGE_DAYS \(3660\)/,
+    ],
     [
       // Every missing setting at once, before anything is contacted.
       ['complaints', 'load', '--from', '2026-03-01', '--to', '2026-03-02'],
@@ -62,13 +88,40 @@ describe('pothole CLI arguments', () => {
     ],
   ];
   for (const [args, message] of cases) {
-    it(`pothole ${args.join(' ')} → a clear error, exit non-zero, nothing started`, () => {
+    it(`pothole ${args.join(' ')} → a clear error, exit 2, nothing started`, () => {
       const r = pothole(...args);
-      assert.notEqual(r.code, 0);
+      assert.equal(r.code, 2, r.err);
       assert.match(r.err, message);
       assert.doesNotMatch(r.err + r.out, /cannot reach the Temporal server|started/);
     });
   }
+
+  it('MAX_RANGE_DAYS sets the longest range; a range of exactly that many days goes on to start', () => {
+    const longer = potholeWith({ MAX_RANGE_DAYS: '10' }, 'backfill', '2026-01-01', '2026-01-11');
+    assert.equal(longer.code, 2);
+    assert.match(longer.err, /is 11 days, more than MAX_RANGE_DAYS \(10\)/);
+    // Ten days pass the check: the start then fails on the Temporal server nobody runs, a runtime failure.
+    const within = potholeWith({ MAX_RANGE_DAYS: '10' }, 'backfill', '2026-01-01', '2026-01-10');
+    assert.match(within.err, /cannot reach the Temporal server at 127\.0\.0\.1:1/);
+    assert.equal(within.code, 1);
+  });
+
+  it('a failure while running exits 1: the Temporal server cannot be reached', () => {
+    const r = pothole('status', '2026-02-12');
+    assert.match(r.err, /cannot reach the Temporal server/);
+    assert.equal(r.code, 1);
+  });
+
+  it('no command at all: the usage, exit 2', () => {
+    const r = pothole();
+    assert.match(r.err, /^Usage: pothole /);
+    assert.equal(r.code, 2);
+  });
+
+  it('--help exits 0', () => {
+    assert.equal(pothole('--help').code, 0);
+    assert.equal(pothole('backfill', '--help').code, 0);
+  });
 
   it('every command has --help', () => {
     for (const cmd of [
