@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, type Env } from './fields';
+import { ConfigError, type Env, type SettingDoc } from './fields';
 import { readShellAssignments } from './shell-assignments';
 
 export interface IgnoredSettings {
@@ -37,6 +37,14 @@ export interface EnvReading {
   /** The lines not read, in file order. */
   unread: UnreadLine[];
 }
+
+/** POTHOLE_ENV_FILE in the README's settings table: read before any section, so it is in none. */
+export const POTHOLE_ENV_FILE_DOC: SettingDoc = {
+  description:
+    'the settings files to read; a later one overrides an earlier one, the environment overrides them all',
+  unit: 'comma list of file paths',
+  defaultText: '.env (when it exists)',
+};
 
 /** The files to read, as named: POTHOLE_ENV_FILE's comma list, or `.env` (optional) when it is unset. */
 function envFiles(processEnv: Env): { named: string[]; explicit: boolean } {

@@ -34,6 +34,34 @@ export class ConfigError extends Error {
 
 export type Env = Record<string, string | undefined>;
 
+/**
+ * What the README's settings table and deploy/pothole.env.example say of a setting, kept on its field with
+ * `.meta()` (scripts/docs.ts writes both files from them).
+ */
+export interface SettingDoc {
+  /** One line: what it is for. */
+  description: string;
+  /** What the value is measured or written in: seconds, a URL, a comma list of … */
+  unit: string;
+  secret?: boolean;
+  /** The default in words, when the field's own default does not say it (required, derived from others). */
+  defaultText?: string;
+  /** deploy/pothole.env.example sets it to this. */
+  example?: string;
+  /** deploy/pothole.env.example shows it commented out with this value. */
+  hint?: string;
+}
+
+declare module 'zod/v4/core' {
+  interface GlobalMeta {
+    unit?: string;
+    secret?: boolean;
+    defaultText?: string;
+    example?: string;
+    hint?: string;
+  }
+}
+
 // ---- small field helpers: empty strings count as unset -------------------------------------------------
 
 export const optionalString = z

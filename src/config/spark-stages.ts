@@ -79,20 +79,37 @@ const stageArgs = optionalString.transform((v, ctx) => {
   return problems.length ? z.NEVER : text.split(/\s+/).filter(Boolean);
 });
 
+/** What each of a stage's four settings says of itself in the README and the deploy example. */
+const docs = {
+  entry: (stage: SparkStage) => ({
+    description: `the file spark-submit runs for ${stage}, relative to its stage folder (run_stage*, download_code, deploy-code)`,
+    unit: 'file path; {stage} and {batchDate} are filled in',
+  }),
+  pyFiles: (stage: SparkStage) => ({
+    description: `${stage}'s --py-files, relative to its stage folder; none: no --py-files`,
+    unit: 'comma list of file paths',
+  }),
+  conf: (stage: SparkStage) => ({
+    description: `${stage}'s own --conf entries, after SPARK_EXTRA_CONF`,
+    unit: 'comma list of key=value',
+  }),
+  args: (stage: SparkStage) => ({
+    description: `${stage}'s application arguments; none: no arguments`,
+    unit: 'arguments split on whitespace; {stage} and {batchDate} are filled in',
+    defaultText: DEFAULT_ARGS,
+  }),
+};
+
 /** The fields of the spark section that describe the stages' jobs. */
 export const sparkStageFields = {
-  /** The file spark-submit runs, relative to the stage folder. */
-  SPARK_STAGE1_ENTRY: entryFile,
-  SPARK_STAGE2_ENTRY: entryFile,
-  /** --py-files, relative to the stage folder; "none" for no --py-files. */
-  SPARK_STAGE1_PY_FILES: pyFiles,
-  SPARK_STAGE2_PY_FILES: pyFiles,
-  /** The stage's own --conf key=value entries, after SPARK_EXTRA_CONF. */
-  SPARK_STAGE1_CONF: stageConf,
-  SPARK_STAGE2_CONF: stageConf,
-  /** The application's arguments. */
-  SPARK_STAGE1_ARGS: stageArgs,
-  SPARK_STAGE2_ARGS: stageArgs,
+  SPARK_STAGE1_ENTRY: entryFile.meta(docs.entry('stage1')),
+  SPARK_STAGE2_ENTRY: entryFile.meta(docs.entry('stage2')),
+  SPARK_STAGE1_PY_FILES: pyFiles.meta(docs.pyFiles('stage1')),
+  SPARK_STAGE2_PY_FILES: pyFiles.meta(docs.pyFiles('stage2')),
+  SPARK_STAGE1_CONF: stageConf.meta(docs.conf('stage1')),
+  SPARK_STAGE2_CONF: stageConf.meta(docs.conf('stage2')),
+  SPARK_STAGE1_ARGS: stageArgs.meta(docs.args('stage1')),
+  SPARK_STAGE2_ARGS: stageArgs.meta(docs.args('stage2')),
 };
 
 export type SparkStageSettings = {

@@ -10,21 +10,55 @@ import { type Env, optionalFlag, optionalSecret, optionalString, parseBoolean } 
 /** PEM text given inline: a value written on one line may carry `\n` for its line breaks. */
 export const pemText = (value: string): string => value.replace(/\\n/g, '\n');
 
+const PEM_TEXT = 'PEM text (one line may carry \\n for its line breaks)';
+
 export const temporalTlsFields = {
-  /** TLS with the system's CAs (on by itself when any other TLS setting or the API key is set). */
-  TEMPORAL_TLS: optionalFlag,
-  /** The server's CA certificate (PEM), when the system does not trust the server's certificate. */
-  TEMPORAL_TLS_CA: optionalString,
-  TEMPORAL_TLS_CA_DATA: optionalString,
-  /** mTLS: the client certificate and its private key (PEM). */
-  TEMPORAL_TLS_CERT: optionalString,
-  TEMPORAL_TLS_CERT_DATA: optionalString,
-  TEMPORAL_TLS_KEY: optionalString,
-  TEMPORAL_TLS_KEY_DATA: optionalSecret,
-  /** The name the server's certificate is checked against, when it differs from the address's host. */
-  TEMPORAL_TLS_SERVER_NAME: optionalString,
-  /** Sent as a bearer token (Temporal Cloud); implies TLS. */
-  TEMPORAL_API_KEY: optionalSecret,
+  TEMPORAL_TLS: optionalFlag.meta({
+    description: "TLS to the Temporal server with the system's CAs",
+    unit: 'true/false, yes/no, on/off or 1/0',
+    defaultText: 'off; on when any TEMPORAL_TLS_* setting or TEMPORAL_API_KEY is set',
+    hint: 'true',
+  }),
+  TEMPORAL_TLS_CA: optionalString.meta({
+    description: "the server's CA certificate, when the system does not trust the server's certificate",
+    unit: 'path of a PEM file',
+    defaultText: "the system's CAs",
+    hint: '/etc/pothole/temporal-ca.pem',
+  }),
+  TEMPORAL_TLS_CA_DATA: optionalString.meta({
+    description: 'the same certificate given inline, instead of TEMPORAL_TLS_CA',
+    unit: PEM_TEXT,
+  }),
+  TEMPORAL_TLS_CERT: optionalString.meta({
+    description: 'mTLS: the client certificate (with TEMPORAL_TLS_KEY)',
+    unit: 'path of a PEM file',
+    hint: '/etc/pothole/worker.pem',
+  }),
+  TEMPORAL_TLS_CERT_DATA: optionalString.meta({
+    description: 'mTLS: the client certificate given inline, instead of TEMPORAL_TLS_CERT',
+    unit: PEM_TEXT,
+  }),
+  TEMPORAL_TLS_KEY: optionalString.meta({
+    description: "mTLS: the client certificate's private key",
+    unit: 'path of a PEM file',
+    hint: '/etc/pothole/worker.key',
+  }),
+  TEMPORAL_TLS_KEY_DATA: optionalSecret.meta({
+    description: 'mTLS: the private key given inline, instead of TEMPORAL_TLS_KEY',
+    unit: PEM_TEXT,
+    secret: true,
+  }),
+  TEMPORAL_TLS_SERVER_NAME: optionalString.meta({
+    description:
+      "the name the server's certificate is checked against, when it differs from the address's host",
+    unit: 'host name',
+    defaultText: "the address's host",
+  }),
+  TEMPORAL_API_KEY: optionalSecret.meta({
+    description: 'an API key (Temporal Cloud), sent as a bearer token; implies TLS',
+    unit: 'text',
+    secret: true,
+  }),
 };
 
 type Pem = 'certificate' | 'private key';
