@@ -74,12 +74,13 @@ function cell(text: string): string {
   return text
     .split(/(\s+)/)
     .map((word) => {
-      const m = /^([(]?)(.*?)([),;:.]*)$/.exec(word)!;
+      const m = /^([(]?)(.*?)((?:'s)?[),;:.]*)$/.exec(word)!;
       const [, open, core, close] = m;
       const codeLike = /[_*<>{}\\]/.test(core!) || /^--\w/.test(core!);
       return codeLike ? `${open}\`${core}\`${close}` : word;
     })
     .join('')
+    .replace(/` `/g, ' ') // neighbouring code words read as one: `--env {stage}`
     .replaceAll('|', '\\|');
 }
 
