@@ -52,6 +52,8 @@ interface Word {
   plain: boolean[];
   problems: string[];
   line: number;
+  /** No word at all: only line continuations (a quoted '' is a word). */
+  none?: boolean;
 }
 
 type Token = { kind: 'word'; word: Word } | { kind: 'op'; op: string };
@@ -97,8 +99,11 @@ function readWord(s: Scanner): Word {
     word.text += chars;
     for (let k = 0; k < chars.length; k++) word.plain.push(plain);
   };
+  const start = s.i;
+  let continuations = 0;
   while (!s.atEnd() && !WORD_END.has(s.peek()!)) {
     const c = s.next();
+    if (c === '\\' && s.peek() === '\n') continuations++;
     if (c === '\\') {
       if (s.atEnd()) add('\\', false);
       else if (s.peek() === '\n')
@@ -128,6 +133,7 @@ function readWord(s: Scanner): Word {
       add(c, true);
     }
   }
+  if (s.i - start === 2 * continuations) word.none = true;
   return word;
 }
 
@@ -264,7 +270,8 @@ function readCommand(s: Scanner): Command {
       }
       continue;
     }
-    command.tokens.push({ kind: 'word', word: readWord(s) });
+    const word = readWord(s);
+    if (!word.none) command.tokens.push({ kind: 'word', word });
   }
   command.lastLine = s.line;
   return command;

@@ -64,7 +64,20 @@ const read: Case[] = [
   { text: 'A="line one\nline two"\n' },
   { text: "A='line one\n# not a comment\nline two'\n" },
   { text: 'A=abc\\\ndef\n' },
+  { text: 'A=1 \\\nB=2\n', name: 'B' },
+  { text: 'A=kept \\\n\n' },
+  { text: 'export \\\n  A=continued\n' },
   { text: 'A=üñí-한글\n' },
+  { text: 'A=no\u00a0break\n' },
+  { text: 'A=1\tB=2\n', name: 'B' },
+  { text: 'export A="x" B=\'y\'\n', name: 'B' },
+  { text: 'A=x\\ \n' },
+  { text: 'A=a\\tb"c\\td"\n' },
+  { text: 'A=\\"quoted\\"\n' },
+  { text: 'A==x\n' },
+  { text: '_lower_1=x\n', name: '_lower_1' },
+  { text: 'A=x #\n' },
+  { text: 'A=end\\' },
   { text: 'A=no-newline-at-end' },
   { text: '#!/bin/bash\n# a comment\n\nA=after-comments\n' },
   { text: 'A=set\nexport A\n' },
@@ -140,7 +153,11 @@ function ourReading(text: string, name: string): { value?: string; why?: string 
   return { value, why: unread.map((u) => `line ${u.line}: ${u.why}`).join('; ') || undefined };
 }
 
-const shown = (text: string) => JSON.stringify(text).slice(1, -1);
+/** The text on one line, with its invisible characters (\n, \r, no-break space, byte-order mark) spelled out. */
+const shown = (text: string) =>
+  JSON.stringify(text)
+    .slice(1, -1)
+    .replace(/[\u00a0\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 describe('settings files against bash', () => {
   for (const c of read) {
