@@ -117,6 +117,20 @@ describe('configuration check', () => {
     });
   });
 
+  it('names the settings lines not read, whether the sections validate or not: one may be what is missing', () => {
+    const unread = [{ file: '/etc/pothole/.env', line: 3, why: 'would run a command: $(…)' }];
+    const named =
+      'settings lines not read (bash would run them; they are never run here): ' +
+      '/etc/pothole/.env line 3 (would run a command: $(…))';
+    const complete = { ...env, S3_BUCKET: 'b', CLUSTER_NAME: 'c', EXPECTED_WORKER_COUNT: '' };
+    const fine = checkConfiguration(new DoctorContext(complete, options), '/etc/pothole/.env', [], unread);
+    assert.equal(fine.status, 'ok');
+    assert.ok(fine.detail.endsWith(`; ${named}`), fine.detail);
+    const broken = checkConfiguration(new DoctorContext(env, options), '/etc/pothole/.env', [], unread);
+    assert.equal(broken.status, 'problem');
+    assert.ok(broken.detail.endsWith(`; ${named}`), broken.detail);
+  });
+
   it('settings that cannot be read at all make every section invalid', () => {
     const ctx = new DoctorContext(undefined, options, [
       'POTHOLE_ENV_FILE points at /x, which does not exist',
