@@ -313,7 +313,7 @@ function assignmentProblems(w: Word, eq: number, append: boolean, declaration: b
 }
 
 /** The word with every quoted or escaped character blanked out. */
-const plainOnly = (w: Word) => [...w.text].map((ch, k) => (w.plain[k] ? ch : '_')).join('');
+const plainOnly = (w: Word) => w.text.replace(/[^]/g, (ch, k: number) => (w.plain[k] ? ch : '_'));
 
 function commandName(w: Word): string {
   if (w.text.startsWith('\uFEFF'))
