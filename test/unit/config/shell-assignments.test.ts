@@ -5,7 +5,7 @@
  * assign is reported (line and why) and gives nothing, and is never run by the reader.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -121,30 +121,28 @@ const unread: Case[] = [
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pothole-bash-oracle-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** What bash sets NAME to after sourcing the text, or undefined when it leaves NAME unset. */
-function bashReading(text: string, name: string): string | undefined {
+/**
+ * What bash sets NAME to after sourcing the text, or undefined when it leaves NAME unset. Run without blocking:
+ * the test runner's report must flow out while bash runs.
+ */
+async function bashReading(text: string, name: string): Promise<string | undefined> {
   const caseDir = fs.mkdtempSync(path.join(dir, 'case-'));
   const file = path.join(caseDir, 'settings.env');
   const out = path.join(dir, `${path.basename(caseDir)}.out`);
   fs.writeFileSync(file, text);
-  const r = spawnSync(
-    '/usr/bin/env',
-    [
-      '-i',
-      'PATH=/usr/bin:/bin',
-      '/bin/bash',
-      '-c',
-      'set -a; . "$1"; printenv "$2" >"$3"',
-      '_',
-      file,
-      name,
-      out,
-    ],
+  const status = await new Promise<number | null>((resolve, reject) => {
+    const args = ['-i', 'PATH=/usr/bin:/bin', '/bin/bash', '-c', 'set -a; . "$1"; printenv "$2" >"$3"'];
     // stdin from /dev/null: with a socket there (as Node gives), bash would take itself for an ssh session and read ~/.bashrc.
-    { cwd: caseDir, encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  assert.ok(r.status === 0 || r.status === 1, `bash failed: ${r.stderr}`);
-  return r.status === 0 ? fs.readFileSync(out, 'utf8').replace(/\n$/, '') : undefined;
+    const child = spawn('/usr/bin/env', [...args, '_', file, name, out], {
+      cwd: caseDir,
+      timeout: 10_000,
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  assert.ok(status === 0 || status === 1, `bash exited ${status}`);
+  return status === 0 ? fs.readFileSync(out, 'utf8').replace(/\n$/, '') : undefined;
 }
 
 function ourReading(text: string, name: string): { value?: string; why?: string } {
@@ -161,9 +159,9 @@ const shown = (text: string) =>
 
 describe('settings files against bash', () => {
   for (const c of read) {
-    it(`${shown(c.text)} → as bash reads it`, (t) => {
+    it(`${shown(c.text)} → as bash reads it`, async (t) => {
       const name = c.name ?? 'A';
-      const bash = bashReading(c.text, name);
+      const bash = await bashReading(c.text, name);
       const ours = ourReading(c.text, name);
       t.diagnostic(`${shown(c.text)} | ${JSON.stringify(bash)} | ${JSON.stringify(ours.value)}`);
       assert.equal(ours.why, undefined, 'the line is read');
@@ -173,9 +171,9 @@ describe('settings files against bash', () => {
   }
 
   for (const c of unread) {
-    it(`${shown(c.text)} → not read, with the line and why`, (t) => {
+    it(`${shown(c.text)} → not read, with the line and why`, async (t) => {
       const name = c.name ?? 'A';
-      const bash = bashReading(c.text, name);
+      const bash = await bashReading(c.text, name);
       const ours = ourReading(c.text, name);
       t.diagnostic(`${shown(c.text)} | ${JSON.stringify(bash)} | not read (${ours.why})`);
       assert.equal(ours.value, undefined, 'nothing is taken from a line that is not read');
@@ -221,7 +219,7 @@ describe('settings file reader', () => {
     for (const u of unread) assert.doesNotMatch(u.why, /hunter2/);
   });
 
-  it('stops where bash stops: after a syntax error nothing more is read', () => {
+  it('stops where bash stops: after a syntax error nothing more is read', async () => {
     const { assignments, unread } = readShellAssignments('A=1\nfi\nB=2\n');
     assert.deepEqual(
       assignments.map((a) => a.name),
@@ -233,7 +231,7 @@ describe('settings file reader', () => {
         why: 'a syntax error for bash, which stops reading the file here: the rest of the file is not read',
       },
     ]);
-    assert.equal(bashReading('A=1\nfi\nB=2\n', 'B'), undefined);
+    assert.equal(await bashReading('A=1\nfi\nB=2\n', 'B'), undefined);
   });
 
   it('reads past a block to the assignments after it', () => {
