@@ -4,7 +4,7 @@
  * while running (that connection error) exits 1.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,13 +17,24 @@ const noSettings = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pothole-args
 fs.writeFileSync(noSettings, '');
 after(() => fs.rmSync(path.dirname(noSettings), { recursive: true, force: true }));
 
+/**
+ * The CLI's exit code and output. Run without blocking: the test runner's report must flow out while the CLI runs
+ * (a report held back by a blocked process is lost at the runner's forced exit).
+ */
 function potholeWith(env: Record<string, string>, ...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: '127.0.0.1:1', POTHOLE_ENV_FILE: noSettings, ...env },
-    timeout: 60_000,
+  return new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { PATH: process.env.PATH, TEMPORAL_ADDRESS: '127.0.0.1:1', POTHOLE_ENV_FILE: noSettings, ...env },
+      timeout: 60_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out, err }));
   });
-  return { code: r.status, out: r.stdout, err: r.stderr };
 }
 const pothole = (...args: string[]) => potholeWith({}, ...args);
 
@@ -88,42 +99,42 @@ describe('pothole CLI arguments', () => {
     ],
   ];
   for (const [args, message] of cases) {
-    it(`pothole ${args.join(' ')} → a clear error, exit 2, nothing started`, () => {
-      const r = pothole(...args);
+    it(`pothole ${args.join(' ')} → a clear error, exit 2, nothing started`, async () => {
+      const r = await pothole(...args);
       assert.equal(r.code, 2, r.err);
       assert.match(r.err, message);
       assert.doesNotMatch(r.err + r.out, /cannot reach the Temporal server|started/);
     });
   }
 
-  it('MAX_RANGE_DAYS sets the longest range; a range of exactly that many days goes on to start', () => {
-    const longer = potholeWith({ MAX_RANGE_DAYS: '10' }, 'backfill', '2026-01-01', '2026-01-11');
+  it('MAX_RANGE_DAYS sets the longest range; a range of exactly that many days goes on to start', async () => {
+    const longer = await potholeWith({ MAX_RANGE_DAYS: '10' }, 'backfill', '2026-01-01', '2026-01-11');
     assert.equal(longer.code, 2);
     assert.match(longer.err, /is 11 days, more than MAX_RANGE_DAYS \(10\)/);
     // Ten days pass the check: the start then fails on the Temporal server nobody runs, a runtime failure.
-    const within = potholeWith({ MAX_RANGE_DAYS: '10' }, 'backfill', '2026-01-01', '2026-01-10');
+    const within = await potholeWith({ MAX_RANGE_DAYS: '10' }, 'backfill', '2026-01-01', '2026-01-10');
     assert.match(within.err, /cannot reach the Temporal server at 127\.0\.0\.1:1/);
     assert.equal(within.code, 1);
   });
 
-  it('a failure while running exits 1: the Temporal server cannot be reached', () => {
-    const r = pothole('status', '2026-02-12');
+  it('a failure while running exits 1: the Temporal server cannot be reached', async () => {
+    const r = await pothole('status', '2026-02-12');
     assert.match(r.err, /cannot reach the Temporal server/);
     assert.equal(r.code, 1);
   });
 
-  it('no command at all: the usage, exit 2', () => {
-    const r = pothole();
+  it('no command at all: the usage, exit 2', async () => {
+    const r = await pothole();
     assert.match(r.err, /^Usage: pothole /);
     assert.equal(r.code, 2);
   });
 
-  it('--help exits 0', () => {
-    assert.equal(pothole('--help').code, 0);
-    assert.equal(pothole('backfill', '--help').code, 0);
+  it('--help exits 0', async () => {
+    assert.equal((await pothole('--help')).code, 0);
+    assert.equal((await pothole('backfill', '--help')).code, 0);
   });
 
-  it('every command has --help', () => {
+  it('every command has --help', async () => {
     for (const cmd of [
       'run',
       'status',
@@ -137,7 +148,7 @@ describe('pothole CLI arguments', () => {
       'doctor',
       'complaints',
     ]) {
-      const r = pothole(cmd, '--help');
+      const r = await pothole(cmd, '--help');
       assert.equal(r.code, 0, `${cmd} --help: ${r.err}`);
       assert.match(r.out, new RegExp(`Usage: pothole ${cmd}`));
     }
@@ -172,16 +183,16 @@ describe('pothole deploy-code', () => {
     fs.writeFileSync(path.join(jobs, file), '#');
   }
 
-  it('names the entry or --py-file a stage lacks and its setting, before any S3 setting is needed', () => {
-    const r = potholeWith(teamLayout, 'deploy-code', jobs);
+  it('names the entry or --py-file a stage lacks and its setting, before any S3 setting is needed', async () => {
+    const r = await potholeWith(teamLayout, 'deploy-code', jobs);
     assert.equal(r.code, 2);
     assert.match(r.err, /no connection_stage2\.py for stage2 \(SPARK_STAGE2_PY_FILES\)/);
     assert.doesNotMatch(r.err, /main\.py|common\.py|S3_BUCKET/);
   });
 
-  it('accepts a layout whose files the settings name (then asks for the bucket)', () => {
+  it('accepts a layout whose files the settings name (then asks for the bucket)', async () => {
     fs.writeFileSync(path.join(jobs, 'stage2/connection_stage2.py'), '#');
-    const r = potholeWith(teamLayout, 'deploy-code', jobs);
+    const r = await potholeWith(teamLayout, 'deploy-code', jobs);
     assert.notEqual(r.code, 0);
     assert.match(r.err, /S3_BUCKET is required/);
     assert.doesNotMatch(r.err, /cannot be deployed/);
