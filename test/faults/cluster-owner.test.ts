@@ -101,7 +101,7 @@ const holderNow = async () =>
 
 before(async () => {
   // Stage1 long enough to inject a fault while it runs; A's Stage2 long enough to reset A while it runs.
-  const held = await deployHeldStages({ stage1: 20, stage2: { seconds: 30, dates: [A] } });
+  const held = await deployHeldStages({ stage1: 15, stage2: { seconds: 20, dates: [A] } });
   await slack.start();
   await world.setUp({
     dates: [A, B],
