@@ -185,7 +185,7 @@ describe('one owner for the cluster, whatever part is lost', () => {
     const rounds = await watchdogRounds(lostAt);
     await keepHistory(roundHandles.at(-1)!, 'watchdog-in-use-by-own-account');
     console.log(
-      `watchdog rounds while A held the cluster after the lock was lost: ${rounds.length}`,
+      `watchdog rounds since the lock was lost (latest first): ${rounds.length}`,
       rounds.map((r) => r.reason),
     );
     assert.ok(rounds.length >= 2, `at least two rounds ran: ${rounds.length}`);
