@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import net from 'node:net';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -15,6 +14,7 @@ import { lockStateQuery, lockWorkflowIdFor, type LockState } from '../../src/loc
 import { fakeActivities, Recorder } from '../support/fake-activities';
 import type { Holding } from '../support/lock-workflows';
 import { keepHistory } from '../support/histories';
+import { startTcpProxy } from '../support/tcp-proxy';
 import { startTimeSkipping } from '../support/time-skipping';
 
 let env: TestWorkflowEnvironment;
@@ -113,32 +113,6 @@ async function lockRuns(workflowId: string, firstRunId: string) {
     runId = next ?? undefined;
   }
   return runs;
-}
-
-/** A TCP proxy to the test server: the activities' only way to Temporal, cut and restored by the test. */
-async function temporalProxy() {
-  const [host, port] = env.address.split(':');
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((c) => {
-    const up = net.connect(Number(port), host);
-    for (const s of [c, up]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-    c.pipe(up).pipe(c);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-  return {
-    address,
-    cut: () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        for (const s of sockets) s.destroy();
-      }),
-    restore: () => new Promise<void>((r) => server.listen(Number(address.split(':')[1]), '127.0.0.1', r)),
-  };
 }
 
 describe('the cluster lock under faults', () => {
@@ -242,7 +216,9 @@ describe('the cluster lock under faults', () => {
     "Temporal unreachable from the lock's liveness checks for ten minutes: the lock keeps holder and queue, then grants the waiter",
     { timeout: 300_000 },
     async () => {
-      const proxy = await temporalProxy();
+      // The activities' only way to Temporal, cut and restored by the test.
+      const [host, port] = env.address.split(':');
+      const proxy = await startTcpProxy(host!, Number(port));
       // No client-side retries: each check fails at once, as every attempt would after its retries.
       const connection = await Connection.connect({ address: proxy.address, interceptors: [] });
       const w = await lockWorld('unreachable', new Client({ connection }));

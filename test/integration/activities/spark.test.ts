@@ -11,7 +11,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -22,6 +21,7 @@ import { createClusterActivities } from '../../../src/activities/cluster';
 import { createS3CheckActivities, listAll } from '../../../src/activities/s3-checks';
 import { createSshExecutor } from '../../../src/activities/remote';
 import { createSparkActivities, type SparkTiming } from '../../../src/activities/spark';
+import { startTcpProxy } from '../../support/tcp-proxy';
 import {
   ActivityHarness,
   FAST_TIMING,
@@ -468,29 +468,15 @@ test('the master status page silent for longer than SPARK_WORKER_LOSS_TIMEOUT_SE
   control(date, { sleep: 25, spark: false });
   // The status page through a proxy of the test's own, closed while the driver runs (a blocked port).
   const master = new URL(baseEnv.SPARK_MASTER_WEBUI_URL!);
-  const sockets = new Set<net.Socket>();
-  const proxy = net.createServer((client) => {
-    const upstream = net.connect(Number(master.port), master.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const port = (proxy.address() as net.AddressInfo).port;
+  const proxy = await startTcpProxy(master.hostname, Number(master.port));
   const acts2 = build(
-    { SPARK_MASTER_WEBUI_URL: `http://127.0.0.1:${port}`, SPARK_WORKER_LOSS_TIMEOUT_SECONDS: '3' },
+    { SPARK_MASTER_WEBUI_URL: `http://${proxy.address}`, SPARK_WORKER_LOSS_TIMEOUT_SECONDS: '3' },
     { ...TIMING, workerWatchPollMs: 500 },
   );
   const running = new ActivityHarness().run(acts2.run_stage1, stepInput(date));
   await waitUntil('the driver started', () => launches(date) === 1);
   const blockedAt = Date.now();
-  await new Promise<void>((r) => {
-    proxy.close(() => r());
-    for (const s of sockets) s.destroy();
-  });
+  await proxy.cut();
   const result = await running;
   console.log(
     `stage completed ${((Date.now() - blockedAt) / 1000).toFixed(1)} s after the status page was blocked ` +
