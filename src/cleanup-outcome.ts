@@ -4,6 +4,10 @@
  */
 import type { CleanupOutcome } from './types';
 
+/** An instance that may have been the cluster's and is gone, as every message names it: "i-0abc (terminated)". */
+export const lostInstanceLabels = (lost: { id: string; state: string }[]): string[] =>
+  lost.map((l) => `${l.id} (${l.state})`);
+
 export function describeCleanup(c: CleanupOutcome | undefined): string {
   if (!c) return 'unknown (run recorded before cleanup outcomes were kept)';
   const ids = (list: string[]) => (list.length ? list.join(', ') : 'the cluster instances');

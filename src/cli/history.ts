@@ -3,6 +3,7 @@
  * worker is there to answer the progress query (or for a run that is stuck without one).
  */
 import type { temporal } from '@temporalio/proto';
+import { lostInstanceLabels } from '../cleanup-outcome';
 import { isOptionalStepName, isStepName, runSteps, type OptionalStepName } from '../steps';
 import type { CleanupOutcome, StepProgress } from '../types';
 
@@ -94,7 +95,7 @@ export function cleanupFromHistory(events: HistoryEvent[]): CleanupOutcome {
       const r = jsonPayload(done.result?.payloads?.[0]) as
         { stopped?: string[]; lost?: { id: string; state: string }[] } | undefined;
       Object.assign(outcome, { status: 'stopped', stoppedInstances: r?.stopped ?? [] });
-      if (r?.lost?.length) outcome.lostInstances = r.lost.map((l) => `${l.id} (${l.state})`);
+      if (r?.lost?.length) outcome.lostInstances = lostInstanceLabels(r.lost);
     } else if (failed && step === 'stop_cluster') {
       outcome.lastError = failed.failure?.message?.split('\n')[0] ?? undefined;
       if (failed.failure?.applicationFailureInfo?.nonRetryable) outcome.status = 'left-to-watchdog';

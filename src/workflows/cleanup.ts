@@ -7,6 +7,7 @@
  */
 import { ActivityFailure, ApplicationFailure, patched, sleep } from '@temporalio/workflow';
 import type { PipelineSettings } from '../activities/temporal';
+import { lostInstanceLabels } from '../cleanup-outcome';
 import type { CleanupOutcome, NotifyInput, StepInput } from '../types';
 import { acts } from './activities';
 import { cleanupFailed } from './metrics';
@@ -58,10 +59,10 @@ export async function stopSparkAndCluster(
         (r) =>
           `${r.stopped.length} instance(s) stopped` +
           (outcome.attempts > 1 ? ` after ${outcome.attempts} attempts` : '') +
-          (r.lost?.length ? `; lost: ${r.lost.map((l) => `${l.id} (${l.state})`).join(', ')}` : ''),
+          (r.lost?.length ? `; lost: ${lostInstanceLabels(r.lost).join(', ')}` : ''),
       );
       Object.assign(outcome, { status: 'stopped', stoppedInstances: stopped.stopped });
-      if (stopped.lost?.length) outcome.lostInstances = stopped.lost.map((l) => `${l.id} (${l.state})`);
+      if (stopped.lost?.length) outcome.lostInstances = lostInstanceLabels(stopped.lost);
       progress.state.clusterUp = false;
       return outcome;
     } catch (err) {

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
+import { lostInstanceLabels } from '../../cleanup-outcome';
 import { cancellationSignal, errorMessage, withHeartbeat } from '../activity-support';
 import type { StepInput } from '../../types';
 import {
@@ -21,8 +22,7 @@ import {
 } from './instances';
 
 /** "i-1 (terminated), i-2 (not found)" */
-export const describeLost = (lost: LostInstance[]): string =>
-  lost.map((l) => `${l.id} (${l.state})`).join(', ');
+export const describeLost = (lost: LostInstance[]): string => lostInstanceLabels(lost).join(', ');
 
 export interface StopClusterInput extends StepInput {
   /** The instances start_cluster reported in this run: stopped even if they no longer carry the cluster's tags. */
