@@ -28,6 +28,8 @@ const DATABASE = 'pothole_bench_views';
 const TARGET_SECONDS = 30;
 /** The newest day; the data set ends here. */
 const LATEST = '2026-06-30';
+/** The serving history's settings at their defaults (SERVING_KEEP_DAYS, REPAIR_CHECK_*). */
+const DEFAULT_HISTORY = loadConfig(['postgres'], { POSTGRES_PASSWORD: 'unused' }).postgres.history;
 /** Each day's rows come from a universe this much larger, so days differ in which segments they hold. */
 const UNIVERSE_FACTOR = 1.25;
 
@@ -198,7 +200,7 @@ async function viewsOfTheDayBefore(pool: pg.Pool): Promise<void> {
   const matviews = await materializedViews(pool);
   for (const v of matviews) await pool.query(`REFRESH MATERIALIZED VIEW ${v}`);
   if (matviews.length === 0)
-    await runActivity(createViewActivities({ pool }).refresh_views, stepInput(LATEST));
+    await runActivity(createViewActivities({ pool, history: DEFAULT_HISTORY }).refresh_views, stepInput(LATEST));
   await pool.query('VACUUM ANALYZE');
 }
 
@@ -209,7 +211,7 @@ async function viewsOfTheDayBefore(pool: pg.Pool): Promise<void> {
 async function refresh(pool: pg.Pool): Promise<{ name: string; seconds: number }[]> {
   const matviews = await materializedViews(pool);
   if (matviews.length === 0) {
-    return (await runActivity(createViewActivities({ pool }).refresh_views, stepInput(LATEST))).views;
+    return (await runActivity(createViewActivities({ pool, history: DEFAULT_HISTORY }).refresh_views, stepInput(LATEST))).views;
   }
   const views: { name: string; seconds: number }[] = [];
   for (const name of matviews) {

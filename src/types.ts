@@ -74,6 +74,11 @@ export interface LoadResult {
 
 export interface RefreshViewsResult {
   views: { name: string; seconds: number }[];
+  /** The loaded day's month in the monthly roll-up (absent in runs recorded before it). */
+  rollup?: { month: string; action: string; days: number; segments: number };
+  repairChecks?: { opened: number; ended: number; changed: number; verdicts: Record<string, number> };
+  /** Days older than SERVING_KEEP_DAYS dropped after their month was rolled up. */
+  retired?: { days: string[]; leftForNextTime: string[]; error?: string };
 }
 
 /** load_complaints: the citizens' complaints received from..to (inclusive), matched to road segments. */

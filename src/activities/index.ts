@@ -115,7 +115,7 @@ export function createServingSideActivities(
     {
       ...createLoadActivities({ s3, pool, config }),
       ...createComplaintActivities({ pool, config }),
-      ...createViewActivities({ pool }),
+      ...createViewActivities({ pool, history: config.postgres.history }),
       ...createReportActivities({
         pool,
         config,

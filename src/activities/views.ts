@@ -1,11 +1,17 @@
 /**
- * refresh_views: publishes the dashboards' views for the latest loaded day (src/db/dashboard-views.ts).
- * Dashboards keep reading the previous content while the new one is built, and are never waited for.
+ * refresh_views: rolls the loaded day into its month, brings the repair checks up to date, publishes the
+ * dashboards' views for the latest loaded day (src/db/dashboard-views.ts), then retires days older than
+ * SERVING_KEEP_DAYS. Dashboards keep reading the previous content while the new one is built, and are never
+ * waited for. Retiring is housekeeping: when it fails the views stay published and the next night tries again.
  */
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
+import type { PostgresConfig } from '../config';
 import { publishDashboardViews } from '../db/dashboard-views';
+import { rollUpDay } from '../db/monthly-rollup';
+import { updateRepairChecks } from '../db/repair-checks';
+import { retireOldDays } from '../db/retire';
 import type { RefreshViewsResult, StepInput } from '../types';
 
 /** The relations the dashboard reads (migration 006): the heatmap and the priority are built, the week is a window. */
@@ -15,8 +21,8 @@ export const DASHBOARD_VIEWS = [
   'mvw_dashboard_repair_priority',
 ] as const;
 
-export function createViewActivities(deps: { pool: pg.Pool }) {
-  const { pool } = deps;
+export function createViewActivities(deps: { pool: pg.Pool; history: PostgresConfig['history'] }) {
+  const { pool, history } = deps;
 
   async function refresh_views(input: StepInput): Promise<RefreshViewsResult> {
     const ctx = Context.current();
@@ -37,6 +43,19 @@ export function createViewActivities(deps: { pool: pg.Pool }) {
     signal.addEventListener('abort', onAbort);
     const ticker = setInterval(() => ctx.heartbeat({ step: 'publish' }), 5_000);
     try {
+      const maintenance = await pool.connect();
+      let rollup, repairChecks;
+      try {
+        backends.push((maintenance as unknown as { processID: number }).processID);
+        rollup = await rollUpDay(maintenance, input.batchDate);
+        repairChecks = await updateRepairChecks(maintenance, {
+          days: history.repairCheckDays,
+          minTraffic: history.repairCheckMinTraffic,
+          minDropPercent: history.repairEffectMinDropPercent,
+        });
+      } finally {
+        maintenance.release();
+      }
       const published = await publishDashboardViews(pool, {
         signal,
         onBackend: (pid) => {
@@ -55,14 +74,38 @@ export function createViewActivities(deps: { pool: pg.Pool }) {
         views,
         switchSeconds: published.switchSeconds,
         dropped: published.dropped,
+        rollup,
+        repairChecks,
       });
-      return { views };
+      const retired = await retire(input.batchDate, signal);
+      return { views, rollup, repairChecks, retired };
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       throw err;
     } finally {
       clearInterval(ticker);
       signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Never fails the step: the views are published, and the next night retires what is left. */
+  async function retire(batchDate: string, signal: AbortSignal): Promise<RefreshViewsResult['retired']> {
+    try {
+      const result = await retireOldDays(pool, history.keepDays, { signal });
+      if (result.candidates.length > 0)
+        log.info('old days retired', {
+          batchDate,
+          keepDays: history.keepDays,
+          retireThrough: result.retireThrough,
+          retired: result.retired,
+          leftForNextTime: result.leftForNextTime,
+        });
+      return { days: result.retired, leftForNextTime: result.leftForNextTime };
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      const message = err instanceof Error ? err.message : String(err);
+      log.warn('retiring old days failed; the next refresh tries again', { batchDate, error: message });
+      return { days: [], leftForNextTime: [], error: message };
     }
   }
 

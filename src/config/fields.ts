@@ -105,6 +105,20 @@ export const nonNegativeNumber = (def: number) =>
     }
     return n;
   });
+/** A share in per cent, e.g. 70 or 70% (more than 0, at most 100). */
+export const percent = (def: number) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return def;
+    const n = Number(v.replace(/\s*%$/, ''));
+    if (!/\d/.test(v) || !Number.isFinite(n) || n <= 0 || n > 100) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a percentage above 0 and at most 100 (e.g. 70 or 70%), got "${v}"`,
+      });
+      return z.NEVER;
+    }
+    return n;
+  });
 export const optionalUrl = optionalString.refine((v) => v === undefined || URL.canParse(v), 'must be a URL');
 export const optionalSecret = optionalString.transform((v) => (v === undefined ? undefined : new Secret(v)));
 export const list = (def: string[] = []) =>

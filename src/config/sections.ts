@@ -12,6 +12,7 @@ import {
   optionalUrl,
   parseBoolean,
   port,
+  percent,
   postgresMemory,
   positiveInt,
   prefix,
@@ -395,6 +396,27 @@ const postgresSchema = z
         'load_to_rdb: maintenance_work_mem of its index builds; see the load benchmark before raising it',
       unit: 'PostgreSQL memory size: a number and B, kB, MB, GB or TB',
     }),
+    REPAIR_CHECK_DAYS: positiveInt(14).meta({
+      description:
+        'refresh_views: a repair (보수완료) is judged on this many days after it against as many days before it',
+      unit: 'days',
+    }),
+    REPAIR_CHECK_MIN_TRAFFIC: positiveInt(200).meta({
+      description:
+        'refresh_views: passes over the segment after a repair before it is judged (until then 확인중)',
+      unit: 'vehicle passes',
+    }),
+    REPAIR_EFFECT_MIN_DROP: percent(70).meta({
+      description:
+        'refresh_views: a repair holds (효과 확인) when the impact rate fell by at least this much; otherwise 재발',
+      unit: 'per cent',
+      example: '70%',
+    }),
+    SERVING_KEEP_DAYS: positiveInt(400).meta({
+      description:
+        'refresh_views: day partitions older than this (counted back from the latest loaded day) are dropped once their month is rolled up; the Stage2 output in S3 stays the archive',
+      unit: 'days',
+    }),
   })
   .transform((v) => ({
     connectionString: v.DATABASE_URL ? new Secret(v.DATABASE_URL) : undefined,
@@ -404,6 +426,12 @@ const postgresSchema = z
     password: v.POSTGRES_PASSWORD,
     database: v.POSTGRES_DB,
     loadMaintenanceWorkMem: v.POSTGRES_LOAD_MAINTENANCE_WORK_MEM,
+    history: {
+      keepDays: v.SERVING_KEEP_DAYS,
+      repairCheckDays: v.REPAIR_CHECK_DAYS,
+      repairCheckMinTraffic: v.REPAIR_CHECK_MIN_TRAFFIC,
+      repairEffectMinDropPercent: v.REPAIR_EFFECT_MIN_DROP,
+    },
   }));
 
 const smtpSecurity = z.enum(['starttls', 'tls', 'none'], { error: 'must be one of starttls, tls, none' });

@@ -170,7 +170,7 @@ describe('load_complaints', () => {
   let first: LoadComplaintsResult;
 
   test('loads every page of every ≤15-day window, matching each complaint to the nearest segment', async () => {
-    const { refresh_views } = createViewActivities({ pool: db.pool });
+    const { refresh_views } = createViewActivities({ pool: db.pool, history: db.config.history });
     await runActivity(refresh_views, stepInput(LATEST));
     assert.deepEqual(await priority(), {
       S_A: { complaints: 0, score: 10 + 30, rank: 2 },
@@ -242,7 +242,7 @@ describe('load_complaints', () => {
   });
 
   test('the repair-priority view weighs each complaint as 50 impacts once refreshed', async () => {
-    const { refresh_views } = createViewActivities({ pool: db.pool });
+    const { refresh_views } = createViewActivities({ pool: db.pool, history: db.config.history });
     await runActivity(refresh_views, stepInput(LATEST));
     // Three complaints lift S_A above S_B, which has more sensor impacts but one complaint.
     assert.deepEqual(await priority(), {

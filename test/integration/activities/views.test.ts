@@ -50,7 +50,7 @@ async function waitUntilBlocked(pattern: string, timeoutMs = 10_000): Promise<vo
 
 before(async () => {
   db = await createThrowawayDatabase('views');
-  ({ refresh_views } = createViewActivities({ pool: db.pool }));
+  ({ refresh_views } = createViewActivities({ pool: db.pool, history: db.config.history }));
   const rows: Parameters<typeof insertSegments>[1] = [];
   for (let offset = -8; offset <= 0; offset++) {
     rows.push({ s_id: 'S1', date: day(offset), impact_count: 3, total_count: 7 });

@@ -194,7 +194,7 @@ describe('a database with the views of migration 003, migrated to the latest', (
     assert.deepEqual(await priorityRows(db.pool), priorityBefore);
 
     // And refresh_views publishes on the upgraded database.
-    const { refresh_views } = createViewActivities({ pool: db.pool });
+    const { refresh_views } = createViewActivities({ pool: db.pool, history: db.config.history });
     const refreshed = await runActivity(refresh_views, stepInput(LATEST));
     assert.deepEqual(
       refreshed.views.map((v) => v.name),

@@ -12,6 +12,7 @@ const config: PostgresConfig = {
   password: new Secret('hunter2'),
   database: 'road_safety',
   loadMaintenanceWorkMem: '256MB',
+  history: { keepDays: 400, repairCheckDays: 14, repairCheckMinTraffic: 200, repairEffectMinDropPercent: 70 },
 };
 const netError = (code: string, port: number) =>
   Object.assign(new Error(`connect ${code} 10.0.0.5:${port}`), { code, port, syscall: 'connect' });
