@@ -43,19 +43,17 @@ export function createViewActivities(deps: { pool: pg.Pool; history: PostgresCon
     signal.addEventListener('abort', onAbort);
     const ticker = setInterval(() => ctx.heartbeat({ step: 'publish' }), 5_000);
     try {
-      const maintenance = await pool.connect();
-      let rollup, repairChecks;
-      try {
-        backends.push((maintenance as unknown as { processID: number }).processID);
-        rollup = await rollUpDay(maintenance, input.batchDate);
-        repairChecks = await updateRepairChecks(maintenance, {
+      const onBackend = (pid: number) => backends.push(pid);
+      const rollup = await rollUpDay(pool, input.batchDate, onBackend);
+      const repairChecks = await updateRepairChecks(
+        pool,
+        {
           days: history.repairCheckDays,
           minTraffic: history.repairCheckMinTraffic,
           minDropPercent: history.repairEffectMinDropPercent,
-        });
-      } finally {
-        maintenance.release();
-      }
+        },
+        onBackend,
+      );
       const published = await publishDashboardViews(pool, {
         signal,
         onBackend: (pid) => {

@@ -16,17 +16,23 @@ export interface RollupResult {
   segments: number;
 }
 
-/** Arbitrary but fixed: roll-ups of the same month take turns. */
-const ROLLUP_LOCK_KEY = 7_340_519_008;
-
 export const monthOf = (day: string): string => `${day.slice(0, 7)}-01`;
 
 /** Brings the roll-up of `day`'s month up to date with that day, in a transaction of its own. */
-export async function rollUpDay(client: Queryable, day: string): Promise<RollupResult> {
+export async function rollUpDay(
+  pool: pg.Pool,
+  day: string,
+  onBackend?: (pid: number) => void,
+): Promise<RollupResult> {
   const month = monthOf(day);
+  const client = await pool.connect();
+  onBackend?.((client as unknown as { processID: number }).processID);
   await client.query('BEGIN');
   try {
-    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ROLLUP_LOCK_KEY, month]);
+    // Roll-ups of the same month take turns.
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('pothole_monthly_rollups'), hashtext($1))`, [
+      month,
+    ]);
     await client.query(`SET LOCAL work_mem = '256MB'`);
     const { rows } = await client.query<{ counted: boolean; final: boolean; loaded: boolean }>(
       `SELECT coalesce($2::date = ANY (r.days), false) AS counted, coalesce(r.final, false) AS final,
@@ -59,6 +65,8 @@ export async function rollUpDay(client: Queryable, day: string): Promise<RollupR
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
+  } finally {
+    client.release();
   }
 }
 

@@ -30,13 +30,14 @@ export interface RepairCheckUpdate {
 /** Arbitrary but fixed: two refreshes at once would only do the same work twice. */
 const CHECK_LOCK_KEY = 7_340_519_007;
 
-type Queryable = Pick<pg.PoolClient, 'query'>;
-
 /** Opens checks for new repairs, ends those whose status moved on, and recomputes the open ones. */
 export async function updateRepairChecks(
-  client: Queryable,
+  pool: pg.Pool,
   settings: RepairCheckSettings,
+  onBackend?: (pid: number) => void,
 ): Promise<RepairCheckUpdate> {
+  const client = await pool.connect();
+  onBackend?.((client as unknown as { processID: number }).processID);
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [CHECK_LOCK_KEY]);
@@ -112,5 +113,7 @@ export async function updateRepairChecks(
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
+  } finally {
+    client.release();
   }
 }

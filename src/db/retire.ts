@@ -102,7 +102,7 @@ export async function retireOldDays(
     for (const c of plan.candidates) {
       if (options.signal?.aborted) throw options.signal.reason;
       options.onDay?.(c);
-      if (!c.rolledUp && c.state === 'attached') await rollUpDay(client, c.day);
+      if (!c.rolledUp && c.state === 'attached') await rollUpDay(pool, c.day);
       // From now on the month's roll-up is final: rebuilt from its remaining days it would count less.
       await client.query(`UPDATE pothole_monthly_rollups SET final = true WHERE month = $1 AND NOT final`, [
         monthOf(c.day),
