@@ -1,5 +1,5 @@
 /**
- * The rest of the toolbox: worker, db migrate, deploy-code, report preview, demo-data.
+ * The rest of the toolbox: worker, db migrate, db retire, deploy-code, report preview, demo-data.
  * Each validates only the configuration it needs.
  */
 import fs from 'node:fs';
@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, type Env } from '../config';
 import { createS3Client } from '../clients';
 import { renderReport } from '../activities/report';
 import { migrate } from '../db/migrate';
+import { planRetirement, retireOldDays, type RetirePlan } from '../db/retire';
 import { createPool } from '../db/pool';
 import { collectSparkCode } from '../demo/spark-code';
 import { uploadDemoData, uploadSparkCode } from '../demo/upload';
@@ -60,6 +61,34 @@ export function registerToolCommands(
             : 'schema is up to date',
           result,
         );
+      } finally {
+        await pool.end();
+      }
+    });
+
+  db.command('retire')
+    .description(
+      'drop day partitions older than SERVING_KEEP_DAYS after rolling up their month (the nightly refresh_views ' +
+        'does this too); the Stage2 output in S3 stays the archive: `pothole run DATE --from load_to_rdb` reloads a day',
+    )
+    .option('--dry-run', 'list what would go, change nothing')
+    .addOption(json())
+    .action(async (opts: { dryRun?: boolean; json?: boolean }) => {
+      const { postgres } = loadConfig(['postgres'], readEnv());
+      const keepDays = postgres.history.keepDays;
+      const pool = createPool(postgres, { max: 2 });
+      try {
+        const out = output(!!opts.json);
+        if (opts.dryRun) {
+          const plan = await planRetirement(pool, keepDays);
+          out.print(describePlan(plan, 'would retire'), plan);
+          return;
+        }
+        const result = await retireOldDays(pool, keepDays);
+        const lines = [describePlan(result, 'retired')];
+        if (result.leftForNextTime.length > 0)
+          lines.push(`left for next time (a reader held them): ${result.leftForNextTime.join(', ')}`);
+        out.print(lines.join('\n'), result);
       } finally {
         await pool.end();
       }
@@ -147,4 +176,16 @@ export function registerToolCommands(
         await pool.end();
       }
     });
+}
+
+function describePlan(plan: RetirePlan, verb: string): string {
+  if (!plan.latestDay) return 'no day is loaded: nothing to retire';
+  const head = `SERVING_KEEP_DAYS=${plan.keepDays}: the latest loaded day is ${plan.latestDay}; days up to ${plan.retireThrough} go`;
+  if (plan.candidates.length === 0) return `${head}\nnothing to retire`;
+  const rows = plan.candidates.map(
+    (c) =>
+      `  ${c.day}  ${c.table}  ~${c.estimatedRows.toLocaleString('en-US')} rows  ${c.state}` +
+      (c.rolledUp ? '  (month rolled up)' : '  (month rolled up first)'),
+  );
+  return [head, `${verb} ${plan.candidates.length} day(s):`, ...rows].join('\n');
 }
