@@ -200,7 +200,10 @@ async function viewsOfTheDayBefore(pool: pg.Pool): Promise<void> {
   const matviews = await materializedViews(pool);
   for (const v of matviews) await pool.query(`REFRESH MATERIALIZED VIEW ${v}`);
   if (matviews.length === 0)
-    await runActivity(createViewActivities({ pool, history: DEFAULT_HISTORY }).refresh_views, stepInput(LATEST));
+    await runActivity(
+      createViewActivities({ pool, history: DEFAULT_HISTORY }).refresh_views,
+      stepInput(LATEST),
+    );
   await pool.query('VACUUM ANALYZE');
 }
 
@@ -211,7 +214,12 @@ async function viewsOfTheDayBefore(pool: pg.Pool): Promise<void> {
 async function refresh(pool: pg.Pool): Promise<{ name: string; seconds: number }[]> {
   const matviews = await materializedViews(pool);
   if (matviews.length === 0) {
-    return (await runActivity(createViewActivities({ pool, history: DEFAULT_HISTORY }).refresh_views, stepInput(LATEST))).views;
+    return (
+      await runActivity(
+        createViewActivities({ pool, history: DEFAULT_HISTORY }).refresh_views,
+        stepInput(LATEST),
+      )
+    ).views;
   }
   const views: { name: string; seconds: number }[] = [];
   for (const name of matviews) {

@@ -3,6 +3,7 @@
  * (which changes between refreshes, so it is never baked into a view). Parameterised SQL only.
  */
 import type { Pool } from 'pg';
+import { readAnswer } from '../db/dashboard-answers';
 import { REPAIR_STATUSES, type RepairStatus } from './status';
 
 /** The weights of pothole_repair_priority() (migration 002): the score's parts are derived from them. */
@@ -12,25 +13,12 @@ const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(
 const status = (v: unknown): RepairStatus => (v as RepairStatus | null) ?? '미보수';
 
 /**
- * The latest day's segments for the map, column by column (100,000 segments stay a few MB), built as JSON by
- * PostgreSQL in one row so the server passes it through without parsing it. From the view alone: cacheable
- * until the next refresh (the repair statuses come separately, from changedStatuses).
+ * The latest day's segments for the map, column by column, as JSON the server passes through without parsing it.
+ * From the views alone: refresh_views computes it with each generation (src/db/dashboard-answers.ts), and the
+ * repair statuses come separately, from changedStatuses.
  */
 export async function mapSegments(pool: Pool): Promise<string> {
-  const { rows } = await pool.query<{ json: string }>(
-    `SELECT json_build_object(
-              'date', max(date)::text,
-              'count', count(*),
-              'ids', coalesce(json_agg(s_id), '[]'),
-              'lon', coalesce(json_agg(round(centroid_lon * 1e6) / 1e6), '[]'),
-              'lat', coalesce(json_agg(round(centroid_lat * 1e6) / 1e6), '[]'),
-              'risk', coalesce(json_agg(risk_rate), '[]'),
-              'impacts', coalesce(json_agg(impact_count), '[]')
-            )::text AS json
-       FROM mvw_dashboard_heatmap
-      WHERE centroid_lon IS NOT NULL AND centroid_lat IS NOT NULL`,
-  );
-  return rows[0]!.json;
+  return readAnswer(pool, 'map');
 }
 
 /** Segments whose repair status is not the first (미보수), as columns; `status` indexes REPAIR_STATUSES. */
@@ -226,10 +214,7 @@ export async function priorityRows(pool: Pool, filter: PriorityFilter): Promise<
 
 /** The districts of the latest day, for the list's filter. */
 export async function districts(pool: Pool): Promise<string[]> {
-  const { rows } = await pool.query<{ district: string }>(
-    `SELECT DISTINCT district FROM mvw_dashboard_repair_priority WHERE district IS NOT NULL ORDER BY district`,
-  );
-  return rows.map((r) => r.district);
+  return JSON.parse(await readAnswer(pool, 'districts')) as string[];
 }
 
 export interface TrendDay {
@@ -256,37 +241,6 @@ export interface Trend {
 }
 
 /** The 7-day trend (latest date and the 6 days before, days without data at 0) and the top segments' change. */
-export async function trend(pool: Pool, topCount = 10): Promise<Trend> {
-  const [days, top] = await Promise.all([
-    pool.query(
-      `WITH latest AS (SELECT max(date) AS d FROM mvw_dashboard_weekly_stats),
-            sums AS (SELECT date, sum(total_count) AS traffic, sum(impact_count) AS impacts
-                       FROM mvw_dashboard_weekly_stats GROUP BY date)
-       SELECT g::date::text AS date, coalesce(sums.traffic, 0) AS traffic, coalesce(sums.impacts, 0) AS impacts
-         FROM latest, generate_series(latest.d - 6, latest.d, interval '1 day') g
-         LEFT JOIN sums ON sums.date = g::date
-        ORDER BY g`,
-    ),
-    pool.query(
-      `SELECT p.s_id, p.road_name, p.priority_rank, cur.impact_count, cur.total_count,
-              prev.impact_count AS previous_impacts, prev.total_count AS previous_traffic
-         FROM (SELECT * FROM mvw_dashboard_repair_priority ORDER BY priority_rank, s_id LIMIT $1) p
-         LEFT JOIN mvw_dashboard_weekly_stats cur ON cur.s_id = p.s_id AND cur.date = p.date
-         LEFT JOIN mvw_dashboard_weekly_stats prev ON prev.s_id = p.s_id AND prev.date = p.date - 1
-        ORDER BY p.priority_rank, p.s_id`,
-      [topCount],
-    ),
-  ]);
-  return {
-    days: days.rows.map((r) => ({ date: r.date, traffic: num(r.traffic), impacts: num(r.impacts) })),
-    top: top.rows.map((r) => ({
-      s_id: r.s_id,
-      road_name: r.road_name,
-      priority_rank: num(r.priority_rank),
-      impacts: num(r.impact_count),
-      previous_impacts: r.previous_impacts === null ? null : num(r.previous_impacts),
-      traffic: num(r.total_count),
-      previous_traffic: r.previous_traffic === null ? null : num(r.previous_traffic),
-    })),
-  };
+export async function trend(pool: Pool): Promise<Trend> {
+  return JSON.parse(await readAnswer(pool, 'trend')) as Trend;
 }

@@ -6,6 +6,7 @@
  * row update. Generations older than the previous one are dropped when no reader holds them.
  */
 import type pg from 'pg';
+import { dropOldAnswers, storeAnswers } from './dashboard-answers';
 
 export const SNAPSHOT_TABLES = [
   { table: 'dashboard_heatmap_rows', view: 'mvw_dashboard_heatmap', rows: 'pothole_heatmap($1::date)' },
@@ -92,6 +93,8 @@ export async function publishDashboardViews(
            ON CONFLICT (only_row) DO UPDATE SET generation = $1, date = $2, published_at = now()`,
           [generation, date],
         );
+        // Seen from here the views are the new generation's: its answers are published with it.
+        await storeAnswers(main, generation);
         await main.query('COMMIT');
       } catch (err) {
         await main.query('ROLLBACK').catch(() => undefined);
@@ -99,6 +102,7 @@ export async function publishDashboardViews(
       }
       const switchSeconds = since(started);
       const dropped = await dropOldGenerations(main, generation);
+      await dropOldAnswers(main, generation);
       return { generation, date, seconds, switchSeconds, dropped };
     } finally {
       await main.query('SELECT pg_advisory_unlock($1)', [PUBLISH_LOCK_KEY]).catch(() => undefined);

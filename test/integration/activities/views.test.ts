@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { createViewActivities, DASHBOARD_VIEWS } from '../../../src/activities/views';
+import { computeAnswer, type AnswerName } from '../../../src/db/dashboard-answers';
 import {
   createThrowawayDatabase,
   insertSegments,
@@ -277,5 +278,28 @@ describe('refresh_views', () => {
     await runActivity(refresh_views, stepInput(day(3)));
     const { rows } = await db.pool.query(`SELECT to_regclass('dashboard_heatmap_rows_g999') AS t`);
     assert.equal(rows[0].t, null);
+  });
+
+  test("publishes the dashboard's answers with its generation: the first reader after it computes nothing", async () => {
+    const result = await runActivity(refresh_views, stepInput(day(3)));
+    const { rows } = await db.pool.query<{ name: string; body: string }>(
+      `SELECT a.name, a.body FROM dashboard_answers a JOIN dashboard_snapshot s ON s.generation = a.generation
+        ORDER BY a.name`,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.name),
+      ['districts', 'map', 'trend'],
+    );
+    for (const r of rows) assert.equal(r.body, await computeAnswer(db.pool, r.name as AnswerName), r.name);
+    const map = JSON.parse(rows.find((r) => r.name === 'map')!.body) as { date: string; ids: string[] };
+    assert.equal(map.date, day(3), 'the latest loaded day');
+    // Only the published generation's answers and the previous one's are kept.
+    const { rows: generations } = await db.pool.query(
+      `SELECT count(DISTINCT generation)::int AS n FROM dashboard_answers`,
+    );
+    assert.equal(generations[0].n, 2);
+    // The loaded day joined its month, and nothing is old enough to retire.
+    assert.deepEqual([result.rollup?.month, result.rollup?.action], [`${day(3).slice(0, 7)}-01`, 'rebuilt']);
+    assert.deepEqual(result.retired, { days: [], leftForNextTime: [] });
   });
 });
