@@ -414,7 +414,7 @@ const postgresSchema = z
     }),
     SERVING_KEEP_DAYS: positiveInt(400).meta({
       description:
-        'refresh_views: day partitions older than this (counted back from the latest loaded day) are dropped once their month is rolled up; the Stage2 output in S3 stays the archive',
+        'refresh_views: day partitions older than this (counted back from the latest loaded day, never later than today) are dropped once their month is rolled up; the Stage2 output in S3 stays the archive',
       unit: 'days',
     }),
   })

@@ -47,8 +47,11 @@ function addDays(day: string, n: number): string {
 
 /** What a retire would do now; changes nothing. */
 export async function planRetirement(pool: Pick<pg.Pool, 'query'>, keepDays: number): Promise<RetirePlan> {
+  // Never later than today in Seoul: a day loaded by mistake far ahead must not retire the real history.
   const { rows: latest } = await pool.query<{ day: string | null }>(
-    'SELECT max(date)::text AS day FROM pothole_segments',
+    `SELECT CASE WHEN max(date) IS NOT NULL
+                 THEN least(max(date), (now() AT TIME ZONE 'Asia/Seoul')::date)::text END AS day
+       FROM pothole_segments`,
   );
   const latestDay = latest[0]?.day ?? null;
   if (!latestDay) return { latestDay, keepDays, retireThrough: null, candidates: [] };

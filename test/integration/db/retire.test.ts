@@ -198,3 +198,13 @@ describe('retiring old days', () => {
     }
   });
 });
+
+describe('the day retiring counts back from', () => {
+  test('a day loaded far ahead by mistake does not retire the real history: today in Seoul is the latest', async () => {
+    await insertSegments(db.pool, rowsOf('2031-01-01'));
+    const plan = await planRetirement(db.pool, 400);
+    const today = new Date(Date.now() + 9 * 3600_000).toISOString().slice(0, 10);
+    assert.equal(plan.latestDay, today);
+    assert.deepEqual(plan.candidates, []);
+  });
+});
