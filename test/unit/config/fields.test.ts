@@ -142,3 +142,41 @@ describe('memory sizes for PostgreSQL', () => {
     }
   });
 });
+
+describe('the serving history settings', () => {
+  const base = { POSTGRES_PASSWORD: 'x' };
+  it('REPAIR_EFFECT_MIN_DROP reads 70 and 70 % alike; SERVING_KEEP_DAYS and REPAIR_CHECK_* have their defaults', () => {
+    const read = (v: string) =>
+      loadConfig(['postgres'], { ...base, REPAIR_EFFECT_MIN_DROP: v }).postgres.history;
+    assert.equal(read('70').repairEffectMinDropPercent, 70);
+    assert.equal(read('70%').repairEffectMinDropPercent, 70);
+    assert.equal(read('12.5 %').repairEffectMinDropPercent, 12.5);
+    assert.deepEqual(loadConfig(['postgres'], base).postgres.history, {
+      keepDays: 400,
+      repairCheckDays: 14,
+      repairCheckMinTraffic: 200,
+      repairEffectMinDropPercent: 70,
+    });
+  });
+
+  it('refuses a share that is no percentage, and lists every bad setting at once', () => {
+    assert.deepEqual(
+      problems('postgres', {
+        ...base,
+        REPAIR_EFFECT_MIN_DROP: '0',
+        SERVING_KEEP_DAYS: '-1',
+        REPAIR_CHECK_DAYS: 'two weeks',
+      }),
+      [
+        'REPAIR_CHECK_DAYS must be a positive integer, got "two weeks"',
+        'REPAIR_EFFECT_MIN_DROP must be a percentage above 0 and at most 100 (e.g. 70 or 70%), got "0"',
+        'SERVING_KEEP_DAYS must be a positive integer, got "-1"',
+      ],
+    );
+    for (const bad of ['150', '%', 'seventy', '0.7.0'])
+      assert.match(
+        problems('postgres', { ...base, REPAIR_EFFECT_MIN_DROP: bad })[0] ?? '',
+        /REPAIR_EFFECT_MIN_DROP must be a percentage/,
+      );
+  });
+});
