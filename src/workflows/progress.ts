@@ -17,7 +17,7 @@ import {
   type RunStepName,
   type StepName,
 } from '../steps';
-import type { PipelineProgress, StepProgress } from '../types';
+import type { PipelineProgress, RefreshViewsResult, StepProgress } from '../types';
 
 export const progressQuery = defineQuery<PipelineProgress>('progress');
 
@@ -118,13 +118,32 @@ export function detailOf(result: unknown): string | undefined {
   if (Array.isArray(r.windows) && typeof r.loaded === 'number') {
     return `${r.loaded} new complaint(s) of ${String(r.fetched)} fetched (${String(r.alreadyPresent)} already stored, ${String(r.unmatched)} off the network, ${String(r.malformed)} malformed)`;
   }
-  if (Array.isArray(r.views)) return `${r.views.length} views refreshed`;
+  if (Array.isArray(r.views)) return refreshDetail(r as unknown as RefreshViewsResult);
   if (r.alreadySent) return `not sent again: this report was accepted earlier`;
   if (Array.isArray(r.recipients)) return `sent to ${r.recipients.length} recipient(s)`;
   if (Array.isArray(r.stopped)) return `${r.stopped.length} instance(s) stopped`;
   if (Array.isArray(r.packages)) return `${r.packages.join(' ')} on ${String(r.hosts)} host(s)`;
   if (typeof r.files === 'number') return `${r.files} files`;
   return undefined;
+}
+
+function refreshDetail(r: RefreshViewsResult): string {
+  const parts = [`${r.views.length} views refreshed`];
+  const v = r.repairChecks?.verdicts;
+  if (v && Object.values(v).some((n) => n > 0))
+    parts.push(
+      `repairs being checked: ${Object.entries(v)
+        .map(([verdict, n]) => `${n} ${verdict}`)
+        .join(', ')}`,
+    );
+  const days = r.retired?.days ?? [];
+  if (days.length > 0)
+    parts.push(
+      `retired ${days.length} day(s) past SERVING_KEEP_DAYS (${days[0]}${days.length > 1 ? ` … ${days.at(-1)}` : ''})`,
+    );
+  if (r.retired?.error)
+    parts.push(`retiring old days failed, the next refresh tries again: ${firstLine(r.retired.error)}`);
+  return parts.join('; ');
 }
 
 /** The most useful single line of a failure: the activity's own error rather than the wrapper. */
