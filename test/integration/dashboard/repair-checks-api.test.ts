@@ -1,107 +1,27 @@
 /**
  * Did the repair hold, as the dashboard's APIs show it: each repair's verdict (확인중, 효과 확인, 재발) on the map,
  * in the popup with the figures before and after, in the repair-priority list and its filter; and the 12-month
- * trends. The days and the repairs are written here, then refresh_views runs night by night as the pipeline would.
- *
- *   segment  before the repair (per day)  after it (per day)  verdict (14 days each side, 200 passes, −70 %)
- *   HELD     10 impacts / 50 passes       0 / 50              효과 확인  20.00 % → 0.00 %
- *   BACK     10 / 50                      9 / 50              재발       20.00 % → 18.00 % (a 10 % drop)
- *   QUIET    10 / 50                      1 / 5               확인중     70 passes after it, short of 200
- *   UNDONE   10 / 50                      0 / 50              none: moved back to 미보수 after the repair
- *   PLAIN    2 / 50                       2 / 50              none: never repaired
- *
- * Days: 2026-04-11 … 2026-05-20 (the repair on 2026-05-01, Seoul time), and HELD alone on 2026-01-15.
+ * trends. The days and the repairs (./repair-check-data.ts: HELD 효과 확인, BACK 재발, QUIET 확인중, UNDONE moved
+ * back to 미보수, PLAIN never repaired) are written there, refresh_views running night by night.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { createViewActivities } from '../../../src/activities/views';
 import {
   createThrowawayDatabase,
   insertSegments,
-  runActivity,
-  stepInput,
   type ThrowawayDatabase,
 } from '../activities/serving-support';
+import { day, LATEST, REPAIRED_ON, seedRepairChecks } from './repair-check-data';
 import { dashboardFor, OWN_HOST } from './support';
-
-const REPAIRED_ON = '2026-05-01';
-const LATEST = '2026-05-20';
-const FIRST = '2026-04-11';
-const WINTER = '2026-01-15';
 
 let db: ThrowawayDatabase;
 let app: FastifyInstance;
 let refreshViews: (batchDate: string) => Promise<unknown>;
 
-const day = (from: string, offset: number) => {
-  const d = new Date(`${from}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + offset);
-  return d.toISOString().slice(0, 10);
-};
-
-const SEGMENTS: Record<string, { before: [number, number]; after: [number, number]; lon: number }> = {
-  HELD: { before: [10, 50], after: [0, 50], lon: 127.01 },
-  BACK: { before: [10, 50], after: [9, 50], lon: 127.02 },
-  QUIET: { before: [10, 50], after: [1, 5], lon: 127.03 },
-  UNDONE: { before: [10, 50], after: [0, 50], lon: 127.04 },
-  PLAIN: { before: [2, 50], after: [2, 50], lon: 127.05 },
-};
-
-async function changeStatus(sId: string, from: string, to: string, at: string) {
-  await db.pool.query(
-    `INSERT INTO segment_repair_status_history (s_id, from_status, to_status, note, changed_by, changed_at)
-     VALUES ($1, $2, $3, 'test', 'road-manager', $4)`,
-    [sId, from, to, at],
-  );
-  await db.pool.query(
-    `INSERT INTO segment_repair_status (s_id, repair_status, updated_at) VALUES ($1, $2, $3)
-     ON CONFLICT (s_id) DO UPDATE SET repair_status = $2, updated_at = $3`,
-    [sId, to, at],
-  );
-}
-
-/** A repair as the dashboard records it: 보수중, then 보수완료 at 10:00 in Seoul on REPAIRED_ON. */
-async function repair(sId: string) {
-  await changeStatus(sId, '미보수', '보수중', `${day(REPAIRED_ON, -2)}T09:00:00+09:00`);
-  await changeStatus(sId, '보수중', '보수완료', `${REPAIRED_ON}T10:00:00+09:00`);
-}
-
 before(async () => {
   db = await createThrowawayDatabase('dashboard_repair_checks');
-  const { refresh_views } = createViewActivities({
-    pool: db.pool,
-    history: {
-      ...db.config.history,
-      repairCheckDays: 14,
-      repairCheckMinTraffic: 200,
-      repairEffectMinDropPercent: 70,
-    },
-  });
-  refreshViews = (batchDate) => runActivity(refresh_views, stepInput(batchDate));
-  await db.pool.query(
-    `INSERT INTO segment_address (s_id, road_name, district, centroid_lon, centroid_lat) VALUES
-       ('HELD', '테헤란로', '강남구', 127.01, 37.5), ('BACK', '강남대로', '강남구', 127.02, 37.5),
-       ('QUIET', '반포대로', '서초구', 127.03, 37.5), ('UNDONE', '도산대로', '강남구', 127.04, 37.5),
-       ('PLAIN', '논현로', '강남구', 127.05, 37.5)`,
-  );
-  for (const sId of ['HELD', 'BACK', 'QUIET', 'UNDONE']) await repair(sId);
-  await changeStatus('UNDONE', '보수완료', '미보수', `${day(REPAIRED_ON, 5)}T15:00:00+09:00`);
-  // Night by night: each day loaded, then refresh_views for it (which rolls the day into its month).
-  await insertSegments(db.pool, [
-    { s_id: 'HELD', date: WINTER, impact_count: 5, total_count: 100, lon: 127.01 },
-  ]);
-  await refreshViews(WINTER);
-  for (let d = FIRST; d <= LATEST; d = day(d, 1)) {
-    await insertSegments(
-      db.pool,
-      Object.entries(SEGMENTS).map(([s_id, s]) => {
-        const [impact_count, total_count] = d <= REPAIRED_ON ? s.before : s.after;
-        return { s_id, date: d, impact_count, total_count, lon: s.lon, lat: 37.5 };
-      }),
-    );
-    await refreshViews(d);
-  }
+  refreshViews = await seedRepairChecks(db.pool, db.config.history);
   app = await dashboardFor(db.pool);
 });
 
