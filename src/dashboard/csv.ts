@@ -16,6 +16,7 @@ const COLUMNS: (keyof PriorityRow)[] = [
   'repair_status',
   'status_updated_at',
   'status_note',
+  'check_verdict',
 ];
 
 /**

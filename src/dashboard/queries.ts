@@ -4,6 +4,7 @@
  */
 import type { Pool } from 'pg';
 import { readAnswer } from '../db/dashboard-answers';
+import type { RepairVerdict } from '../db/repair-checks';
 import { REPAIR_STATUSES, type RepairStatus } from './status';
 
 /** The weights of pothole_repair_priority() (migration 002): the score's parts are derived from them. */
@@ -83,6 +84,8 @@ export async function segmentDetail(pool: Pool, sId: string): Promise<SegmentDet
 export interface PriorityFilter {
   district?: string;
   status?: RepairStatus;
+  /** The verdict of the segment's repair check (segments without a check never match). */
+  check?: RepairVerdict;
   /** A segment id prefix or part of a road name, case-insensitive. */
   search?: string;
 }
@@ -103,6 +106,8 @@ export interface PriorityRow {
   repair_status: RepairStatus;
   status_updated_at: string | null;
   status_note: string | null;
+  /** The verdict of the segment's open repair check (확인중, 효과 확인, 재발); null without one. */
+  check_verdict: RepairVerdict | null;
 }
 
 const likePattern = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -122,6 +127,10 @@ function filterClause(filter: PriorityFilter): { where: string; params: unknown[
     params.push(filter.status);
     conditions.push(`s.repair_status = $${params.length}`);
   }
+  if (filter.check) {
+    params.push(filter.check);
+    conditions.push(`c.verdict = $${params.length}`);
+  }
   if (filter.search) {
     params.push(likePattern(filter.search));
     const n = params.length;
@@ -131,7 +140,21 @@ function filterClause(filter: PriorityFilter): { where: string; params: unknown[
 }
 
 const PRIORITY_COLUMNS = `p.priority_rank, p.s_id, p.road_name, p.district, p.total_traffic, p.total_impacts,
-  p.complaint_count, p.priority_score, s.repair_status, s.updated_at AS status_updated_at, s.note AS status_note`;
+  p.complaint_count, p.priority_score, s.repair_status, s.updated_at AS status_updated_at, s.note AS status_note,
+  c.verdict AS check_verdict`;
+
+/**
+ * Each segment's open repair check (migration 007), as the road manager sees it: a check whose segment's status
+ * changed after the repair (moved back to 미보수) is over at once, though refresh_views ends it only that night.
+ */
+export const OPEN_CHECKS = `(SELECT * FROM segment_repair_check_current oc
+   WHERE NOT EXISTS (SELECT 1 FROM segment_repair_status_history h
+                      WHERE h.s_id = oc.s_id AND h.id > oc.repair_id))`;
+
+/** The list's relations: the ranked view, the repair status and the open repair check (both may be missing). */
+const PRIORITY_FROM = `mvw_dashboard_repair_priority p
+  LEFT JOIN segment_repair_status s ON s.s_id = p.s_id
+  LEFT JOIN ${OPEN_CHECKS} c ON c.s_id = p.s_id`;
 
 function priorityRow(r: Record<string, unknown>): PriorityRow {
   const impacts = num(r.total_impacts);
@@ -154,6 +177,7 @@ function priorityRow(r: Record<string, unknown>): PriorityRow {
     repair_status: status(r.repair_status),
     status_updated_at: (r.status_updated_at as Date | null)?.toISOString() ?? null,
     status_note: r.status_note as string | null,
+    check_verdict: (r.check_verdict as RepairVerdict | null) ?? null,
   };
 }
 
@@ -173,7 +197,7 @@ export async function priorityPage(
   const { where, params } = filterClause(filter);
   const n = params.length;
   // One statement (one connection, one round trip): the page, and how many match in all.
-  const from = `FROM mvw_dashboard_repair_priority p LEFT JOIN segment_repair_status s ON s.s_id = p.s_id ${where}`;
+  const from = `FROM ${PRIORITY_FROM} ${where}`;
   const { rows } = await pool.query(
     `SELECT page.*, total.n AS matching
        FROM (SELECT count(*) AS n ${from}) total
@@ -203,8 +227,7 @@ export async function priorityRows(pool: Pool, filter: PriorityFilter): Promise<
   const { where, params } = filterClause(filter);
   const { rows } = await pool.query(
     `SELECT ${PRIORITY_COLUMNS}
-       FROM mvw_dashboard_repair_priority p
-       LEFT JOIN segment_repair_status s ON s.s_id = p.s_id
+       FROM ${PRIORITY_FROM}
        ${where}
       ORDER BY p.priority_rank, p.s_id`,
     params,

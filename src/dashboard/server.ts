@@ -20,6 +20,7 @@ import { registerRunRoutes } from './routes/runs';
 import { registerStatusRoutes } from './routes/status';
 import { registerViewRoutes } from './routes/views';
 import { RunsPanel } from './runs';
+import { REPAIR_VERDICTS } from './repair-check';
 import { allowedTransitions, NOTE_MAX_LENGTH, REPAIR_STATUSES } from './status';
 
 export const PUBLIC_DIR = path.join(__dirname, 'public');
@@ -74,6 +75,7 @@ function pageSettings(dashboard: DashboardConfig) {
     tileUrl: tiles,
     tileAttribution: tiles?.includes('openstreetmap.org') ? OSM_ATTRIBUTION : '',
     statuses: REPAIR_STATUSES,
+    verdicts: REPAIR_VERDICTS,
     transitions: Object.fromEntries(REPAIR_STATUSES.map((s) => [s, allowedTransitions(s)])),
     noteMaxLength: NOTE_MAX_LENGTH,
     loginRequired: dashboard.DASHBOARD_USER !== undefined,
@@ -224,6 +226,8 @@ export async function checkSchema(pool: Pool): Promise<void> {
     'mvw_dashboard_repair_priority',
     'segment_repair_status_history',
     'dashboard_snapshot',
+    'segment_repair_check_current',
+    'pothole_monthly_rollups',
   ];
   const { rows } = await pool.query<{ name: string; found: string | null }>(
     'SELECT name, to_regclass(name)::text AS found FROM unnest($1::text[]) AS name',

@@ -27,6 +27,29 @@ export interface PriorityRow {
   score: number;
   impacts: number;
   complaints: number;
+  /** Its repair did not hold: the open repair check's verdict is 재발, decided by the batch date. */
+  recurred: boolean;
+}
+
+/** One side of a repair check: the days with data, their traffic and impacts, impacts per 100 passes. */
+export interface CheckSide {
+  days: number;
+  traffic: number;
+  impacts: number;
+  /** null without traffic. */
+  rate: number | null;
+}
+
+/** A repair whose verdict (효과 확인 or 재발) was decided in the 7 days up to the batch date. */
+export interface RepairVerdictRow {
+  sId: string;
+  roadName: string | null;
+  district: string | null;
+  verdict: '효과 확인' | '재발';
+  repairedOn: string;
+  decidedOn: string;
+  before: CheckSide;
+  after: CheckSide;
 }
 
 export interface WorseningRow {
@@ -53,12 +76,20 @@ export interface ReportData {
   worsening: WorseningRow[];
   /** The batch date and the 6 days before it, oldest first; days without data count 0. */
   trend: TrendDay[];
+  /** Repairs judged in the batch date and the 6 days before it: 재발 first, then 효과 확인, latest first. */
+  repairVerdicts: RepairVerdictRow[];
 }
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+const side = (days: unknown, traffic: unknown, impacts: unknown, rate: unknown): CheckSide => ({
+  days: num(days),
+  traffic: num(traffic),
+  impacts: num(impacts),
+  rate: rate === null || rate === undefined ? null : Number(rate),
+});
 
 export async function loadReportData(pool: pg.Pool, batchDate: string): Promise<ReportData> {
-  const [kpi, top, worse, trend] = await Promise.all([
+  const [kpi, top, worse, trend, verdicts] = await Promise.all([
     pool.query(
       `WITH days AS (
          SELECT date, count(*) AS segments, sum(impact_count) AS impacts,
@@ -74,11 +105,14 @@ export async function loadReportData(pool: pg.Pool, batchDate: string): Promise<
       [batchDate],
     ),
     // Same formula as the dashboard view, computed for the batch date.
+    // Same formula as the dashboard view, computed for the batch date; a 재발 is marked, never re-ranked.
     pool.query(
-      `SELECT priority_rank, s_id, road_name, district, centroid_lat, centroid_lon, priority_score,
-              total_impacts, complaint_count
-         FROM pothole_repair_priority($1::date)
-        ORDER BY priority_rank, s_id
+      `SELECT p.priority_rank, p.s_id, p.road_name, p.district, p.centroid_lat, p.centroid_lon, p.priority_score,
+              p.total_impacts, p.complaint_count, c.s_id IS NOT NULL AS recurred
+         FROM pothole_repair_priority($1::date) p
+         LEFT JOIN segment_repair_check_current c
+           ON c.s_id = p.s_id AND c.verdict = '재발' AND c.decided_on <= $1::date
+        ORDER BY p.priority_rank, p.s_id
         LIMIT 5`,
       [batchDate],
     ),
@@ -100,6 +134,16 @@ export async function loadReportData(pool: pg.Pool, batchDate: string): Promise<
          FROM generate_series($1::date - 6, $1::date, interval '1 day') d
          LEFT JOIN pothole_segments p ON p.date = d::date
         GROUP BY d ORDER BY d`,
+      [batchDate],
+    ),
+    pool.query(
+      `SELECT c.s_id, a.road_name, a.district, c.verdict, c.repaired_on::text AS repaired_on,
+              c.decided_on::text AS decided_on, c.before_days, c.before_traffic, c.before_impacts, c.before_rate,
+              c.after_days, c.after_traffic, c.after_impacts, c.after_rate
+         FROM segment_repair_check_current c
+         LEFT JOIN segment_address a ON a.s_id = c.s_id
+        WHERE c.verdict IN ('효과 확인', '재발') AND c.decided_on BETWEEN $1::date - 6 AND $1::date
+        ORDER BY c.verdict = '재발' DESC, c.decided_on DESC, c.s_id`,
       [batchDate],
     ),
   ]);
@@ -125,6 +169,7 @@ export async function loadReportData(pool: pg.Pool, batchDate: string): Promise<
       score: num(r.priority_score),
       impacts: num(r.total_impacts),
       complaints: num(r.complaint_count),
+      recurred: r.recurred === true,
     })),
     worsening: worse.rows.map((r) => ({
       sId: r.s_id,
@@ -135,5 +180,15 @@ export async function loadReportData(pool: pg.Pool, batchDate: string): Promise<
       ratio: num(r.avg_impacts) > 0 ? num(r.impact_count) / num(r.avg_impacts) : Infinity,
     })),
     trend: trend.rows.map((r) => ({ date: r.date, impacts: num(r.impacts), segments: num(r.segments) })),
+    repairVerdicts: verdicts.rows.map((r) => ({
+      sId: r.s_id,
+      roadName: r.road_name,
+      district: r.district,
+      verdict: r.verdict,
+      repairedOn: r.repaired_on,
+      decidedOn: r.decided_on,
+      before: side(r.before_days, r.before_traffic, r.before_impacts, r.before_rate),
+      after: side(r.after_days, r.after_traffic, r.after_impacts, r.after_rate),
+    })),
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { QualityFindings } from '../../types';
 import { costFooterLines, type ReportCost } from './cost';
-import type { PriorityRow, ReportData, WorseningRow } from './queries';
+import type { CheckSide, PriorityRow, RepairVerdictRow, ReportData, WorseningRow } from './queries';
 
 export interface RenderedReport {
   subject: string;
@@ -45,6 +45,16 @@ export function changeText(current: number, previous: number | null): string {
 function ratioText(w: WorseningRow): string {
   return Number.isFinite(w.ratio) ? `${w.ratio.toFixed(1)}배` : '신규 발생';
 }
+
+/** "14일 20.0% (충격 140 / 통행 700)": one side of a repair check. */
+function checkSideText(s: CheckSide): string {
+  const rate = s.rate === null ? '통행 없음' : `${s.rate.toFixed(1)}%`;
+  return `${int(s.days)}일 ${rate} (충격 ${int(s.impacts)} / 통행 ${int(s.traffic)})`;
+}
+
+const RECURRED_MARK = '재발';
+const VERDICTS_TITLE = '보수 효과 판정 (최근 7일)';
+const NO_VERDICTS = '최근 7일 동안 새로 판정된 보수가 없습니다.';
 
 function qualityLines(quality: QualityFindings | undefined): string[] {
   if (!quality) return ['이번 실행의 적재 품질 점검 결과가 전달되지 않았습니다.'];
@@ -90,7 +100,8 @@ function priorityHtml(rows: PriorityRow[]): string {
     ['순위', '도로명 (좌표)', '구', '우선순위 점수', '충격', '민원'],
     rows.map((r) => [
       escapeHtml(r.rank),
-      `${escapeHtml(orDash(r.roadName))}<br><span style="color:#57606a;font-size:11px">` +
+      `${escapeHtml(orDash(r.roadName))}${r.recurred ? ` ${recurredBadge()}` : ''}` +
+        `<br><span style="color:#57606a;font-size:11px">` +
         `${escapeHtml(r.sId)} · ${escapeHtml(coord(r.lat))}, ${escapeHtml(coord(r.lon))}</span>`,
       escapeHtml(orDash(r.district)),
       escapeHtml(int(r.score)),
@@ -98,6 +109,32 @@ function priorityHtml(rows: PriorityRow[]): string {
       escapeHtml(int(r.complaints)),
     ]),
     [false, false, false, true, true, true],
+  );
+}
+
+function recurredBadge(): string {
+  return (
+    `<span style="display:inline-block;padding:0 6px;border-radius:8px;background:#6a1b9a;color:#ffffff;` +
+    `font-size:11px;font-weight:bold">${RECURRED_MARK}</span>`
+  );
+}
+
+function verdictsHtml(rows: RepairVerdictRow[]): string {
+  if (rows.length === 0) return `<p style="font-size:13px">${NO_VERDICTS}</p>`;
+  return table(
+    ['판정', '도로명 (구간)', '구', '보수일', '보수 전', '보수 후', '판정일'],
+    rows.map((v) => [
+      v.verdict === '재발'
+        ? recurredBadge()
+        : `<span style="color:#1a7f37;font-weight:bold">${escapeHtml(v.verdict)}</span>`,
+      `${escapeHtml(orDash(v.roadName))}<br><span style="color:#57606a;font-size:11px">${escapeHtml(v.sId)}</span>`,
+      escapeHtml(orDash(v.district)),
+      escapeHtml(v.repairedOn),
+      escapeHtml(checkSideText(v.before)),
+      escapeHtml(checkSideText(v.after)),
+      escapeHtml(v.decidedOn),
+    ]),
+    [false, false, false, false, true, true, false],
   );
 }
 
@@ -180,6 +217,7 @@ function renderHtml(
     `<div style="font-size:13px;color:#57606a">기준일: ${escapeHtml(data.batchDate)}</div>` +
     kpis +
     section('보수 우선순위 Top 5', priorityHtml(data.topPriority)) +
+    section(VERDICTS_TITLE, verdictsHtml(data.repairVerdicts)) +
     section('악화 구간 (최근 7일 평균 대비 150% 초과)', worseningHtml(data.worsening)) +
     section(
       '데이터 품질 점검',
@@ -216,7 +254,17 @@ function renderText(
       : data.topPriority.map(
           (r) =>
             `${r.rank}. ${orDash(r.roadName)} (${coord(r.lat)}, ${coord(r.lon)}) ${orDash(r.district)} ` +
-            `- 점수 ${int(r.score)}, 충격 ${int(r.impacts)}, 민원 ${int(r.complaints)} [${r.sId}]`,
+            `- 점수 ${int(r.score)}, 충격 ${int(r.impacts)}, 민원 ${int(r.complaints)} [${r.sId}]` +
+            (r.recurred ? ` · ${RECURRED_MARK}` : ''),
+        )),
+    '',
+    `[${VERDICTS_TITLE}]`,
+    ...(data.repairVerdicts.length === 0
+      ? [NO_VERDICTS]
+      : data.repairVerdicts.map(
+          (v) =>
+            `- ${v.verdict}: ${orDash(v.roadName)} ${orDash(v.district)} [${v.sId}] 보수일 ${v.repairedOn}, ` +
+            `보수 전 ${checkSideText(v.before)} → 보수 후 ${checkSideText(v.after)}, 판정 ${v.decidedOn}`,
         )),
     '',
     '[악화 구간 (최근 7일 평균 대비 150% 초과)]',

@@ -5,7 +5,7 @@ import { api, el, fmt } from './api.js';
 import { createMap } from './map.js';
 import { createPriorityList } from './list.js';
 import { createStatusDialog } from './status-dialog.js';
-import { renderTrend } from './trend.js';
+import { renderMonths, renderTrend } from './trend.js';
 import { loadRuns } from './runs.js';
 
 function fail(where, err) {
@@ -23,6 +23,7 @@ async function main() {
       const change = await dialog.open(row, move);
       if (!change) return;
       mapView.setStatus(change.s_id, settings.statuses.indexOf(change.to));
+      mapView.endCheck(change.s_id);
       await list.load();
     },
   });
@@ -37,6 +38,12 @@ async function main() {
       performance.mark('dashboard:trend');
     })
     .catch((err) => fail(document.getElementById('trend-panel'), err));
+  api('/api/trend/months')
+    .then((trend) => {
+      renderMonths(trend);
+      performance.mark('dashboard:months');
+    })
+    .catch((err) => fail(document.getElementById('months-chart'), err));
   loadRuns().then(() => performance.mark('dashboard:runs'));
   const mapDone = mapView
     .load()

@@ -1,6 +1,7 @@
 // The repair-priority list: rank, road, district, score and its three parts, traffic, status with the moves the
-// status may make; filters by district and status, search by segment id or road name, and the CSV of the
-// filtered list. Clicking a row shows the segment on the map.
+// status may make, and the repair check's verdict (재발 rows marked); filters by district, status and verdict,
+// search by segment id or road name, and the CSV of the filtered list. Clicking a row shows the segment on the
+// map.
 import { api, el, fmt } from './api.js';
 
 const PAGE_SIZE = 50;
@@ -14,11 +15,12 @@ export function createPriorityList({ settings, onSelect, onChangeStatus }) {
   const districtSelect = form.elements.district;
   const statusSelect = form.elements.status;
   for (const s of settings.statuses) statusSelect.append(el('option', { value: s }, s));
+  for (const v of settings.verdicts) form.elements.check.append(el('option', { value: v }, v));
   const state = { offset: 0, matching: 0 };
 
   const filters = () => {
     const params = new URLSearchParams();
-    for (const name of ['district', 'status', 'q']) {
+    for (const name of ['district', 'status', 'check', 'q']) {
       const value = form.elements[name].value.trim();
       if (value) params.set(name, value);
     }
@@ -32,6 +34,16 @@ export function createPriorityList({ settings, onSelect, onChangeStatus }) {
       'td',
       { class: 'status-cell' },
       el('span', { class: `status status-${index}`, title: row.status_note ?? '' }, row.repair_status),
+      row.check_verdict
+        ? el(
+            'span',
+            {
+              class: `verdict verdict-${row.check_verdict.replace(' ', '-')}`,
+              title: '보수 효과 (보수 전후 위험도)',
+            },
+            row.check_verdict,
+          )
+        : null,
       el(
         'span',
         { class: 'status-actions' },
@@ -55,7 +67,11 @@ export function createPriorityList({ settings, onSelect, onChangeStatus }) {
       ...page.rows.map((r) =>
         el(
           'tr',
-          { 'data-segment': r.s_id, onclick: () => onSelect(r.s_id) },
+          {
+            'data-segment': r.s_id,
+            class: r.check_verdict === '재발' ? 'recurred' : undefined,
+            onclick: () => onSelect(r.s_id),
+          },
           el('td', { class: 'num' }, fmt(r.priority_rank)),
           el('td', {}, r.road_name ?? '(도로명 없음)', el('br'), el('small', {}, r.s_id)),
           el('td', {}, r.district ?? '–'),

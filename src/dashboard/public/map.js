@@ -1,8 +1,10 @@
 // The latest day's map: every segment a circle at its centroid, coloured by risk rate, sized by impacts and
-// outlined by repair status, all on one canvas layer (segment-layer.js) so a city's 100,000 segments stay
-// fluid. Tiles are optional: without them the circles draw on a plain background with a scale.
+// outlined by repair status, ringed when a repair did not hold (재발), all on one canvas layer (segment-layer.js)
+// so a city's 100,000 segments stay fluid. Tiles are optional: without them the circles draw on a plain
+// background with a scale. A segment's popup shows its repair check (before and after) and its 12 months.
 import { api, el, fmt, dateTime } from './api.js';
 import { SegmentLayer } from './segment-layer.js';
+import { monthsSparkline } from './trend.js';
 
 /** Risk rate (impacts per 100 vehicles) bands, lowest first. */
 export const RISK_BANDS = [
@@ -19,9 +21,14 @@ const STATUS_STYLES = [
   { weight: 1.5, fillOpacity: 0.2, color: '#455a64', dash: [3, 3], legend: '회색 점선, 흐린 색' },
 ];
 
+/** The ring around a segment whose repair did not hold (verdict 재발). */
+const RECURRED_RING = { color: '#6a1b9a', width: 2.5, gap: 3, legend: '보라 바깥 고리' };
+const RECURRED = '재발';
+
 const style = {
   bands: RISK_BANDS,
   statuses: STATUS_STYLES,
+  ring: RECURRED_RING,
   bandOf: (risk) => RISK_BANDS.findIndex((b) => risk < b.below),
   radius: (impacts) => Math.min(14, 3 + Math.sqrt(impacts) * 1.5),
 };
@@ -36,8 +43,39 @@ function legend(statuses) {
       ...RISK_BANDS.map((b) => el('div', {}, el('i', { style: `background:${b.color}` }), b.label)),
       el('b', {}, '보수 상태'),
       ...STATUS_STYLES.map((s, i) => el('div', {}, `${s.legend}: ${statuses[i]}`)),
+      el('b', {}, '보수 효과'),
+      el(
+        'div',
+        { class: 'legend-recurred' },
+        el('i', { class: 'ring', style: `border-color:${RECURRED_RING.color}` }),
+        `${RECURRED_RING.legend}: ${RECURRED} (보수 후 충격 재발)`,
+      ),
     );
   return control;
+}
+
+const rateText = (rate) => (rate === null ? '통행 없음' : `${rate.toFixed(1)}%`);
+
+/** "보수 전 14일 20.0% → 보수 후 14일 0.0% · 효과 확인", and the counts behind it. */
+function checkFigures(c) {
+  const side = (s) => `충격 ${fmt(s.impacts)} / 통행 ${fmt(s.traffic)}`;
+  return el(
+    'div',
+    { class: `check check-figures verdict-${c.verdict.replace(' ', '-')}` },
+    el(
+      'div',
+      { class: 'check-line' },
+      `보수 전 ${fmt(c.before.days)}일 ${rateText(c.before.rate)} → 보수 후 ${fmt(c.after.days)}일 ` +
+        `${rateText(c.after.rate)} · `,
+      el('b', {}, c.verdict),
+    ),
+    el(
+      'small',
+      {},
+      `보수일 ${c.repaired_on} · 전 ${side(c.before)} → 후 ${side(c.after)}` +
+        (c.decided_on ? ` · 판정 ${c.decided_on}` : ' · 통행이 더 쌓이면 판정'),
+    ),
+  );
 }
 
 function popupContent(d) {
@@ -58,6 +96,10 @@ function popupContent(d) {
     el('b', {}, d.road_name ?? '(도로명 없음)'),
     el('div', {}, el('small', {}, d.s_id)),
     el('dl', {}, ...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
+    d.repair_check ? checkFigures(d.repair_check) : null,
+    d.months?.length
+      ? el('div', { class: 'popup-months' }, el('small', {}, '최근 12개월 위험도'), monthsSparkline(d.months))
+      : null,
   );
 }
 
@@ -74,7 +116,7 @@ export function createMap(container, settings) {
   let layer = null;
 
   async function openPopup(id, latlng) {
-    const popup = L.popup().setLatLng(latlng).setContent('불러오는 중…').openOn(map);
+    const popup = L.popup({ maxWidth: 360 }).setLatLng(latlng).setContent('불러오는 중…').openOn(map);
     try {
       popup.setContent(popupContent(await api(`/api/segments/${encodeURIComponent(id)}`)));
     } catch (err) {
@@ -87,17 +129,23 @@ export function createMap(container, settings) {
     get layer() {
       return layer;
     },
-    /** Draws the latest day from /api/map (its columns, and the statuses other than the first). */
+    /** Draws the latest day from /api/map (its columns, the statuses other than the first, the verdicts). */
     async load() {
-      const { segments, statuses } = await api('/api/map');
+      const { segments, statuses, checks } = await api('/api/map');
       const status = new Uint8Array(segments.count);
+      const recurred = new Uint8Array(segments.count);
       const index = new Map(segments.ids.map((id, i) => [id, i]));
       statuses.ids.forEach((id, k) => {
         const i = index.get(id);
         if (i !== undefined) status[i] = statuses.status[k];
       });
+      const recurredIndex = settings.verdicts.indexOf(RECURRED);
+      checks.ids.forEach((id, k) => {
+        const i = index.get(id);
+        if (i !== undefined && checks.verdict[k] === recurredIndex) recurred[i] = 1;
+      });
       if (layer) layer.remove();
-      layer = new SegmentLayer({ ...segments, status }, style);
+      layer = new SegmentLayer({ ...segments, status, recurred }, style);
       layer.on('segmentclick', (e) => void openPopup(e.id, e.latlng));
       if (segments.count > 0) {
         let south = 90,
@@ -125,6 +173,10 @@ export function createMap(container, settings) {
     },
     setStatus(id, statusIndex) {
       layer?.setStatus(id, statusIndex);
+    },
+    /** A status change ends the segment's repair check: its 재발 ring goes with it. */
+    endCheck(id) {
+      layer?.setRecurred(id, false);
     },
     /** Centres the map on a segment and opens its popup. */
     focus(id) {

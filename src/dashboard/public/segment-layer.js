@@ -1,7 +1,8 @@
 // Every segment of the day as a circle on one Leaflet canvas layer. A circleMarker per segment costs Leaflet an
 // object, events and a projection each: 100,000 of them take seconds to add. Here the segments live in typed
 // arrays, are projected once per zoom with the same Web Mercator as Leaflet's map, and are drawn as a dozen
-// batched paths (one per colour and status), riskier bands on top. Clicks find the nearest circle.
+// batched paths (one per colour and status), riskier bands on top, then one ring around every segment whose
+// repair did not hold (재발). Clicks find the nearest circle.
 
 const WORLD = 256; // pixels of the whole world at zoom 0, as Leaflet's EPSG:3857
 const MAX_LAT = 85.0511287798;
@@ -9,11 +10,12 @@ const PADDING = 0.3; // the canvas reaches this share of the view beyond each si
 
 export const SegmentLayer = L.Layer.extend({
   initialize(data, style) {
-    this._style = style; // { bandOf(risk) -> index, bands: [{color}], radius(impacts), statuses: [{...}] }
+    // { bandOf(risk) -> index, bands: [{color}], radius(impacts), statuses: [{...}], ring: {color, width, gap} }
+    this._style = style;
     this.setData(data);
   },
 
-  /** data: { ids, lat, lon, risk, impacts, status } columns of equal length. */
+  /** data: { ids, lat, lon, risk, impacts, status, recurred } columns of equal length (recurred: 1 for 재발). */
   setData(data) {
     const n = data.ids.length;
     this.ids = data.ids;
@@ -23,6 +25,7 @@ export const SegmentLayer = L.Layer.extend({
     this._r = new Float32Array(n);
     this._band = new Uint8Array(n);
     this.status = new Uint8Array(n);
+    this.recurred = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       const lat = Math.max(-MAX_LAT, Math.min(MAX_LAT, data.lat[i]));
       const sin = Math.sin((lat * Math.PI) / 180);
@@ -31,6 +34,7 @@ export const SegmentLayer = L.Layer.extend({
       this._r[i] = this._style.radius(data.impacts[i]);
       this._band[i] = this._style.bandOf(data.risk[i]);
       this.status[i] = data.status[i] ?? 0;
+      this.recurred[i] = data.recurred?.[i] ?? 0;
     }
     this.count = n;
     this.drawn = 0;
@@ -41,6 +45,14 @@ export const SegmentLayer = L.Layer.extend({
     const i = this.index.get(id);
     if (i === undefined) return;
     this.status[i] = statusIndex;
+    this._redraw();
+  },
+
+  /** Marks (or unmarks) a segment as one whose repair did not hold. */
+  setRecurred(id, recurred) {
+    const i = this.index.get(id);
+    if (i === undefined) return;
+    this.recurred[i] = recurred ? 1 : 0;
     this._redraw();
   },
 
@@ -131,8 +143,33 @@ export const SegmentLayer = L.Layer.extend({
         ctx.stroke();
       }
     }
+    this._drawRings(ctx, v);
     this.drawn = drawn;
     this.fire('drawn', { drawn });
+  },
+
+  /** A ring just outside each 재발 segment's circle, on top of every circle, so it shows whatever its colour. */
+  _drawRings(ctx, v) {
+    const ring = this._style.ring;
+    if (!ring) return;
+    ctx.beginPath();
+    let any = false;
+    for (let i = 0; i < this.count; i++) {
+      if (!this.recurred[i]) continue;
+      const x = this._mx[i] * v.scale - v.x0;
+      const y = this._my[i] * v.scale - v.y0;
+      const r = this._r[i] + ring.gap;
+      if (x < -r || y < -r || x > v.size.x + r || y > v.size.y + r) continue;
+      ctx.moveTo(x + r, y);
+      ctx.arc(x, y, r, 0, 2 * Math.PI);
+      any = true;
+    }
+    if (!any) return;
+    ctx.globalAlpha = 1;
+    ctx.lineWidth = ring.width;
+    ctx.strokeStyle = ring.color;
+    ctx.setLineDash([]);
+    ctx.stroke();
   },
 
   /** The segment under a container point (the nearest circle within its radius + 3 px), or null. */

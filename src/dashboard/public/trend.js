@@ -1,5 +1,5 @@
-// The 7-day trend (traffic as bars, impacts as a line, each on its own scale) and the top segments' change
-// from the day before.
+// The 7-day and the 12-month trends (traffic as bars, impacts as a line, each on its own scale), the top
+// segments' change from the day before, and a segment's 12 months small enough for the map's popup.
 import { el, fmt } from './api.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -12,7 +12,20 @@ function svg(tag, attrs = {}, text) {
   return node;
 }
 
-function chart(days) {
+/** The x axis's two lines under a day: its date and weekday. */
+const dayLabel = (d) => [d.date.slice(5), WEEKDAYS[new Date(`${d.date}T00:00:00Z`).getUTCDay()]];
+/** …and under a month: 6월, with the year under the first month and under each January. */
+const monthLabel = (m, i) => [
+  `${Number(m.month.slice(5, 7))}월`,
+  i === 0 || m.month.slice(5, 7) === '01' ? m.month.slice(0, 4) : '',
+];
+const rateText = (r) => `${r.toFixed(1)}%`;
+
+/**
+ * Bars of traffic and a line of impacts, one per point ({traffic, impacts}); `label(point, i)` gives the two lines
+ * under it, `tip(point)` its tooltip.
+ */
+function chart(days, { title, label, tip } = { title: '일별 통행량(막대)과 충격 수(선)', label: dayLabel }) {
   const W = 640,
     H = 220,
     left = 56,
@@ -25,7 +38,7 @@ function chart(days) {
   const maxImpacts = Math.max(1, ...days.map((d) => d.impacts));
   const step = w / days.length;
   const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img' });
-  root.append(svg('title', {}, '일별 통행량(막대)과 충격 수(선)'));
+  root.append(svg('title', {}, title));
   root.append(svg('line', { x1: left, y1: top + h, x2: left + w, y2: top + h, stroke: '#90a4ae' }));
   root.append(
     svg('text', { x: left - 6, y: top + 4, 'text-anchor': 'end', fill: '#546e7a' }, fmt(maxTraffic)),
@@ -44,14 +57,12 @@ function chart(days) {
       height: barH,
       fill: '#b0bec5',
     });
-    bar.append(svg('title', {}, `${d.date} 통행 ${fmt(d.traffic)} · 충격 ${fmt(d.impacts)}`));
+    bar.append(svg('title', {}, tip ? tip(d) : `${d.date} 통행 ${fmt(d.traffic)} · 충격 ${fmt(d.impacts)}`));
     root.append(bar);
     points.push([x + step / 2, top + h - (d.impacts / maxImpacts) * h]);
-    const weekday = WEEKDAYS[new Date(`${d.date}T00:00:00Z`).getUTCDay()];
-    root.append(svg('text', { x: x + step / 2, y: H - 18, 'text-anchor': 'middle' }, d.date.slice(5)));
-    root.append(
-      svg('text', { x: x + step / 2, y: H - 5, 'text-anchor': 'middle', fill: '#78909c' }, weekday),
-    );
+    const [first, second] = label(d, i);
+    root.append(svg('text', { x: x + step / 2, y: H - 18, 'text-anchor': 'middle' }, first));
+    root.append(svg('text', { x: x + step / 2, y: H - 5, 'text-anchor': 'middle', fill: '#78909c' }, second));
   });
   root.append(
     svg('polyline', {
@@ -91,4 +102,59 @@ export function renderTrend(trend) {
         ),
       ),
     );
+}
+
+/** The whole network's last 12 months (GET /api/trend/months). */
+export function renderMonths(trend) {
+  document.getElementById('months-chart').replaceChildren(
+    trend.months.length
+      ? chart(trend.months, {
+          title: '월별 통행량(막대)과 충격 수(선)',
+          label: monthLabel,
+          tip: (m) =>
+            `${m.month.slice(0, 7)} 통행 ${fmt(m.traffic)} · 충격 ${fmt(m.impacts)} · ` +
+            `위험도 ${rateText(m.rate)} · ${fmt(m.days)}일`,
+        })
+      : el('p', {}, '데이터가 없습니다.'),
+  );
+}
+
+/** A segment's 12 months for its popup: a bar per month of its risk rate (impacts per 100 passes). */
+export function monthsSparkline(months) {
+  const W = 240,
+    H = 64,
+    top = 12,
+    bottom = 14;
+  const h = H - top - bottom;
+  const step = W / months.length;
+  const max = Math.max(1, ...months.map((m) => m.rate));
+  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', class: 'months' });
+  root.append(svg('title', {}, '최근 12개월 위험도(충격/통행 %)'));
+  root.append(svg('text', { x: W, y: 9, 'text-anchor': 'end', fill: '#78909c' }, `최고 ${rateText(max)}`));
+  months.forEach((m, i) => {
+    const barH = m.traffic > 0 ? Math.max(1, (m.rate / max) * h) : 0;
+    const bar = svg('rect', {
+      x: i * step + step * 0.15,
+      y: top + h - barH,
+      width: step * 0.7,
+      height: barH,
+      fill: '#c62828',
+    });
+    bar.append(
+      svg(
+        'title',
+        {},
+        m.traffic > 0
+          ? `${m.month.slice(0, 7)} 위험도 ${rateText(m.rate)} (충격 ${fmt(m.impacts)} / 통행 ${fmt(m.traffic)})`
+          : `${m.month.slice(0, 7)} 데이터 없음`,
+      ),
+    );
+    root.append(bar);
+  });
+  root.append(svg('line', { x1: 0, y1: top + h, x2: W, y2: top + h, stroke: '#90a4ae' }));
+  const first = months[0]?.month ?? '';
+  const last = months.at(-1)?.month ?? '';
+  root.append(svg('text', { x: 0, y: H - 2, fill: '#78909c' }, first.slice(0, 7)));
+  root.append(svg('text', { x: W, y: H - 2, 'text-anchor': 'end', fill: '#78909c' }, last.slice(0, 7)));
+  return root;
 }

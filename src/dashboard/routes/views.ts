@@ -1,4 +1,7 @@
-/** Read-only APIs over the views: the map, a segment's popup, the repair-priority list (and its CSV), the trend. */
+/**
+ * Read-only APIs over the views: the map, a segment's popup, the repair-priority list (and its CSV), the trends
+ * (7 days and 12 months), with each segment's repair check where it has one.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
 import { z } from 'zod';
@@ -14,6 +17,7 @@ import {
   trend,
   type PriorityFilter,
 } from '../queries';
+import { checkVerdicts, networkTrend, REPAIR_VERDICTS, repairCheck, segmentTrend } from '../repair-check';
 import { REPAIR_STATUSES, statusHistory } from '../status';
 import { ViewCache } from '../view-cache';
 
@@ -31,6 +35,7 @@ const text = (max: number) =>
 const filterSchema = z.object({
   district: text(100),
   status: z.enum(REPAIR_STATUSES, { error: `must be one of ${REPAIR_STATUSES.join(', ')}` }).optional(),
+  check: z.enum(REPAIR_VERDICTS, { error: `must be one of ${REPAIR_VERDICTS.join(', ')}` }).optional(),
   q: text(100),
 });
 const pageSchema = filterSchema.extend({
@@ -49,6 +54,7 @@ function parse<T>(schema: z.ZodType<T>, query: unknown): T {
 const toFilter = (q: z.output<typeof filterSchema>): PriorityFilter => ({
   district: q.district,
   status: q.status,
+  check: q.check,
   search: q.q,
 });
 
@@ -62,20 +68,30 @@ export function registerViewRoutes(app: FastifyInstance, pool: Pool): { warm(): 
     map: () => cache.get('map', () => mapSegments(pool)),
     trend: () => cache.get('trend', () => trend(pool)),
     districts: () => cache.get('districts', () => districts(pool)),
+    months: () => cache.get('months', () => networkTrend(pool)),
   };
 
   app.get('/api/map', async (_req, reply) => {
-    const [segments, statuses] = await Promise.all([cached.map(), changedStatuses(pool)]);
+    const [segments, statuses, checks] = await Promise.all([
+      cached.map(),
+      changedStatuses(pool),
+      checkVerdicts(pool),
+    ]);
     // The segments' JSON comes ready-made from PostgreSQL: spliced in, never parsed.
     void reply.type('application/json; charset=utf-8');
-    return `{"segments":${segments},"statuses":${JSON.stringify(statuses)}}`;
+    return `{"segments":${segments},"statuses":${JSON.stringify(statuses)},"checks":${JSON.stringify(checks)}}`;
   });
 
   app.get<{ Params: { id: string } }>('/api/segments/:id', async (req, reply) => {
     const detail = await segmentDetail(pool, req.params.id);
     if (!detail)
       return reply.code(404).send({ error: `segment "${req.params.id}" is not on the latest day's map` });
-    return { ...detail, history: await statusHistory(pool, req.params.id, 5) };
+    const [history, check, months] = await Promise.all([
+      statusHistory(pool, req.params.id, 5),
+      repairCheck(pool, req.params.id),
+      segmentTrend(pool, req.params.id, detail.date),
+    ]);
+    return { ...detail, history, repair_check: check, months };
   });
 
   app.get('/api/priority', async (req) => {
@@ -97,12 +113,14 @@ export function registerViewRoutes(app: FastifyInstance, pool: Pool): { warm(): 
   });
 
   app.get('/api/trend', async () => cached.trend());
+  app.get('/api/trend/months', async () => cached.months());
 
   const fill = () =>
     Promise.all([
       cached.map(),
       cached.trend(),
       cached.districts(),
+      cached.months(),
       priorityPage(pool, {}, { limit: 1, offset: 0 }),
     ]);
   app.addHook('onClose', async () => cache.stop());

@@ -177,8 +177,8 @@ describe('the repair-priority API', () => {
       .trim()
       .split('\r\n');
     assert.equal(lines.length, 3);
-    assert.match(lines[1]!, /^2,SC_0001,반포대로,서초구,100,0,50,50,0,0,1,미보수,,$/);
-    assert.match(lines[2]!, /^4,SC_0002,50%_도로,서초구,25,5,0,20,50,5,0,미보수,,$/);
+    assert.match(lines[1]!, /^2,SC_0001,반포대로,서초구,100,0,50,50,0,0,1,미보수,,,$/);
+    assert.match(lines[2]!, /^4,SC_0002,50%_도로,서초구,25,5,0,20,50,5,0,미보수,,,$/);
   });
 });
 
@@ -279,7 +279,7 @@ describe('the page', () => {
     try {
       await assert.rejects(
         checkSchema(bare.pool),
-        /lacks mvw_dashboard_heatmap, mvw_dashboard_repair_priority, segment_repair_status_history, dashboard_snapshot: .*npx pothole db migrate/,
+        /lacks mvw_dashboard_heatmap, mvw_dashboard_repair_priority, segment_repair_status_history, dashboard_snapshot, segment_repair_check_current, pothole_monthly_rollups: .*npx pothole db migrate/,
       );
     } finally {
       await bare.drop();

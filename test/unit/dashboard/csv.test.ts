@@ -18,6 +18,7 @@ const row: PriorityRow = {
   repair_status: '보수중',
   status_updated_at: '2026-03-04T01:02:03.000Z',
   status_note: '=HYPERLINK("x")',
+  check_verdict: '재발',
 };
 
 describe('the repair-priority CSV', () => {
@@ -28,11 +29,11 @@ describe('the repair-priority CSV', () => {
     assert.ok(csv.startsWith('\uFEFF'));
   });
 
-  it('has the view’s column names, the score’s three parts and the status', () => {
+  it('has the view’s column names, the score’s three parts, the status and the repair check’s verdict', () => {
     assert.equal(
       lines[0],
       'priority_rank,s_id,road_name,district,priority_score,impact_term,complaint_term,road_grade_term,' +
-        'total_traffic,total_impacts,complaint_count,repair_status,status_updated_at,status_note',
+        'total_traffic,total_impacts,complaint_count,repair_status,status_updated_at,status_note,check_verdict',
     );
   });
 
@@ -40,7 +41,7 @@ describe('the repair-priority CSV', () => {
     assert.equal(
       lines[1],
       '1,TEHERAN_0043,"테헤란로, ""역삼""",강남구,219,29,150,40,196,29,3,보수중,2026-03-04T01:02:03.000Z,' +
-        `"'=HYPERLINK(""x"")"`,
+        `"'=HYPERLINK(""x"")",재발`,
     );
     assert.equal(lines.length, 3, 'one header, one row, a final line break');
   });
@@ -50,7 +51,7 @@ describe('the repair-priority CSV', () => {
       (note) => priorityCsv([{ ...row, status_note: note, road_grade_term: -10 }]).split('\r\n')[1]!,
     );
     assert.deepEqual(
-      cells.map((line) => line.slice(line.indexOf('Z,') + 2)),
+      cells.map((line) => line.slice(line.indexOf('Z,') + 2, line.lastIndexOf(','))),
       [`'=1+2`, `'+82`, `'-5`, `'@SUM(A1)`, `'\tx`, `"'\rx"`, 'a=b', ' =x'],
     );
     assert.match(cells[0]!, /,150,-10,196,/, 'a negative number stays a number');

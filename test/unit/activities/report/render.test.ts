@@ -34,6 +34,7 @@ function data(over: Partial<ReportData> = {}): ReportData {
         score: 1234,
         impacts: 1000,
         complaints: 4,
+        recurred: false,
       },
       {
         rank: 2,
@@ -45,6 +46,7 @@ function data(over: Partial<ReportData> = {}): ReportData {
         score: 30,
         impacts: 0,
         complaints: 0,
+        recurred: true,
       },
     ],
     worsening: [
@@ -59,6 +61,28 @@ function data(over: Partial<ReportData> = {}): ReportData {
       { date: '2026-02-10', impacts: 400, segments: 10 },
       { date: '2026-02-11', impacts: 300, segments: 10 },
       { date: '2026-02-12', impacts: 345, segments: 10 },
+    ],
+    repairVerdicts: [
+      {
+        sId: 'R1',
+        roadName: EVIL,
+        district: '중구',
+        verdict: '재발',
+        repairedOn: '2026-01-20',
+        decidedOn: '2026-02-10',
+        before: { days: 14, traffic: 700, impacts: 140, rate: 20 },
+        after: { days: 14, traffic: 700, impacts: 126, rate: 18 },
+      },
+      {
+        sId: 'R2',
+        roadName: '종로',
+        district: '종로구',
+        verdict: '효과 확인',
+        repairedOn: '2026-02-01',
+        decidedOn: '2026-02-12',
+        before: { days: 13, traffic: 650, impacts: 130, rate: 20 },
+        after: { days: 5, traffic: 250, impacts: 0, rate: 0 },
+      },
     ],
     ...over,
   };
@@ -88,8 +112,8 @@ describe('report rendering', () => {
     assert.ok(!html.includes('<img'), 'no injected tag');
     assert.ok(!html.includes(`onerror="`), 'no injected attribute');
     const escaped = escapeHtml(EVIL);
-    // road name, district, s_id of the top row, the worsening row, the quality warning
-    assert.ok(html.split(escaped).length - 1 >= 5, 'each occurrence is escaped');
+    // road name, district, s_id of the top row, the worsening row, the repair verdict, the quality warning
+    assert.ok(html.split(escaped).length - 1 >= 6, 'each occurrence is escaped');
   });
 
   test('the HTML part uses no images or external resources, and draws the trend with sized cells', () => {
@@ -108,6 +132,30 @@ describe('report rendering', () => {
     assert.match(text, /- W1 .*: 오늘 30, 평균 10\.0 \(3\.0배\)/);
     assert.match(text, /- W2 종로 종로구: 오늘 5, 평균 0\.0 \(신규 발생\)/);
     assert.match(text, /^- 경고 /m);
+  });
+
+  test('repairs judged in the last 7 days, 재발 marked in the top 5, the same in both parts', () => {
+    const { html, text } = renderReportContent(data());
+    assert.match(text, /^2\. - .* \[S2\] · 재발$/m, 'the recurred segment is marked, at its rank');
+    assert.doesNotMatch(text, /^1\. .* · 재발$/m);
+    assert.match(
+      text,
+      /^- 재발: .* 중구 \[R1\] 보수일 2026-01-20, 보수 전 14일 20\.0% \(충격 140 \/ 통행 700\) → 보수 후 14일 18\.0% \(충격 126 \/ 통행 700\), 판정 2026-02-10$/m,
+    );
+    assert.match(
+      text,
+      /^- 효과 확인: 종로 종로구 \[R2\] .* 보수 후 5일 0\.0% \(충격 0 \/ 통행 250\), 판정 2026-02-12$/m,
+    );
+    assert.ok(html.includes('보수 효과 판정 (최근 7일)'));
+    for (const figure of [
+      '14일 20.0% (충격 140 / 통행 700)',
+      '14일 18.0% (충격 126 / 통행 700)',
+      '5일 0.0% (충격 0 / 통행 250)',
+    ])
+      assert.ok(html.includes(figure), figure);
+    const none = renderReportContent(data({ repairVerdicts: [] }));
+    assert.match(none.text, /\[보수 효과 판정 \(최근 7일\)\]\n최근 7일 동안 새로 판정된 보수가 없습니다\./);
+    assert.match(none.html, /최근 7일 동안 새로 판정된 보수가 없습니다\./);
   });
 
   test('without quality findings the report says they were not provided; with none, 이상 없음', () => {
