@@ -61,7 +61,7 @@ export async function publishDashboardViews(
     try {
       await dropUnattached(main);
       const { rows } = await main.query<{ generation: string; date: string | null }>(
-        `SELECT nextval('dashboard_generation_seq') AS generation, max(date)::text AS date FROM pothole_segments`,
+        `SELECT nextval('dashboard_generation_seq') AS generation, pothole_latest_day()::text AS date`,
       );
       const generation = Number(rows[0]!.generation);
       const date = rows[0]!.date;
@@ -94,7 +94,7 @@ export async function publishDashboardViews(
           [generation, date],
         );
         // Seen from here the views are the new generation's: its answers are published with it.
-        await storeAnswers(main, generation);
+        await storeAnswers(main, generation, date);
         await main.query('COMMIT');
       } catch (err) {
         await main.query('ROLLBACK').catch(() => undefined);

@@ -61,8 +61,14 @@ export async function updateRepairChecks(
                 GROUP BY c2.repair_id) later
         WHERE c.repair_id = later.repair_id`,
     );
+    // The days the open checks look at, as constants: only those day partitions are planned and read.
+    const span = await client.query<{ first: string | null; last: string | null }>(
+      `SELECT min(repaired_on - check_days)::text AS first, max(repaired_on + check_days)::text AS last
+         FROM segment_repair_checks WHERE ended_at IS NULL AND NOT final`,
+    );
+    const { first, last } = span.rows[0]!;
     const { rows } = await client.query<{ verdict: RepairVerdict; n: string; changed: string }>(
-      `WITH latest AS (SELECT max(date) AS day FROM pothole_segments),
+      `WITH latest AS (SELECT pothole_latest_day() AS day),
        figures AS (
          SELECT c.repair_id, c.verdict AS was,
                 coalesce(sum(p.total_count) FILTER (WHERE p.date < c.repaired_on), 0) AS bt,
@@ -76,6 +82,7 @@ export async function updateRepairChecks(
              ON p.s_id = c.s_id
             AND p.date BETWEEN c.repaired_on - c.check_days AND c.repaired_on + c.check_days
             AND p.date <> c.repaired_on
+            AND p.date BETWEEN $3::date AND $4::date
           WHERE c.ended_at IS NULL AND NOT c.final
           GROUP BY c.repair_id, c.verdict),
        judged AS (
@@ -100,7 +107,7 @@ export async function updateRepairChecks(
           WHERE c.repair_id = j.repair_id
          RETURNING c.verdict, j.verdict <> j.was AS changed)
        SELECT verdict, count(*) AS n, count(*) FILTER (WHERE changed) AS changed FROM updated GROUP BY verdict`,
-      [settings.minTraffic, settings.minDropPercent],
+      [settings.minTraffic, settings.minDropPercent, first, last],
     );
     await client.query('COMMIT');
     const verdicts = Object.fromEntries(REPAIR_VERDICTS.map((v) => [v, 0])) as Record<RepairVerdict, number>;

@@ -49,9 +49,8 @@ function addDays(day: string, n: number): string {
 export async function planRetirement(pool: Pick<pg.Pool, 'query'>, keepDays: number): Promise<RetirePlan> {
   // Never later than today in Seoul: a day loaded by mistake far ahead must not retire the real history.
   const { rows: latest } = await pool.query<{ day: string | null }>(
-    `SELECT CASE WHEN max(date) IS NOT NULL
-                 THEN least(max(date), (now() AT TIME ZONE 'Asia/Seoul')::date)::text END AS day
-       FROM pothole_segments`,
+    `SELECT CASE WHEN latest IS NOT NULL THEN least(latest, (now() AT TIME ZONE 'Asia/Seoul')::date)::text END AS day
+       FROM pothole_latest_day() latest`,
   );
   const latestDay = latest[0]?.day ?? null;
   if (!latestDay) return { latestDay, keepDays, retireThrough: null, candidates: [] };

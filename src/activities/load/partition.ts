@@ -107,11 +107,16 @@ export async function previousLoadedDate(
   pool: pg.Pool,
   batchDate: string,
 ): Promise<{ date: string; rows: number } | null> {
-  const { rows } = await pool.query<{ date: string | null; rows: string | null }>(
-    `SELECT prev.date::text AS date, (SELECT count(*) FROM pothole_segments WHERE date = prev.date) AS rows
-       FROM (SELECT max(date) AS date FROM pothole_segments WHERE date < $1) prev`,
+  // Two statements, each day a constant: only that day's partition is planned and read, however long the history.
+  const latest = await pool.query<{ date: string | null }>(
+    'SELECT pothole_latest_day($1::date)::text AS date',
     [batchDate],
   );
-  const r = rows[0];
-  return r?.date ? { date: r.date, rows: Number(r.rows) } : null;
+  const date = latest.rows[0]?.date;
+  if (!date) return null;
+  const { rows } = await pool.query<{ rows: string }>(
+    'SELECT count(*) AS rows FROM pothole_segments WHERE date = $1::date',
+    [date],
+  );
+  return { date, rows: Number(rows[0]?.rows ?? 0) };
 }

@@ -77,3 +77,33 @@ CREATE TABLE IF NOT EXISTS dashboard_answers (
   body text NOT NULL,
   PRIMARY KEY (generation, name)
 );
+
+-- The latest loaded day (before p_before, when given), from the newest day partition down: a year of partitions
+-- costs what a month did, where max(date) over the parent plans and probes every partition.
+CREATE OR REPLACE FUNCTION pothole_latest_day(p_before date DEFAULT NULL)
+RETURNS date
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  part regclass;
+  latest date;
+BEGIN
+  FOR part IN
+    SELECT i.inhrelid::regclass
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = 'pothole_segments'::regclass AND NOT i.inhdetachpending
+     -- "FOR VALUES FROM ('2026-02-12') TO (…)": by its first day, newest first.
+     ORDER BY pg_get_expr(c.relpartbound, c.oid) DESC
+  LOOP
+    IF p_before IS NULL THEN
+      EXECUTE format('SELECT max(date) FROM %s', part) INTO latest;
+    ELSE
+      EXECUTE format('SELECT max(date) FROM %s WHERE date < $1', part) INTO latest USING p_before;
+    END IF;
+    IF latest IS NOT NULL THEN
+      RETURN latest;
+    END IF;
+  END LOOP;
+  RETURN NULL;
+END
+$$;

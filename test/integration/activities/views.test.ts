@@ -290,7 +290,8 @@ describe('refresh_views', () => {
       rows.map((r) => r.name),
       ['districts', 'map', 'trend'],
     );
-    for (const r of rows) assert.equal(r.body, await computeAnswer(db.pool, r.name as AnswerName), r.name);
+    for (const r of rows)
+      assert.equal(r.body, await computeAnswer(db.pool, r.name as AnswerName, day(3)), r.name);
     const map = JSON.parse(rows.find((r) => r.name === 'map')!.body) as { date: string; ids: string[] };
     assert.equal(map.date, day(3), 'the latest loaded day');
     // Only the published generation's answers and the previous one's are kept.
