@@ -28,6 +28,8 @@ const NUMBER_UNITS = [
   'minutes',
   'days',
   'dates',
+  'vehicle passes',
+  'per cent',
   'attempts',
   'cores',
   'workers',
