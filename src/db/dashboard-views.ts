@@ -17,6 +17,9 @@ export const SNAPSHOT_TABLES = [
   },
 ] as const;
 
+/** The channel a publish notifies with the new generation, when it commits. */
+export const PUBLISHED_CHANNEL = 'dashboard_published';
+
 /** Arbitrary but fixed: two refreshes at once would only do the same work twice. */
 const PUBLISH_LOCK_KEY = 7_340_519_006;
 /** A reader in the way of dropping an old generation is not waited for: the next refresh tries again. */
@@ -95,6 +98,8 @@ export async function publishDashboardViews(
         );
         // Seen from here the views are the new generation's: its answers are published with it.
         await storeAnswers(main, generation, date);
+        // Delivered at COMMIT: dashboards listening refill their caches at once (src/dashboard/view-cache.ts).
+        await main.query(`SELECT pg_notify('${PUBLISHED_CHANNEL}', $1)`, [String(generation)]);
         await main.query('COMMIT');
       } catch (err) {
         await main.query('ROLLBACK').catch(() => undefined);

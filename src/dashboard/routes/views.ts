@@ -60,7 +60,8 @@ const toFilter = (q: z.output<typeof filterSchema>): PriorityFilter => ({
 
 /**
  * Registers the routes. `warm` fills their caches (at start, so the first visitor does not wait) and from then on
- * refills them within REFILL_CHECK_MS of each refresh of the views.
+ * refills them the moment a refresh of the views commits (its notification), or within REFILL_CHECK_MS of it when
+ * the notification was missed.
  */
 export function registerViewRoutes(app: FastifyInstance, pool: Pool): { warm(): Promise<void> } {
   const cache = new ViewCache(pool);
