@@ -18,6 +18,7 @@ import { uploadDemoData, uploadSparkCode } from '../../src/demo/upload';
 import type { PipelineProgress } from '../../src/types';
 import { AwsRecorder } from './aws-recorder';
 import { createThrowawayDatabase, type ThrowawayDatabase } from './database';
+import { withQuickSparkConfs } from './quick-spark';
 import { REPO_ROOT, stackEnv, stackProcessEnv, waitFor, type Env } from './stack';
 import { runPothole, startWorkerProcess, stopWorkerProcess, type CliOutcome } from './worker-process';
 
@@ -26,15 +27,6 @@ const sparkEvents = path.join(REPO_ROOT, '.stack/spark-events');
 const RUN_TYPES = new Set(['potholePipeline', 'potholeBackfill']);
 /** How long tearDown waits for the cleanup of the runs it cancels. */
 const CLEANUP_WAIT_MS = 300_000;
-/**
- * Spark settings for the worlds' short-lived drivers and executors on a small machine (a test may set its own):
- * their JVMs compile with the quick compiler only, and the drivers serve no web UI (nothing here reads it).
- * A stage of the demo data then takes about two thirds of the time; what the jobs compute is the same.
- */
-const QUICK_SPARK_JVMS =
-  'spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1,' +
-  'spark.executor.extraJavaOptions=-XX:TieredStopAtLevel=1,' +
-  'spark.ui.enabled=false';
 
 /** Polls (every `everyMs`) until `fn` returns something truthy, and returns it. */
 export function waitUntil<T>(
@@ -135,7 +127,7 @@ export class PipelineWorld {
       AWS_ENDPOINT_URL: this.recorder.url,
       CLUSTER_NAME: this.clusterName,
       EXPECTED_WORKER_COUNT: '2',
-      SPARK_EXTRA_CONF: [this.base.SPARK_EXTRA_CONF, QUICK_SPARK_JVMS].filter(Boolean).join(','),
+      SPARK_EXTRA_CONF: withQuickSparkConfs(this.base.SPARK_EXTRA_CONF),
       POSTGRES_DB: this.database,
       TEMPORAL_TASK_QUEUE: this.taskQueue,
       ...options.env,
