@@ -16,6 +16,7 @@ import { instanceStates } from '../../src/demo/cluster';
 import { generateDemoData } from '../../src/demo/data';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { CLUSTER_TAG } from '../../src/activities/cluster';
+import { withQuickSparkConfs } from '../support/quick-spark';
 
 const root = path.resolve(__dirname, '../..');
 const env = readEnv({ ...process.env, POTHOLE_ENV_FILE: path.join(root, '.stack/env') });
@@ -32,7 +33,12 @@ before(async () => {
   await admin.query(`CREATE DATABASE ${database} OWNER ${env.POSTGRES_USER}`);
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/demo.ts'), batchDate], {
     cwd: root,
-    env: { ...process.env, POSTGRES_DB: database },
+    // The demo's own settings, with the tests' quicker Spark JVMs (test/support/quick-spark.ts).
+    env: {
+      ...process.env,
+      POSTGRES_DB: database,
+      SPARK_EXTRA_CONF: withQuickSparkConfs(env.SPARK_EXTRA_CONF),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));

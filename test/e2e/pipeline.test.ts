@@ -36,7 +36,6 @@ const suiteStartedAt = Date.now();
 const dates = {
   missingInput: '2026-04-01',
   cancelStart: '2026-04-02',
-  cancelStage1: '2026-04-03',
   killedWorker: '2026-04-04',
   force: '2026-04-05',
   backfill: ['2026-04-06', '2026-04-07'],
@@ -49,7 +48,7 @@ const stepStatus = (...args: Parameters<PipelineWorld['stepStatus']>) => world.s
 before(async () => {
   await slack.start();
   await world.setUp({
-    dates: [dates.cancelStart, dates.cancelStage1, dates.killedWorker, dates.force, ...dates.backfill],
+    dates: [dates.cancelStart, dates.killedWorker, dates.force, ...dates.backfill],
     env: { SLACK_WEBHOOK_URL: slack.url() },
   });
 });
@@ -84,23 +83,6 @@ describe('the pipeline on the local services', () => {
     } finally {
       recorder.holdResponses.clear();
     }
-  });
-
-  it('cancelled during run_stage1: the driver is killed, Spark and the cluster are stopped', async () => {
-    const app = `pothole-stage1-${dates.cancelStage1}`;
-    assert.equal((await pothole('run', dates.cancelStage1)).status, 0);
-    const handle = world.client.workflow.getHandle(workflowIdFor(dates.cancelStage1));
-    await waitUntil('run_stage1 running', async () => (await stepStatus(handle, 'run_stage1')) === 'running');
-    await waitUntil('the stage1 driver', () => sparkProcesses(app).length > 0);
-    const r = await pothole('cancel', dates.cancelStage1);
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal((await handle.describe()).status.name, 'CANCELLED');
-    const progress = await handle.query<PipelineProgress>('progress');
-    assert.equal(progress.steps.find((s) => s.step === 'stop_cluster')!.status, 'done');
-    assert.deepEqual(sparkProcesses(app), [], 'no driver left');
-    const daemons = sparkProcesses('org.apache.spark.deploy.(master|worker|history)');
-    assert.deepEqual(daemons, [], `no Spark daemon left: ${describeProcesses(daemons)}`);
-    assert.deepEqual(await states(), ['stopped', 'stopped', 'stopped']);
   });
 
   it('a worker killed during run_stage1 and started again: the run completes with exactly one stage1 driver', async () => {
@@ -142,7 +124,23 @@ describe('the pipeline on the local services', () => {
     // Between the two runs the cluster was stopped.
     const ec2Calls = recorder.actions(since).filter((a) => a === 'StartInstances' || a === 'StopInstances');
     assert.deepEqual(ec2Calls.slice(0, 2), ['StartInstances', 'StopInstances']);
-    assert.equal((await pothole('cancel', dates.force)).status, 0);
+  });
+
+  // The run started again by --force above is the one cancelled here.
+  it('cancelled during run_stage1: the driver is killed, Spark and the cluster are stopped', async () => {
+    const app = `pothole-stage1-${dates.force}`;
+    const handle = world.client.workflow.getHandle(workflowIdFor(dates.force));
+    assert.equal((await handle.describe()).status.name, 'RUNNING', 'the run started again by --force');
+    await waitUntil('run_stage1 running', async () => (await stepStatus(handle, 'run_stage1')) === 'running');
+    await waitUntil('the stage1 driver', () => sparkProcesses(app).length > 0);
+    const r = await pothole('cancel', dates.force);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((await handle.describe()).status.name, 'CANCELLED');
+    const progress = await handle.query<PipelineProgress>('progress');
+    assert.equal(progress.steps.find((s) => s.step === 'stop_cluster')!.status, 'done');
+    assert.deepEqual(sparkProcesses(app), [], 'no driver left');
+    const daemons = sparkProcesses('org.apache.spark.deploy.(master|worker|history)');
+    assert.deepEqual(daemons, [], `no Spark daemon left: ${describeProcesses(daemons)}`);
     assert.deepEqual(await states(), ['stopped', 'stopped', 'stopped']);
   });
 

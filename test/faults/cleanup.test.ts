@@ -71,9 +71,10 @@ describe('cleanup under faults', () => {
       assert.equal(attempts ?? 1, 1);
       assert.equal(progress.cleanup?.status, 'stopped');
 
-      const closedAt = (await handle.describe()).closeTime!.getTime();
-      // Long enough for install_deps' pip (20 s) and its first retry (10 s later) had it not been cancelled.
-      await new Promise((r) => setTimeout(r, Math.max(0, closedAt + 60_000 - Date.now())));
+      // 60 s from install_deps' start: long enough for its pip (20 s) and its first retry (10 s later, another
+      // 20 s) had it not been cancelled.
+      const watchUntil = Date.parse(step('install_deps').startedAt!) + 60_000;
+      await new Promise((r) => setTimeout(r, Math.max(0, watchUntil - Date.now())));
       const ec2 = world.recorder.calls.filter(
         (c) => c.at >= since && (c.action === 'StartInstances' || c.action === 'StopInstances'),
       );
@@ -81,7 +82,7 @@ describe('cleanup under faults', () => {
       assert.ok(firstStop >= 0, 'the cluster was stopped');
       const startsAfterStop = ec2.slice(firstStop).filter((c) => c.action === 'StartInstances');
       console.log(
-        `EC2 calls during and 60 s after the run: ${ec2.map((c) => c.action).join(', ')}; ` +
+        `EC2 calls during the run and until 60 s after install_deps started: ${ec2.map((c) => c.action).join(', ')}; ` +
           `StartInstances after the first StopInstances: ${startsAfterStop.length}`,
       );
       assert.equal(startsAfterStop.length, 0);

@@ -100,8 +100,12 @@ const holderNow = async () =>
     ?.workflowId;
 
 before(async () => {
-  // Stage1 long enough to inject a fault while it runs; A's Stage2 long enough to reset A while it runs.
-  const held = await deployHeldStages({ stage1: 15, stage2: { seconds: 20, dates: [A] } });
+  // A's Stage1 long enough to inject a fault while it runs; A's first Stage2 long enough to reset A while it runs
+  // (the reset run's Stage2 is not held). B's Stage1 lasts long enough unheld.
+  const held = await deployHeldStages({
+    stage1: { seconds: 15, dates: [A] },
+    stage2: { seconds: 20, dates: [A], once: true },
+  });
   await slack.start();
   await world.setUp({
     dates: [A, B],

@@ -18,6 +18,7 @@ import { uploadDemoData, uploadSparkCode } from '../../src/demo/upload';
 import type { PipelineProgress } from '../../src/types';
 import { AwsRecorder } from './aws-recorder';
 import { createThrowawayDatabase, type ThrowawayDatabase } from './database';
+import { withQuickSparkConfs } from './quick-spark';
 import { REPO_ROOT, stackEnv, stackProcessEnv, waitFor, type Env } from './stack';
 import { runPothole, startWorkerProcess, stopWorkerProcess, type CliOutcome } from './worker-process';
 
@@ -126,6 +127,7 @@ export class PipelineWorld {
       AWS_ENDPOINT_URL: this.recorder.url,
       CLUSTER_NAME: this.clusterName,
       EXPECTED_WORKER_COUNT: '2',
+      SPARK_EXTRA_CONF: withQuickSparkConfs(this.base.SPARK_EXTRA_CONF),
       POSTGRES_DB: this.database,
       TEMPORAL_TASK_QUEUE: this.taskQueue,
       ...options.env,

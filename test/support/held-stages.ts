@@ -11,8 +11,11 @@ import { REPO_ROOT, stackEnv, stackS3Client, uniqueName } from './stack';
 
 const HELD_MAIN = path.join(REPO_ROOT, 'test/fixtures/spark/held_main.py');
 
-/** How long a stage is held: for every date, or only for the dates listed. */
-export type Hold = number | { seconds: number; dates: string[] };
+/**
+ * How long a stage is held: for every date, or only for the dates listed; `once`: only the date's first driver
+ * (one started again for the date, after a reset or a retry, runs at once).
+ */
+export type Hold = number | { seconds: number; dates: string[]; once?: boolean };
 
 /** Deploys the code; returns the settings (S3_CODE_PREFIX, SPARK_STAGEn_ENTRY/ARGS) for the held stages. */
 export async function deployHeldStages(hold: {
@@ -21,7 +24,8 @@ export async function deployHeldStages(hold: {
 }): Promise<Record<string, string>> {
   const env = stackEnv();
   const bucket = env.S3_BUCKET!;
-  const codePrefix = `${uniqueName('test-held-stages')}/code`;
+  const deployment = uniqueName('test-held-stages');
+  const codePrefix = `${deployment}/code`;
   const s3 = stackS3Client(env);
   try {
     await uploadSparkCode({ s3, bucket, codePrefix, dir: path.join(REPO_ROOT, 'spark') });
@@ -29,7 +33,8 @@ export async function deployHeldStages(hold: {
     for (const stage of ['stage1', 'stage2'] as const) {
       const h = hold[stage];
       if (h === undefined) continue;
-      const { seconds, dates } = typeof h === 'number' ? { seconds: h, dates: undefined } : h;
+      const { seconds, dates, once } =
+        typeof h === 'number' ? { seconds: h, dates: undefined, once: false } : h;
       await s3.send(
         new PutObjectCommand({
           Bucket: bucket,
@@ -41,7 +46,8 @@ export async function deployHeldStages(hold: {
       settings[`SPARK_STAGE${n}_ENTRY`] = 'held_main.py';
       settings[`SPARK_STAGE${n}_ARGS`] =
         `--env {stage} --batch-date {batchDate} --hold-seconds ${seconds}` +
-        (dates ? ` --hold-dates ${dates.join(',')}` : '');
+        (dates ? ` --hold-dates ${dates.join(',')}` : '') +
+        (once ? ` --hold-once ${deployment}` : '');
     }
     return settings;
   } finally {

@@ -22,6 +22,7 @@ import { createS3CheckActivities, listAll } from '../../../src/activities/s3-che
 import { createSshExecutor } from '../../../src/activities/remote';
 import { createSparkActivities, type SparkTiming } from '../../../src/activities/spark';
 import { startTcpProxy } from '../../support/tcp-proxy';
+import { withQuickSparkConfs } from '../../support/quick-spark';
 import {
   ActivityHarness,
   FAST_TIMING,
@@ -45,6 +46,7 @@ const overrides = {
   S3_STAGE1_OUTPUT_PREFIX: `${root}/stage1`,
   S3_STAGE2_OUTPUT_PREFIX: `${root}/stage2`,
   SPARK_HISTORY_SERVER: 'true',
+  SPARK_EXTRA_CONF: withQuickSparkConfs(baseEnv.SPARK_EXTRA_CONF),
 };
 const TIMING: Partial<SparkTiming> = {
   ...FAST_TIMING,

@@ -7,6 +7,7 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { loadConfig } from '../../../src/config';
 import { listKeys } from '../../../src/demo/s3-sync';
 import { createS3Client } from '../../../src/clients';
+import { QUICK_SPARK_CONFS } from '../../support/quick-spark';
 
 export const REPO = path.join(__dirname, '../../..');
 export const SPARK_DIR = path.join(REPO, 'spark');
@@ -89,7 +90,7 @@ export function sparkSubmit(a: SubmitArgs): Promise<ProcessResult> {
     '1g',
     '--conf',
     'spark.sql.adaptive.enabled=true',
-    ...Object.entries(a.confs).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
+    ...Object.entries({ ...QUICK_SPARK_CONFS, ...a.confs }).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
     ...(a.extra ?? []),
     '--py-files',
     common,
