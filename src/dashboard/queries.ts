@@ -152,8 +152,9 @@ export const OPEN_CHECKS = `(SELECT * FROM segment_repair_check_current oc
                       WHERE h.s_id = oc.s_id AND h.id > oc.repair_id))`;
 
 /** The list's relations: the ranked view, the repair status and the open repair check (both may be missing). */
-const PRIORITY_FROM = `mvw_dashboard_repair_priority p
-  LEFT JOIN segment_repair_status s ON s.s_id = p.s_id
+const PRIORITY_WITHOUT_CHECKS = `mvw_dashboard_repair_priority p
+  LEFT JOIN segment_repair_status s ON s.s_id = p.s_id`;
+const PRIORITY_FROM = `${PRIORITY_WITHOUT_CHECKS}
   LEFT JOIN ${OPEN_CHECKS} c ON c.s_id = p.s_id`;
 
 function priorityRow(r: Record<string, unknown>): PriorityRow {
@@ -198,9 +199,11 @@ export async function priorityPage(
   const n = params.length;
   // One statement (one connection, one round trip): the page, and how many match in all.
   const from = `FROM ${PRIORITY_FROM} ${where}`;
+  // Counting without a check filter needs no repair check per segment: the count reads the ranked rows alone.
+  const countFrom = filter.check ? from : `FROM ${PRIORITY_WITHOUT_CHECKS} ${where}`;
   const { rows } = await pool.query(
     `SELECT page.*, total.n AS matching
-       FROM (SELECT count(*) AS n ${from}) total
+       FROM (SELECT count(*) AS n ${countFrom}) total
        LEFT JOIN (SELECT ${PRIORITY_COLUMNS}, p.date::text AS date ${from}
                    ORDER BY p.priority_rank, p.s_id LIMIT $${n + 1} OFFSET $${n + 2}) page ON true
       ORDER BY page.priority_rank, page.s_id`,
