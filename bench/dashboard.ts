@@ -9,17 +9,16 @@
  * script and task durations. The last load follows a refresh of the views, when the server's caches refill.
  * Targets (printed, not enforced): page ready ≤ 2 s, every data API ≤ 200 ms.
  */
-import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { publishDashboardViews } from '../src/db/dashboard-views';
 import { readEnv } from '../src/config';
 import { REFILL_CHECK_MS } from '../src/dashboard/routes/views';
+import { startDashboardProcess } from './dashboard-process';
 import { launchChromium, type DashboardWindow } from '../test/support/browser';
 import { createThrowawayDatabase } from '../test/support/database';
 import { seedDashboardData, syntheticSegments } from '../test/support/dashboard-data';
-import { freePort } from '../test/support/free-port';
 
 const TARGET_READY_MS = 2000;
 const TARGET_API_MS = 200;
@@ -172,35 +171,6 @@ function printLoad(label: string, f: LoadFigures, load: number) {
     );
 }
 
-/** The settings as read, without the file they came from (the child must not read it again over POSTGRES_DB). */
-function withoutEnvFile(env: Record<string, string | undefined>) {
-  const { POTHOLE_ENV_FILE: _file, ...rest } = env;
-  return rest;
-}
-
-async function startDashboardProcess(env: Record<string, string | undefined>) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [path.join(__dirname, '../bin/pothole.js'), 'dashboard'], {
-    env: { ...withoutEnvFile(env), DASHBOARD_HOST: '127.0.0.1', DASHBOARD_PORT: String(port) },
-    stdio: ['ignore', 'inherit', 'pipe'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('dashboard at')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`pothole dashboard exited (${code}):\n${stderr}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    async stop() {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
-    },
-  };
-}
-
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const envFile = process.env.POTHOLE_ENV_FILE ?? path.join(__dirname, '../.stack/env');
@@ -216,7 +186,7 @@ async function main() {
 
     // The dashboard as it runs in production: its own process (`pothole dashboard`), caches filled at start.
     const server = await startDashboardProcess({ ...env, POSTGRES_DB: db.name });
-    const url = server.url;
+    const url = `${server.origin}/`;
     const browser = await launchChromium(env);
     const loads: LoadFigures[] = [];
     let afterRefresh: LoadFigures;

@@ -9,7 +9,6 @@
  * Targets (printed, not enforced): every figure at 365 days within 1.2× of the 30-day one (figures under 20 ms
  * compare as 20 ms: below that the loopback's noise is the figure), the 12-month trends ≤ 200 ms.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type pg from 'pg';
 import { createLoadActivities } from '../src/activities/load';
@@ -20,8 +19,8 @@ import { loadConfig, readEnv, type Config } from '../src/config';
 import { rollUpDay } from '../src/db/monthly-rollup';
 import { runActivity, deletePrefix, stepInput } from '../test/integration/activities/serving-support';
 import { createThrowawayDatabase, type ThrowawayDatabase } from '../test/support/database';
-import { freePort } from '../test/support/free-port';
 import { putStage2Output, stage2Segments } from '../test/support/stage2-output';
+import { startDashboardProcess } from './dashboard-process';
 import { benchFailure, integerOption, readOptions } from './options';
 
 const USAGE = 'usage: npm run bench:year [-- --segments N] [--repeat N] [--keep]';
@@ -116,30 +115,6 @@ async function fillHistory(pool: pg.Pool, days: number, segments: number): Promi
   await pool.query('VACUUM ANALYZE');
 }
 
-async function startDashboard(env: Record<string, string | undefined>, database: string) {
-  const port = await freePort();
-  const { POTHOLE_ENV_FILE: _file, ...rest } = env;
-  const child = spawn(process.execPath, [path.join(__dirname, '../bin/pothole.js'), 'dashboard'], {
-    env: { ...rest, POSTGRES_DB: database, DASHBOARD_HOST: '127.0.0.1', DASHBOARD_PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('dashboard at')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`pothole dashboard exited (${code}):\n${stderr}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async stop() {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
-    },
-  };
-}
-
 /** What the page asks for, and the popup of a segment repaired a few days ago. */
 const apis = (segments: number) => [
   { name: 'map', path: '/api/map' },
@@ -179,7 +154,7 @@ async function measureNight(
   args: Args,
 ): Promise<NightFigures> {
   const s3 = createS3Client(loadConfig(['aws'], env).aws);
-  const dashboard = await startDashboard(env, db.name);
+  const dashboard = await startDashboardProcess({ ...env, POSTGRES_DB: db.name }, { stdout: 'ignore' });
   try {
     const { load_to_rdb } = createLoadActivities({
       s3,
@@ -189,7 +164,7 @@ async function measureNight(
     const { refresh_views } = createViewActivities({ pool: db.pool, history: db.config.history });
     // The day before, as last night left it; and the dashboard's caches full of it.
     await runActivity(refresh_views, stepInput(day(NIGHT, -1)));
-    for (const a of apis(args.segments)) await timeRequest(dashboard.url + a.path);
+    for (const a of apis(args.segments)) await timeRequest(dashboard.origin + a.path);
 
     let started = performance.now();
     await runActivity(load_to_rdb, stepInput(NIGHT));
@@ -199,9 +174,9 @@ async function measureNight(
     const refreshSeconds = seconds(started);
     const figures: NightFigures['apis'] = [];
     for (const a of apis(args.segments)) {
-      const firstMs = await timeRequest(dashboard.url + a.path);
+      const firstMs = await timeRequest(dashboard.origin + a.path);
       const more: number[] = [];
-      for (let i = 0; i < args.repeat; i++) more.push(await timeRequest(dashboard.url + a.path));
+      for (let i = 0; i < args.repeat; i++) more.push(await timeRequest(dashboard.origin + a.path));
       figures.push({ name: a.name, firstMs, medianMs: median(more), trend: a.trend });
     }
     const { rows } = await db.pool.query<{ rows: string; mb: string }>(

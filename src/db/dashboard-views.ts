@@ -7,6 +7,7 @@
  */
 import type pg from 'pg';
 import { dropOldAnswers, storeAnswers } from './dashboard-answers';
+import { backendPid, dropTableUnlessHeld } from './pool';
 
 export const SNAPSHOT_TABLES = [
   { table: 'dashboard_heatmap_rows', view: 'mvw_dashboard_heatmap', rows: 'pothole_heatmap($1::date)' },
@@ -48,7 +49,6 @@ export interface PublishOptions {
   signal?: AbortSignal;
 }
 
-const pid = (c: pg.PoolClient) => (c as unknown as { processID: number }).processID;
 const since = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9;
 
 /** Builds, attaches and switches to a new generation of the latest loaded day. */
@@ -59,7 +59,7 @@ export async function publishDashboardViews(
   const main = await pool.connect();
   const others: pg.PoolClient[] = [];
   try {
-    options.onBackend?.(pid(main));
+    options.onBackend?.(backendPid(main));
     await main.query('SELECT pg_advisory_lock($1)', [PUBLISH_LOCK_KEY]);
     try {
       await dropUnattached(main);
@@ -74,7 +74,7 @@ export async function publishDashboardViews(
         SNAPSHOT_TABLES.map(async ({ table, view, rows: source }) => {
           const client = await pool.connect();
           others.push(client);
-          options.onBackend?.(pid(client));
+          options.onBackend?.(backendPid(client));
           const started = process.hrtime.bigint();
           await build(client, table, source, generation, date, options.signal);
           seconds[view] = since(started);
@@ -185,16 +185,7 @@ async function dropOldGenerations(client: pg.PoolClient, current: number): Promi
     for (const { name } of rows) {
       const generation = Number(/_g(\d+)$/.exec(name)?.[1]);
       if (!(generation < current - 1)) continue;
-      try {
-        await client.query('BEGIN');
-        await client.query(`SET LOCAL lock_timeout = '${DROP_LOCK_TIMEOUT}'`);
-        await client.query(`DROP TABLE ${name}`);
-        await client.query('COMMIT');
-        dropped.push(name);
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        if ((err as { code?: string }).code !== '55P03') throw err; // lock_not_available: next time
-      }
+      if (await dropTableUnlessHeld(client, name, DROP_LOCK_TIMEOUT)) dropped.push(name);
     }
   }
   return dropped;

@@ -5,6 +5,7 @@
  * already retired: then the roll-up is final and kept as it is.
  */
 import type pg from 'pg';
+import { backendPid } from './pool';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -26,7 +27,7 @@ export async function rollUpDay(
 ): Promise<RollupResult> {
   const month = monthOf(day);
   const client = await pool.connect();
-  onBackend?.((client as unknown as { processID: number }).processID);
+  onBackend?.(backendPid(client));
   await client.query('BEGIN');
   try {
     // Roll-ups of the same month take turns.

@@ -29,3 +29,30 @@ export function createPool(config: PostgresConfig, options: PoolOptions = {}): p
   pool.on('error', () => undefined);
   return pool;
 }
+
+/** The server process of a checked-out client: what pg_cancel_backend needs to stop its statement. */
+export function backendPid(client: pg.PoolClient): number {
+  return (client as unknown as { processID: number }).processID;
+}
+
+/**
+ * Drops a table nobody reads any more, unless a reader still holds it: then it gives up after `lockTimeout` and
+ * answers false, leaving it for the next caller. Readers are never queued behind the DROP for longer than that.
+ */
+export async function dropTableUnlessHeld(
+  client: pg.PoolClient,
+  table: string,
+  lockTimeout = '1s',
+): Promise<boolean> {
+  try {
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL lock_timeout = '${lockTimeout}'`);
+    await client.query(`DROP TABLE ${table}`);
+    await client.query('COMMIT');
+    return true;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    if ((err as { code?: string }).code !== '55P03') throw err; // lock_not_available
+    return false;
+  }
+}

@@ -5,6 +5,7 @@
  * follows the number of recent repairs, not the length of the history.
  */
 import type pg from 'pg';
+import { backendPid } from './pool';
 
 export const REPAIR_VERDICTS = ['확인중', '효과 확인', '재발'] as const;
 export type RepairVerdict = (typeof REPAIR_VERDICTS)[number];
@@ -37,7 +38,7 @@ export async function updateRepairChecks(
   onBackend?: (pid: number) => void,
 ): Promise<RepairCheckUpdate> {
   const client = await pool.connect();
-  onBackend?.((client as unknown as { processID: number }).processID);
+  onBackend?.(backendPid(client));
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [CHECK_LOCK_KEY]);

@@ -9,6 +9,7 @@
  */
 import type pg from 'pg';
 import { monthOf, rollUpDay } from './monthly-rollup';
+import { dropTableUnlessHeld } from './pool';
 
 export interface RetireCandidate {
   day: string;
@@ -113,17 +114,8 @@ export async function retireOldDays(
         await client.query(`ALTER TABLE pothole_segments DETACH PARTITION ${c.table} CONCURRENTLY`);
       else if (c.state === 'detach pending')
         await client.query(`ALTER TABLE pothole_segments DETACH PARTITION ${c.table} FINALIZE`);
-      try {
-        await client.query('BEGIN');
-        await client.query(`SET LOCAL lock_timeout = '${DROP_LOCK_TIMEOUT}'`);
-        await client.query(`DROP TABLE ${c.table}`);
-        await client.query('COMMIT');
-        retired.push(c.day);
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        if ((err as { code?: string }).code !== '55P03') throw err; // lock_not_available: next time
-        leftForNextTime.push(c.day);
-      }
+      if (await dropTableUnlessHeld(client, c.table, DROP_LOCK_TIMEOUT)) retired.push(c.day);
+      else leftForNextTime.push(c.day);
     }
   } finally {
     client.release();

@@ -26,6 +26,7 @@ import {
   type PostgresConfig,
   type S3Config,
 } from '../../config';
+import { backendPid } from '../../db/pool';
 import { validateBatchDate } from '../../steps';
 import type { LoadResult, QualityFindings, StepInput } from '../../types';
 import { geocodeMissingSegments } from '../geocode';
@@ -290,10 +291,6 @@ export function createLoadActivities(deps: LoadDeps) {
   }
 
   return { load_to_rdb };
-}
-
-function backendPid(client: pg.PoolClient): number {
-  return (client as unknown as { processID: number }).processID;
 }
 
 function asLoadFailure(err: unknown, where: string): unknown {

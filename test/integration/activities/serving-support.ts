@@ -4,11 +4,11 @@
  */
 import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type pg from 'pg';
+import pg from 'pg';
 import { loadConfig, type Config } from '../../../src/config';
 import { createS3Client } from '../../../src/clients';
 import { stackEnv } from '../../support/stack';
-import { uniqueSuffix } from '../../support/database';
+import { uniqueSuffix, type ThrowawayDatabase } from '../../support/database';
 
 export { stackEnv };
 export { createThrowawayDatabase, uniqueSuffix, type ThrowawayDatabase } from '../../support/database';
@@ -79,4 +79,26 @@ export async function insertSegments(
       [r.s_id, r.date, r.impact_count, r.total_count, r.lon ?? 127.0, r.lat ?? 37.5],
     );
   }
+}
+
+/** The day tables of pothole_segments (attached or not), by name. */
+export async function dayTables(pool: pg.Pool): Promise<string[]> {
+  const { rows } = await pool.query<{ name: string }>(
+    `SELECT relname AS name FROM pg_class WHERE relkind = 'r' AND relname ~ '^pothole_segments_[0-9]{8}$'
+      ORDER BY relname`,
+  );
+  return rows.map((r) => r.name);
+}
+
+/** A connection of its own to the database (outside the pool), e.g. to hold a transaction open as a reader would. */
+export async function connectClient(config: ThrowawayDatabase['config']): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password?.reveal(),
+    database: config.database,
+  });
+  await client.connect();
+  return client;
 }

@@ -1,10 +1,10 @@
 /** refresh_views against the local PostgreSQL (a throwaway database). */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { createViewActivities, DASHBOARD_VIEWS } from '../../../src/activities/views';
 import { computeAnswer, type AnswerName } from '../../../src/db/dashboard-answers';
 import {
+  connectClient,
   createThrowawayDatabase,
   insertSegments,
   runActivity,
@@ -22,17 +22,7 @@ const day = (offset: number) => {
   return d.toISOString().slice(0, 10);
 };
 
-async function connect(): Promise<pg.Client> {
-  const c = new pg.Client({
-    host: db.config.host,
-    port: db.config.port,
-    user: db.config.user,
-    password: db.config.password?.reveal(),
-    database: db.config.database,
-  });
-  await c.connect();
-  return c;
-}
+const connect = () => connectClient(db.config);
 
 /** Resolves when a backend of this database waits on a lock while running `pattern`. */
 async function waitUntilBlocked(pattern: string, timeoutMs = 10_000): Promise<void> {

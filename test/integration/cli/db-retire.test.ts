@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   createThrowawayDatabase,
+  dayTables,
   insertSegments,
   type ThrowawayDatabase,
 } from '../activities/serving-support';
@@ -14,14 +15,6 @@ const DAYS = ['2026-03-01', '2026-03-02', '2026-03-03', '2026-03-04', '2026-03-0
 
 const retire = (...args: string[]) =>
   runPothole(stackProcessEnv({ POSTGRES_DB: db.name, SERVING_KEEP_DAYS: '3' }), 'db', 'retire', ...args);
-
-async function dayTables(): Promise<string[]> {
-  const { rows } = await db.pool.query<{ name: string }>(
-    `SELECT relname AS name FROM pg_class WHERE relkind = 'r' AND relname ~ '^pothole_segments_[0-9]{8}$'
-      ORDER BY relname`,
-  );
-  return rows.map((r) => r.name);
-}
 
 before(async () => {
   db = await createThrowawayDatabase('cli_retire');
@@ -48,7 +41,7 @@ describe('pothole db retire', () => {
       r.stdout,
       /2026-03-01 {2}pothole_segments_20260301 .* attached {2}\(month rolled up first\)/,
     );
-    assert.equal((await dayTables()).length, 5);
+    assert.equal((await dayTables(db.pool)).length, 5);
   });
 
   test('retires them after rolling up their month; run again, it has nothing to do', async () => {
@@ -56,7 +49,7 @@ describe('pothole db retire', () => {
     assert.equal(r.status, 0, r.stderr);
     const result = JSON.parse(r.stdout) as { retired: string[] };
     assert.deepEqual(result.retired, ['2026-03-01', '2026-03-02']);
-    assert.deepEqual(await dayTables(), [
+    assert.deepEqual(await dayTables(db.pool), [
       'pothole_segments_20260303',
       'pothole_segments_20260304',
       'pothole_segments_20260305',
@@ -76,6 +69,6 @@ describe('pothole db retire', () => {
     );
     assert.equal(r.status, 2);
     assert.match(r.stderr, /SERVING_KEEP_DAYS must be a positive integer, got "0"/);
-    assert.equal((await dayTables()).length, 3);
+    assert.equal((await dayTables(db.pool)).length, 3);
   });
 });

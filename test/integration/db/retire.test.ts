@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { networkMonths, rollUpDay, segmentMonths } from '../../../src/db/monthly-rollup';
 import { planRetirement, retireOldDays } from '../../../src/db/retire';
 import {
+  connectClient,
   createThrowawayDatabase,
+  dayTables,
   insertSegments,
   type ThrowawayDatabase,
 } from '../activities/serving-support';
@@ -33,13 +34,7 @@ const rowsOf = (d: string) => [
   { s_id: 'B', date: d, impact_count: Number(d.slice(8)), total_count: 100 },
 ];
 
-async function tables(): Promise<string[]> {
-  const { rows } = await db.pool.query<{ name: string }>(
-    `SELECT relname AS name FROM pg_class WHERE relkind = 'r' AND relname ~ '^pothole_segments_[0-9]{8}$'
-      ORDER BY relname`,
-  );
-  return rows.map((r) => r.name);
-}
+const tables = () => dayTables(db.pool);
 
 before(async () => {
   db = await createThrowawayDatabase('retire');
@@ -157,14 +152,7 @@ describe('retiring old days', () => {
 
   test('a reader in the middle of a long query is not disturbed, and new readers are never blocked', async () => {
     await insertSegments(db.pool, [...rowsOf('2026-02-07')]);
-    const reader = new pg.Client({
-      host: db.config.host,
-      port: db.config.port,
-      user: db.config.user,
-      password: db.config.password?.reveal(),
-      database: db.config.database,
-    });
-    await reader.connect();
+    const reader = await connectClient(db.config);
     try {
       await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
       const first = await reader.query(
