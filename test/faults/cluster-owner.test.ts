@@ -220,6 +220,12 @@ describe('one owner for the cluster, whatever part is lost', () => {
       async () => (await world.stepStatus(b, 'run_stage1')) === 'running',
       300_000,
     );
+    // Its driver has registered with the cluster: the instance goes while Stage1 runs on it, not before.
+    await waitUntil(
+      "B's Stage1 application started",
+      () => sparkApplications(`pothole-stage1-${B}`, since) > 0,
+      120_000,
+    );
     const starts = world.recorder.calls.filter((c) => c.at >= since && c.action === 'StartInstances');
     const bStart = starts.at(-1)!;
     assert.ok(bStart.at > aClosedAt - 60_000 && starts.length === 2, 'B started the cluster once, after A');
