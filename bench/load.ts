@@ -25,7 +25,7 @@ import { migrate } from '../src/db/migrate';
 import { createPool } from '../src/db/pool';
 import { writeStage2Parquet, type Stage2Columns } from './stage2-parquet';
 import { deletePrefix, putObject } from '../test/integration/activities/serving-support';
-import { createS3Client } from '../src/clients';
+import { createS3Client } from '../src/activities/aws-clients';
 import { benchFailure, integerOption, readOptions } from './options';
 
 const TARGET_ROWS_PER_SECOND = 250_000;

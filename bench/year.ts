@@ -14,7 +14,7 @@ import type pg from 'pg';
 import { createLoadActivities } from '../src/activities/load';
 import { partitionIndexes } from '../src/activities/load/partition';
 import { createViewActivities } from '../src/activities/views';
-import { createS3Client } from '../src/clients';
+import { createS3Client } from '../src/activities/aws-clients';
 import { loadConfig, readEnv, type Config } from '../src/config';
 import { rollUpDay } from '../src/db/monthly-rollup';
 import { runActivity, deletePrefix, stepInput } from '../test/integration/activities/serving-support';

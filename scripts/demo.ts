@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { simpleParser } from 'mailparser';
-import { createEc2Client, createS3Client } from '../src/clients';
+import { createEc2Client, createS3Client } from '../src/activities/aws-clients';
 import { follow, parseDate, startRun, type Out } from '../src/cli/runs';
 import { connectClient, runUrl } from '../src/cli/connect';
 import { duration, table } from '../src/cli/render';

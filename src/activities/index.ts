@@ -16,7 +16,7 @@ export type ActivityName = keyof Activities;
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import type { Transporter } from 'nodemailer';
-import { createEc2Client, createS3Client } from '../clients';
+import { createEc2Client, createS3Client } from './aws-clients';
 import type { Config } from '../config';
 import { createPool } from '../db/pool';
 import { lazyTemporalClient, monthToDate } from '../run-costs';

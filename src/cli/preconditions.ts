@@ -1,6 +1,6 @@
 /** `pothole run --from STEP`: before starting, the stage output that STEP reads must exist in S3. */
 import type { AwsConfig, S3Config } from '../config';
-import { createS3Client } from '../clients';
+import { createS3Client } from '../activities/aws-clients';
 import { judgeStageOutput, listAll } from '../activities/s3-checks';
 import { UsageError } from './runs';
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { ConfigError, loadConfig, type Env } from '../config';
-import { createS3Client } from '../clients';
+import { createS3Client } from '../activities/aws-clients';
 import { renderReport } from '../activities/report';
 import { migrate } from '../db/migrate';
 import { planRetirement, retireOldDays, type RetirePlan } from '../db/retire';

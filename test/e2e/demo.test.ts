@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import pg from 'pg';
-import { createEc2Client } from '../../src/clients';
+import { createEc2Client } from '../../src/activities/aws-clients';
 import { loadConfig, readEnv } from '../../src/config';
 import { instanceStates } from '../../src/demo/cluster';
 import { generateDemoData } from '../../src/demo/data';

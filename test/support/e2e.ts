@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import type pg from 'pg';
-import { createEc2Client, createS3Client } from '../../src/clients';
+import { createEc2Client, createS3Client } from '../../src/activities/aws-clients';
 import { loadConfig } from '../../src/config';
 import { createPool } from '../../src/db/pool';
 import { temporalConnectionOptions } from '../../src/temporal-connection';

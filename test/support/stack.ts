@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Client as SshClient, type ConnectConfig } from 'ssh2';
-import { createEc2Client, createS3Client } from '../../src/clients';
+import { createEc2Client, createS3Client } from '../../src/activities/aws-clients';
 import { loadConfig, type Config, type SectionName } from '../../src/config';
 import { readShellAssignments } from '../../src/config/shell-assignments';
 

@@ -7,7 +7,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, loadConfig, type Config, type Env, type SectionName } from '../../config';
 import { sections } from '../../config/sections';
-import { createEc2Client, createS3Client } from '../../clients';
+import { createEc2Client, createS3Client } from '../../activities/aws-clients';
 import { describeCluster, type ClusterInstance } from '../../activities/cluster';
 
 export interface DoctorOptions {

@@ -19,7 +19,7 @@ import { DefaultLogger, type LogLevel } from '@temporalio/worker';
 import { loadConfig } from '../../../src/config';
 import { CLUSTER_TAG, ROLE_TAG } from '../../../src/activities/cluster';
 import type { StepInput } from '../../../src/types';
-import { createEc2Client, createS3Client } from '../../../src/clients';
+import { createEc2Client, createS3Client } from '../../../src/activities/aws-clients';
 
 export type Env = Record<string, string | undefined>;
 

@@ -6,7 +6,7 @@ import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client 
 import { MockActivityEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { loadConfig, type Config } from '../../../src/config';
-import { createS3Client } from '../../../src/clients';
+import { createS3Client } from '../../../src/activities/aws-clients';
 import { stackEnv } from '../../support/stack';
 import { uniqueSuffix, type ThrowawayDatabase } from '../../support/database';
 

@@ -6,7 +6,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { loadConfig } from '../../../src/config';
 import { listKeys } from '../../../src/demo/s3-sync';
-import { createS3Client } from '../../../src/clients';
+import { createS3Client } from '../../../src/activities/aws-clients';
 import { QUICK_SPARK_CONFS } from '../../support/quick-spark';
 
 export const REPO = path.join(__dirname, '../../..');

@@ -1,7 +1,7 @@
 /** The real outside-system clients, built from validated configuration. Tests build the same from the local stack. */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { AwsConfig } from './config';
+import type { AwsConfig } from '../config';
 
 function awsOptions(aws: AwsConfig) {
   const credentials =
