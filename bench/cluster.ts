@@ -25,7 +25,7 @@ import { createClusterActivities } from '../src/activities/cluster';
 import { listAll } from '../src/activities/s3-checks';
 import { createSshExecutor } from '../src/activities/remote';
 import { createSparkActivities } from '../src/activities/spark';
-import { connectTemporal } from '../src/temporal-connection';
+import { connectTemporal } from '../src/temporal/connection';
 import {
   ActivityHarness,
   FAST_TIMING,

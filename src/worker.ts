@@ -31,7 +31,7 @@ import {
 } from './config';
 import { createClusterSideActivities, createServingSideActivities, type ServingSideDeps } from './activities';
 import { metricsTelemetry, startCounters, stepMetrics } from './metrics';
-import { connectionFailure, connectTemporal, temporalConnectionOptions } from './temporal-connection';
+import { connectionFailure, connectTemporal, temporalConnectionOptions } from './temporal/connection';
 
 export type WorkerRole = 'all' | 'cluster' | 'serving';
 

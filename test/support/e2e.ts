@@ -12,7 +12,7 @@ import type pg from 'pg';
 import { createEc2Client, createS3Client } from '../../src/activities/aws-clients';
 import { loadConfig } from '../../src/config';
 import { createPool } from '../../src/db/pool';
-import { temporalConnectionOptions } from '../../src/temporal-connection';
+import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { ensureDemoCluster, instanceStates, type DemoCluster } from '../../src/demo/cluster';
 import { uploadDemoData, uploadSparkCode } from '../../src/demo/upload';
 import type { PipelineProgress } from '../../src/types';

@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
 import type { PipelineSettings } from '../../src/activities/temporal';
-import { temporalConnectionOptions } from '../../src/temporal-connection';
+import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { fakeActivities, Recorder } from './fake-activities';
 import { stackEnv, stackEnvFile, stackProcessEnv, type Env } from './stack';
 

@@ -7,9 +7,9 @@
 import fs from 'node:fs';
 import { Connection, type TLSConfig } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
-import type { TemporalConfig } from './config';
-import { pemText } from './config/temporal-tls';
-import { probeTls, splitAddress, type TlsProbeOutcome } from './temporal-tls-probe';
+import type { TemporalConfig } from '../config';
+import { pemText } from '../config/temporal-tls';
+import { probeTls, splitAddress, type TlsProbeOutcome } from './tls-probe';
 
 export interface TemporalConnectionOptions {
   address: string;

@@ -10,10 +10,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { makeCertificates } from '../support/certificates';
-import { stackValue, type Env } from '../support/stack';
-import { stackProcessEnv, startFakeWorld, type FakeWorld } from '../support/temporal';
-import { runPothole, startWorkerProcess, stopWorkerProcess } from '../support/worker-process';
+import { makeCertificates } from '../../support/certificates';
+import { stackValue, type Env } from '../../support/stack';
+import { stackProcessEnv, startFakeWorld, type FakeWorld } from '../../support/temporal';
+import { runPothole, startWorkerProcess, stopWorkerProcess } from '../../support/worker-process';
 
 const certs = makeCertificates();
 const clientCert = { TEMPORAL_TLS_CERT: certs.client.cert, TEMPORAL_TLS_KEY: certs.client.key };

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { describe, it } from 'node:test';
-import { loadConfig, type Env } from '../../src/config';
-import { temporalConnectionOptions } from '../../src/temporal-connection';
-import { makeCertificates } from '../support/certificates';
+import { loadConfig, type Env } from '../../../src/config';
+import { temporalConnectionOptions } from '../../../src/temporal/connection';
+import { makeCertificates } from '../../support/certificates';
 
 const certs = makeCertificates();
 const options = (env: Env) => temporalConnectionOptions(loadConfig(['temporal'], env).temporal);
