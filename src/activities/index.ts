@@ -19,7 +19,7 @@ import type { Transporter } from 'nodemailer';
 import { createEc2Client, createS3Client } from './aws-clients';
 import type { Config } from '../config';
 import { createPool } from '../db/pool';
-import { lazyTemporalClient, monthToDate } from '../run-costs';
+import { lazyTemporalClient, monthToDate } from '../cost/from-temporal';
 import { createClusterActivities } from './cluster';
 import { createComplaintActivities } from './complaints';
 import { reportingDatabaseOutages } from './database';

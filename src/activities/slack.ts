@@ -10,7 +10,7 @@
 import { log } from '@temporalio/activity';
 import type { Secret, SlackConfig, TemporalConfig } from '../config';
 import { describeCleanup } from '../cleanup-outcome';
-import { formatUsd } from '../cost';
+import { formatUsd } from '../cost/run-cost';
 import type { NotifyInput, WatchdogReport } from '../types';
 import { currentContext, errorMessage } from './activity-support';
 

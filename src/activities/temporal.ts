@@ -5,7 +5,7 @@
 import { log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import type { ClusterPrices } from '../cost';
+import type { ClusterPrices } from '../cost/run-cost';
 import {
   CLUSTER_RUN_TYPES,
   clusterUseQuery,

@@ -4,8 +4,8 @@
  */
 import type { Client } from '@temporalio/client';
 import type { TemporalConfig } from '../config';
-import { costFromMemo, formatUsd, totalCost, type CostTotal, type RunCost } from '../cost';
-import { readRunCosts, RUN_TYPES_QUERY, type RunCostRow } from '../run-costs';
+import { costFromMemo, formatUsd, totalCost, type CostTotal, type RunCost } from '../cost/run-cost';
+import { readRunCosts, RUN_TYPES_QUERY, type RunCostRow } from '../cost/from-temporal';
 import { duration, table } from './render';
 import { batchDateOf, type Out } from './runs';
 

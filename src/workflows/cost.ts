@@ -9,7 +9,7 @@
  * every run's figure from the server's list of runs.
  */
 import { patched, upsertMemo } from '@temporalio/workflow';
-import { clusterCostUsd, COST_MEMO_KEY, type ClusterPrices, type RunCost } from '../cost';
+import { clusterCostUsd, COST_MEMO_KEY, type ClusterPrices, type RunCost } from '../cost/run-cost';
 
 /** Runs recorded before the memo existed replay without it. */
 const MEMO_PATCH = 'cluster-cost-memo';

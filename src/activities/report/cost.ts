@@ -2,8 +2,8 @@
  * The report's footer about money: how long this run's cluster was up, what it cost, and this month's total so
  * far. Korean like the rest of the report.
  */
-import { formatUsd, type RunCost } from '../../cost';
-import type { MonthToDate } from '../../run-costs';
+import { formatUsd, type RunCost } from '../../cost/run-cost';
+import type { MonthToDate } from '../../cost/from-temporal';
 
 export interface ReportCost {
   run: RunCost;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
-import { clusterCostUsd, costFromMemo } from '../../../src/cost';
+import { clusterCostUsd, costFromMemo } from '../../../src/cost/run-cost';
 import { STEPS } from '../../../src/steps';
 import type { PipelineProgress } from '../../../src/types';
 import type { PipelineResult } from '../../../src/workflows/pipeline';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { costReport, costTable } from '../../../src/cli/cost';
-import type { RunCost } from '../../../src/cost';
-import type { RunCostRow } from '../../../src/run-costs';
+import type { RunCost } from '../../../src/cost/run-cost';
+import type { RunCostRow } from '../../../src/cost/from-temporal';
 
 const row = (workflowId: string, status: string, cost?: RunCost, memo = true): RunCostRow => ({
   workflowId,

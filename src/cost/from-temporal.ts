@@ -5,9 +5,9 @@
  * the namespace's retention period.
  */
 import { Client, type WorkflowExecutionInfo } from '@temporalio/client';
-import type { TemporalConfig } from './config';
-import { costFromMemo, costFromResult, totalCost, type CostTotal, type RunCost } from './cost';
-import { connectTemporal } from './temporal/connection';
+import type { TemporalConfig } from '../config';
+import { costFromMemo, costFromResult, totalCost, type CostTotal, type RunCost } from './run-cost';
+import { connectTemporal } from '../temporal/connection';
 
 export const RUN_TYPES_QUERY = `(WorkflowType = 'potholePipeline' OR WorkflowType = 'potholeBackfill')`;
 

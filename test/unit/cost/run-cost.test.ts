@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadConfig } from '../../src/config';
-import { clusterCostUsd, costFromMemo, costFromResult, formatUsd, totalCost } from '../../src/cost';
+import { loadConfig } from '../../../src/config';
+import {
+  clusterCostUsd,
+  costFromMemo,
+  costFromResult,
+  formatUsd,
+  totalCost,
+} from '../../../src/cost/run-cost';
 
 const prices = { masterHourlyUsd: 0.236, workerHourlyUsd: 0.608 };
 
