@@ -40,5 +40,5 @@ COPY spark spark
 USER 1000:1000
 # The worker's shutdownGraceTime is 20 s: give it longer before SIGKILL (docker stop -t, stop_grace_period).
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "dist/main.js"]
+ENTRYPOINT ["node", "dist/cli/main.js"]
 CMD ["worker", "--role", "all"]

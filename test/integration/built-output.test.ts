@@ -1,6 +1,6 @@
 /**
- * The build the image runs: `npm run build`, then `node dist/main.js worker --role all` (the image's ENTRYPOINT and
- * CMD) and `node dist/main.js run DATE --from load_to_rdb --wait`, from a folder laid out like the image's /app
+ * The build the image runs: `npm run build`, then `node dist/cli/main.js worker --role all` (the image's ENTRYPOINT and
+ * CMD) and `node dist/cli/main.js run DATE --from load_to_rdb --wait`, from a folder laid out like the image's /app
  * (dist/, spark/, package.json, node_modules) whose node_modules has no tsx: whatever would still need the TypeScript
  * sources at run time (the worker, the workflow bundle, load_to_rdb's decoder thread) fails the run. One run
  * through the serving steps, on the local stack; its log is the production log, one JSON object a line.
@@ -77,7 +77,7 @@ function appEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 }
 
 function runBuilt(env: NodeJS.ProcessEnv, ...args: string[]) {
-  const child = spawn(process.execPath, ['dist/main.js', ...args], {
+  const child = spawn(process.execPath, ['dist/cli/main.js', ...args], {
     cwd: app,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -127,7 +127,7 @@ test('the built worker runs a date through load_to_rdb, refresh_views and the re
   );
   const env = appEnv({ LOG_LEVEL: 'debug' });
   const started = Date.now();
-  worker = await startWorkerProcess(env, ['--role', 'all'], (t) => (log += t), ['dist/main.js'], app);
+  worker = await startWorkerProcess(env, ['--role', 'all'], (t) => (log += t), ['dist/cli/main.js'], app);
   const workerUp = Date.now();
   const run = await runBuilt(env, 'run', date, '--from', 'load_to_rdb', '--wait');
   const runDone = Date.now();

@@ -53,7 +53,7 @@ describe('the production files', () => {
         .split('\n')
         .filter((l) => l.startsWith(`${instruction} `))
         .at(-1);
-    assert.equal(last('ENTRYPOINT'), 'ENTRYPOINT ["node", "dist/main.js"]');
+    assert.equal(last('ENTRYPOINT'), 'ENTRYPOINT ["node", "dist/cli/main.js"]');
     assert.equal(last('CMD'), 'CMD ["worker", "--role", "all"]');
     assert.match(last('USER') ?? '', /^USER [1-9]\d*:[1-9]\d*$/);
     assert.match(dockerfile, /RUN npm ci --omit=dev/);

@@ -12,7 +12,7 @@ export const POTHOLE_BIN = path.join(REPO_ROOT, 'bin/pothole.js');
  * Starts `pothole worker` with this environment; resolves once it serves its task queues (its log's
  * `worker (role) serving …` line). `onOutput` receives everything it prints (its JSON log lines), for tests that
  * read the log. `command` and `cwd` run another entry point than bin/pothole.js: the built one is
- * `['dist/main.js']` in the folder that holds dist.
+ * `['dist/cli/main.js']` in the folder that holds dist.
  */
 export async function startWorkerProcess(
   env: NodeJS.ProcessEnv,

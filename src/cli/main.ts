@@ -1,8 +1,8 @@
 /**
  * The `pothole` command as a process: bin/pothole.js runs it from the sources through tsx (development, tests),
- * the image runs its build (`node dist/main.js`, after `npm run build`).
+ * the image runs its build (`node dist/cli/main.js`, after `npm run build`).
  */
-import { main } from './client';
+import { main } from '../client';
 
 // With TLS to an IP address (TEMPORAL_ADDRESS=10.0.0.5:7233), grpc-js gives the address as the TLS server name and
 // Node warns (DEP0123) that it will stop sending it; the server's certificate is checked against the address
