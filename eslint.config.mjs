@@ -79,8 +79,8 @@ export default tseslint.config(
     },
   },
   {
-    // Activities reach the workflows' side only through the protocol module (src/lock-protocol.ts), never a
-    // workflow file.
+    // Activities reach the workflows' side only through the protocol module (src/shared/lock-protocol.ts), never
+    // a workflow file.
     files: ['src/activities/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
@@ -89,7 +89,8 @@ export default tseslint.config(
           patterns: [
             {
               group: ['../workflows', '../workflows/*', '../../workflows', '../../workflows/*'],
-              message: 'activities import the lock protocol from src/lock-protocol.ts, not workflow files',
+              message:
+                'activities import the lock protocol from src/shared/lock-protocol.ts, not workflow files',
             },
           ],
         },

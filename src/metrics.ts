@@ -7,7 +7,7 @@
  */
 import { CancelledFailure, type MetricMeter } from '@temporalio/common';
 import type { ActivityInterceptorsFactory, TelemetryOptions } from '@temporalio/worker';
-import { isOptionalStepName, isStepName } from './steps';
+import { isOptionalStepName, isStepName } from './shared/steps';
 import { RUN_METRICS, type RunOutcome } from './workflows/metrics';
 
 export const STEP_METRICS = {

@@ -7,7 +7,7 @@
  * module produces names the endpoint without its query and has the key scrubbed out.
  */
 import type { Secret } from '../config';
-import { addDays, validateBatchDate } from '../steps';
+import { addDays, validateBatchDate } from '../shared/steps';
 import { sleep } from './activity-support';
 
 /** The API answers at most this many days per query. */

@@ -12,8 +12,8 @@ import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { ConfigError, type ComplaintsConfig, type Secret } from '../config';
-import { validateBatchDate } from '../steps';
-import type { ComplaintWindow, LoadComplaintsInput, LoadComplaintsResult } from '../types';
+import { validateBatchDate } from '../shared/steps';
+import type { ComplaintWindow, LoadComplaintsInput, LoadComplaintsResult } from '../shared/types';
 import { ComplaintsApiError, complaintWindows, createComplaintsApi, parseComplaint } from './complaints-api';
 import {
   readSegmentPositions,

@@ -20,8 +20,8 @@ import { ListObjectsV2Command, type S3Client, type _Object } from '@aws-sdk/clie
 import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import type { S3Config } from '../config';
-import type { S3CheckResult, StepInput } from '../types';
-import { validateBatchDate } from '../steps';
+import type { S3CheckResult, StepInput } from '../shared/types';
+import { validateBatchDate } from '../shared/steps';
 import { isDataFile } from './load/contract';
 
 export interface S3CheckDeps {

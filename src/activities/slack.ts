@@ -9,9 +9,9 @@
  */
 import { log } from '@temporalio/activity';
 import type { Secret, SlackConfig, TemporalConfig } from '../config';
-import { describeCleanup } from '../cleanup-outcome';
+import { describeCleanup } from '../shared/cleanup-outcome';
 import { formatUsd } from '../cost/run-cost';
-import type { NotifyInput, WatchdogReport } from '../types';
+import type { NotifyInput, WatchdogReport } from '../shared/types';
 import { currentContext, errorMessage } from './activity-support';
 
 export interface SlackDeps {

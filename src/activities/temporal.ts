@@ -15,7 +15,7 @@ import {
   type ClusterUsers,
   type LockRequest,
   type LockRequester,
-} from '../lock-protocol';
+} from '../shared/lock-protocol';
 import { errorMessage } from './activity-support';
 
 export interface PipelineSettings {

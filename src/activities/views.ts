@@ -12,7 +12,7 @@ import { publishDashboardViews } from '../db/dashboard-views';
 import { rollUpDay } from '../db/monthly-rollup';
 import { updateRepairChecks } from '../db/repair-checks';
 import { retireOldDays } from '../db/retire';
-import type { RefreshViewsResult, StepInput } from '../types';
+import type { RefreshViewsResult, StepInput } from '../shared/types';
 
 /** The relations the dashboard reads (migration 006): the heatmap and the priority are built, the week is a window. */
 export const DASHBOARD_VIEWS = [

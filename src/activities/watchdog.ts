@@ -14,7 +14,7 @@ import {
   releaseLockSignal,
   type ClusterUsers,
   type LockRequester,
-} from '../lock-protocol';
+} from '../shared/lock-protocol';
 import { cancellationSignal, errorMessage } from './activity-support';
 import {
   findStopCandidates,

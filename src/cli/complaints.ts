@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import { complaintsApiKey, loadComplaints } from '../activities/complaints';
 import { ConfigError, loadConfig, maxRangeDays, type Env } from '../config';
 import { createPool } from '../db/pool';
-import type { LoadComplaintsResult } from '../types';
+import type { LoadComplaintsResult } from '../shared/types';
 import { table } from './render';
 import { parseRange, type Out } from './runs';
 

@@ -3,9 +3,9 @@
  * worker is there to answer the progress query (or for a run that is stuck without one).
  */
 import type { temporal } from '@temporalio/proto';
-import { lostInstanceLabels } from '../cleanup-outcome';
-import { isOptionalStepName, isStepName, runSteps, type OptionalStepName } from '../steps';
-import type { CleanupOutcome, StepProgress } from '../types';
+import { lostInstanceLabels } from '../shared/cleanup-outcome';
+import { isOptionalStepName, isStepName, runSteps, type OptionalStepName } from '../shared/steps';
+import type { CleanupOutcome, StepProgress } from '../shared/types';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 

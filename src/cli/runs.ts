@@ -23,11 +23,11 @@ import {
   workflowIdFor,
   yesterdayInSeoul,
   type StepName,
-} from '../steps';
-import type { PipelineProgress } from '../types';
+} from '../shared/steps';
+import type { PipelineProgress } from '../shared/types';
 import type { BackfillSummary, DateOutcome } from '../workflows/backfill';
 import type { PipelineResult } from '../workflows/pipeline';
-import { describeCleanup } from '../cleanup-outcome';
+import { describeCleanup } from '../shared/cleanup-outcome';
 import { formatUsd, type RunCost } from '../cost/run-cost';
 import { runCost } from '../cost/from-temporal';
 import { runUrl } from './connect';

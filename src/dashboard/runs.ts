@@ -10,8 +10,8 @@ import type { TemporalConfig } from '../config';
 import { connectClient, runUrl } from '../cli/connect';
 import { cleanupFromHistory, jsonPayload, stepsFromHistory } from '../cli/history';
 import { batchDateOf } from '../cli/runs';
-import { describeCleanup } from '../cleanup-outcome';
-import type { CleanupOutcome, LoadResult } from '../types';
+import { describeCleanup } from '../shared/cleanup-outcome';
+import type { CleanupOutcome, LoadResult } from '../shared/types';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 

@@ -10,7 +10,7 @@
  * the seed only, so they persist from day to day as real potholes do.
  */
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { validateBatchDate } from '../steps';
+import { validateBatchDate } from '../shared/steps';
 import stage1Config from '../../spark/stage1/config_stage1.json';
 import { Random } from './random';
 import {

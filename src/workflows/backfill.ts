@@ -15,8 +15,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { dateRange, validateBatchDate, type StepName } from '../steps';
-import type { CleanupOutcome, NotifyInput, StepInput } from '../types';
+import { dateRange, validateBatchDate, type StepName } from '../shared/steps';
+import type { CleanupOutcome, NotifyInput, StepInput } from '../shared/types';
 import { acts, servingActivities, sparkJobActivities } from './activities';
 import { cleanupTiming, stopSparkAndCluster } from './cleanup';
 import { acquireClusterLock } from './cluster-lock';

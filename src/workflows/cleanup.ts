@@ -7,8 +7,8 @@
  */
 import { ActivityFailure, ApplicationFailure, patched, sleep } from '@temporalio/workflow';
 import type { PipelineSettings } from '../activities/temporal';
-import { lostInstanceLabels } from '../cleanup-outcome';
-import type { CleanupOutcome, NotifyInput, StepInput } from '../types';
+import { lostInstanceLabels } from '../shared/cleanup-outcome';
+import type { CleanupOutcome, NotifyInput, StepInput } from '../shared/types';
 import { acts } from './activities';
 import { cleanupFailed } from './metrics';
 import { failureMessage, type Progress } from './progress';

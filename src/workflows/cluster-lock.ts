@@ -34,7 +34,7 @@ import {
   type LockRequest,
   type LockRequester,
   type LockState,
-} from '../lock-protocol';
+} from '../shared/lock-protocol';
 import { lockWaited } from './metrics';
 
 /** Events before the lock continues as new: a holder adds about 11 a minute, so about every 3 hours. */

@@ -4,7 +4,7 @@
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
-import { ENTRY_STEPS, isStepName, validateBatchDate, yesterdayInSeoul, type StepName } from '../steps';
+import { ENTRY_STEPS, isStepName, validateBatchDate, yesterdayInSeoul, type StepName } from '../shared/steps';
 
 export type PipelineInput =
   | string

@@ -5,7 +5,7 @@
  * Without METRICS_PORT the meter records into nothing. The activity-side figures are in src/metrics.ts.
  */
 import { metricMeter } from '@temporalio/workflow';
-import type { LoadResult } from '../types';
+import type { LoadResult } from '../shared/types';
 
 export type RunOutcome = 'succeeded' | 'failed' | 'cancelled';
 

@@ -16,7 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { addDays, STEPS, type RunStepName, type StepName } from '../steps';
+import { addDays, STEPS, type RunStepName, type StepName } from '../shared/steps';
 import type {
   CleanupOutcome,
   LoadComplaintsResult,
@@ -24,7 +24,7 @@ import type {
   NotifyInput,
   QualityFindings,
   StepInput,
-} from '../types';
+} from '../shared/types';
 import { acts, servingActivities, sparkJobActivities } from './activities';
 import { cleanupTiming, stopSparkAndCluster } from './cleanup';
 import { acquireClusterLock } from './cluster-lock';

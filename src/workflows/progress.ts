@@ -16,8 +16,8 @@ import {
   type OptionalStepName,
   type RunStepName,
   type StepName,
-} from '../steps';
-import type { PipelineProgress, RefreshViewsResult, StepProgress } from '../types';
+} from '../shared/steps';
+import type { PipelineProgress, RefreshViewsResult, StepProgress } from '../shared/types';
 
 export const progressQuery = defineQuery<PipelineProgress>('progress');
 

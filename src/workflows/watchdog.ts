@@ -8,7 +8,7 @@ import { CancellationScope, patched, proxyActivities, workflowInfo } from '@temp
 import { failureMessage } from './progress';
 import type { Activities } from '../activities';
 import type { WatchdogActivities, WatchdogPlan, WatchdogSurvey } from '../activities/watchdog';
-import type { LockRequester } from '../lock-protocol';
+import type { LockRequester } from '../shared/lock-protocol';
 import { tryClusterLock } from './cluster-lock';
 import { watchdogStopped } from './metrics';
 

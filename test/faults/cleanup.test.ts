@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stepsFromHistory } from '../../src/cli/history';
-import { workflowIdFor } from '../../src/steps';
+import { workflowIdFor } from '../../src/shared/steps';
 import { PipelineWorld, waitUntil } from '../support/e2e';
 import { SlackSink } from '../support/slack-sink';
 

@@ -10,7 +10,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { lockStateQuery, lockWorkflowIdFor, type LockState } from '../../src/lock-protocol';
+import { lockStateQuery, lockWorkflowIdFor, type LockState } from '../../src/shared/lock-protocol';
 import { fakeActivities, Recorder } from '../support/fake-activities';
 import type { Holding } from '../support/lock-workflows';
 import { keepHistory } from '../support/histories';

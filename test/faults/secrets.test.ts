@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import pg from 'pg';
-import { workflowIdFor } from '../../src/steps';
+import { workflowIdFor } from '../../src/shared/steps';
 import { PipelineWorld } from '../support/e2e';
 import { SlackSink } from '../support/slack-sink';
 

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { loadConfig } from '../../src/config';
-import { workflowIdFor } from '../../src/steps';
+import { workflowIdFor } from '../../src/shared/steps';
 import { createThrowawayDatabase, type ThrowawayDatabase } from '../support/database';
 import { portAnswers, restoreStack, stopPostgres, stopSmtpSink, waitUntilClosed } from '../support/services';
 import {

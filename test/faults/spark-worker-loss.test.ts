@@ -12,8 +12,8 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { PipelineProgress } from '../../src/types';
-import { workflowIdFor } from '../../src/steps';
+import type { PipelineProgress } from '../../src/shared/types';
+import { workflowIdFor } from '../../src/shared/steps';
 import {
   PipelineWorld,
   describeProcesses,

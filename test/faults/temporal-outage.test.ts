@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { workflowIdFor } from '../../src/steps';
+import { workflowIdFor } from '../../src/shared/steps';
 import {
   PipelineWorld,
   driverDir,

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import { workflowIdFor } from '../../src/steps';
+import { workflowIdFor } from '../../src/shared/steps';
 import type { WatchdogResult } from '../../src/workflows/watchdog';
 import {
   describeProcesses,

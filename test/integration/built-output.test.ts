@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../src/config';
-import { workflowIdFor } from '../../src/steps';
+import { workflowIdFor } from '../../src/shared/steps';
 import { createThrowawayDatabase, type ThrowawayDatabase } from '../support/database';
 import { REPO_ROOT, stackEnv, stackProcessEnv, stackS3Client, uniqueName } from '../support/stack';
 import { putStage2Output, stage2Segments } from '../support/stage2-output';

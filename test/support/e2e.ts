@@ -15,7 +15,7 @@ import { createPool } from '../../src/db/pool';
 import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { ensureDemoCluster, instanceStates, type DemoCluster } from '../../src/demo/cluster';
 import { uploadDemoData, uploadSparkCode } from '../../src/demo/upload';
-import type { PipelineProgress } from '../../src/types';
+import type { PipelineProgress } from '../../src/shared/types';
 import { AwsRecorder } from './aws-recorder';
 import { createThrowawayDatabase, type ThrowawayDatabase } from './database';
 import { withQuickSparkConfs } from './quick-spark';

@@ -2,12 +2,12 @@
  * Recording stand-ins for the outside systems, for tests of the workflow's own logic (order, skipping, cleanup,
  * cancellation, locking). The Temporal server and the workflow code under test are real.
  */
-import type { ClusterUsers } from '../../src/lock-protocol';
+import type { ClusterUsers } from '../../src/shared/lock-protocol';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, type Client } from '@temporalio/client';
 import type { Activities } from '../../src/activities';
 import { createTemporalActivities, type PipelineSettings } from '../../src/activities/temporal';
-import type { StepInput } from '../../src/types';
+import type { StepInput } from '../../src/shared/types';
 
 export interface Call {
   step: string;

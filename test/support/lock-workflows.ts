@@ -12,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { Activities } from '../../src/activities';
-import { lockGrantedSignal, lockWorkflowIdFor, releaseLockSignal } from '../../src/lock-protocol';
+import { lockGrantedSignal, lockWorkflowIdFor, releaseLockSignal } from '../../src/shared/lock-protocol';
 import { acquireClusterLock } from '../../src/workflows/cluster-lock';
 
 export { clusterLock } from '../../src/workflows/cluster-lock';

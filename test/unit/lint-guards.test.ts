@@ -32,11 +32,11 @@ describe('lint guards', () => {
       activityFile,
     );
     assert.ok(
-      found.some((m) => m.includes('src/lock-protocol.ts')),
+      found.some((m) => m.includes('src/shared/lock-protocol.ts')),
       found.join('\n'),
     );
     const protocol = await ruleIds(
-      `import { lockWorkflowIdFor } from '../lock-protocol';\nexport const f = lockWorkflowIdFor;\n`,
+      `import { lockWorkflowIdFor } from '../shared/lock-protocol';\nexport const f = lockWorkflowIdFor;\n`,
       activityFile,
     );
     assert.deepEqual(protocol, []);

@@ -2,7 +2,7 @@
  * start_cluster, stop_cluster: the EC2 instances of the Spark cluster (1 master + N workers).
  */
 import { log } from '@temporalio/activity';
-import type { StartClusterResult, StepInput } from '../../types';
+import type { StartClusterResult, StepInput } from '../../shared/types';
 import type { ClusterDeps } from './instances';
 import { ensureClusterRunning } from './start';
 import { stopClusterInstances, type StopClusterInput, type StopClusterResult } from './stop';

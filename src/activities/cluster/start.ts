@@ -11,7 +11,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import type { ClusterConfig } from '../../config';
-import type { ClusterInfo, StartClusterResult } from '../../types';
+import type { ClusterInfo, StartClusterResult } from '../../shared/types';
 import { cancellationSignal, errorMessage, sleep, withHeartbeat } from '../activity-support';
 import { HostKeyVerificationError, type RemoteShell } from '../remote';
 import {

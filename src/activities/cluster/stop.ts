@@ -10,9 +10,9 @@ import {
 } from '@aws-sdk/client-ec2';
 import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
-import { lostInstanceLabels } from '../../cleanup-outcome';
+import { lostInstanceLabels } from '../../shared/cleanup-outcome';
 import { cancellationSignal, errorMessage, withHeartbeat } from '../activity-support';
-import type { StepInput } from '../../types';
+import type { StepInput } from '../../shared/types';
 import {
   DEFAULT_CLUSTER_TIMING,
   findStopCandidates,

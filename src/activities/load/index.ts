@@ -27,8 +27,8 @@ import {
   type S3Config,
 } from '../../config';
 import { backendPid } from '../../db/pool';
-import { validateBatchDate } from '../../steps';
-import type { LoadResult, QualityFindings, StepInput } from '../../types';
+import { validateBatchDate } from '../../shared/steps';
+import type { LoadResult, QualityFindings, StepInput } from '../../shared/types';
 import { geocodeMissingSegments } from '../geocode';
 import {
   COPY_BINARY_HEADER,

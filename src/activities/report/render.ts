@@ -3,7 +3,7 @@
  * (inline CSS only, the 7-day trend as table bars, no images) and a plain-text part.
  * Every value that reaches the HTML goes through escapeHtml.
  */
-import type { QualityFindings } from '../../types';
+import type { QualityFindings } from '../../shared/types';
 import { costFooterLines, type ReportCost } from './cost';
 import type { CheckSide, PriorityRow, RepairVerdictRow, ReportData, WorseningRow } from './queries';
 

@@ -8,7 +8,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
-import type { ClusterInfo } from '../../types';
+import type { ClusterInfo } from '../../shared/types';
 import { currentContext, withHeartbeat } from '../activity-support';
 import { sshAddress } from '../cluster';
 import { joinCommands, lastLines, sh, withHereDoc, type ShellCommand } from '../remote';

@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
-import type { ClusterInfo, StartSparkResult, StepInput } from '../../types';
+import type { ClusterInfo, StartSparkResult, StepInput } from '../../shared/types';
 import { currentContext, errorMessage, sleep, withHeartbeat } from '../activity-support';
 import { findStopCandidates, sshAddress } from '../cluster';
 import { RemoteCommandError, SshConnectionError, lastLines, sh } from '../remote';

@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
-import type { ClusterInfo, StageResult, StartSparkResult, StepInput } from '../../types';
+import type { ClusterInfo, StageResult, StartSparkResult, StepInput } from '../../shared/types';
 import { currentContext, errorMessage, heartbeat, sleep, withHeartbeat } from '../activity-support';
 import { LineSplitter, SshConnectionError, lastLines, sh } from '../remote';
 import { decideDriverOnCancellation } from './cancellation';

@@ -4,7 +4,7 @@
  * scripts.ts and daemon-scripts.ts (the remote shell scripts), daemons.ts (master, workers, history server), code.ts (job code
  * and Python packages) and driver.ts (a stage's driver: launch, re-attach, follow, kill).
  */
-import type { StartSparkResult, StepInput } from '../../types';
+import type { StartSparkResult, StepInput } from '../../shared/types';
 import { createCodeControl, type DownloadCodeResult, type InstallDepsResult } from './code';
 import { createSparkContext, validDate, type SparkDeps } from './context';
 import { createDaemonControl, type StopSparkResult } from './daemons';

@@ -8,7 +8,7 @@ import type { S3Config, SparkConfig } from '../../config';
 import { listAll } from '../../activities/s3-checks';
 import { createCodeControl } from '../../activities/spark/code';
 import type { SparkContext } from '../../activities/spark/context';
-import { yesterdayInSeoul } from '../../steps';
+import { yesterdayInSeoul } from '../../shared/steps';
 import { ok, problem, type Check, type CheckResult } from './check';
 import { CREDENTIALS_FIX, credentialProblem, shortAwsMessage } from './aws-errors';
 

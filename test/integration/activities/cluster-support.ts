@@ -18,7 +18,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, type LogLevel } from '@temporalio/worker';
 import { loadConfig } from '../../../src/config';
 import { CLUSTER_TAG, ROLE_TAG } from '../../../src/activities/cluster';
-import type { StepInput } from '../../../src/types';
+import type { StepInput } from '../../../src/shared/types';
 import { createEc2Client, createS3Client } from '../../../src/activities/aws-clients';
 
 export type Env = Record<string, string | undefined>;

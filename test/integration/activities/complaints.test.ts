@@ -12,7 +12,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createComplaintActivities, loadComplaints } from '../../../src/activities/complaints';
 import { createViewActivities } from '../../../src/activities/views';
 import { loadConfig } from '../../../src/config';
-import type { LoadComplaintsResult } from '../../../src/types';
+import type { LoadComplaintsResult } from '../../../src/shared/types';
 import { runPothole } from '../../support/worker-process';
 import {
   createThrowawayDatabase,

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../../src/config';
 import { createSlackActivities } from '../../../src/activities/slack';
-import type { NotifyInput } from '../../../src/types';
+import type { NotifyInput } from '../../../src/shared/types';
 import { ActivityHarness } from './cluster-support';
 
 interface Received {

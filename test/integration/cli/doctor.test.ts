@@ -19,7 +19,7 @@ import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { loadConfig } from '../../../src/config';
 import { uploadSparkCode } from '../../../src/demo/upload';
-import { yesterdayInSeoul } from '../../../src/steps';
+import { yesterdayInSeoul } from '../../../src/shared/steps';
 import { readMigrations } from '../../../src/db/migrate';
 import { runDoctor, type CheckResult } from '../../../src/cli/doctor';
 import { exitCode } from '../../../src/cli/doctor/format';

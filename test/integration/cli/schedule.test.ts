@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { PipelineProgress } from '../../../src/types';
-import { yesterdayInSeoul } from '../../../src/steps';
+import type { PipelineProgress } from '../../../src/shared/types';
+import { yesterdayInSeoul } from '../../../src/shared/steps';
 import { stackProcessEnv, startFakeWorld, type FakeWorld } from '../../support/temporal';
 
 const bin = path.resolve(__dirname, '../../../bin/pothole.js');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../../src/config';
 import { clusterCostUsd, costFromMemo, totalCost, type RunCost } from '../../../src/cost/run-cost';
-import { dateRange } from '../../../src/steps';
+import { dateRange } from '../../../src/shared/steps';
 import type { BackfillSummary } from '../../../src/workflows/backfill';
 import { keepHistory } from '../../support/histories';
 import { startFakeWorld, type FakeWorld } from '../../support/temporal';

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { PipelineProgress } from '../../../src/types';
+import type { PipelineProgress } from '../../../src/shared/types';
 import { startFakeWorld, type FakeWorld } from '../../support/temporal';
 
 let world: FakeWorld;

@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import { clusterCostUsd, costFromMemo } from '../../../src/cost/run-cost';
-import { STEPS } from '../../../src/steps';
-import type { PipelineProgress } from '../../../src/types';
+import { STEPS } from '../../../src/shared/steps';
+import type { PipelineProgress } from '../../../src/shared/types';
 import type { PipelineResult } from '../../../src/workflows/pipeline';
 import { startFakeWorld, type FakeWorld } from '../../support/temporal';
 

@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { describeCleanup } from '../../../src/cleanup-outcome';
+import { describeCleanup } from '../../../src/shared/cleanup-outcome';
 import { cleanupFromHistory, stepsFromHistory } from '../../../src/cli/history';
-import { STEPS } from '../../../src/steps';
+import { STEPS } from '../../../src/shared/steps';
 
 const fixture = path.resolve(__dirname, '../../fixtures/histories/pipeline-success.json');
 

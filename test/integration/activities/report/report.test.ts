@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { loadConfig, type Config } from '../../../../src/config';
 import { createReportActivities, renderReport, reportMessageId } from '../../../../src/activities/report';
-import type { QualityFindings } from '../../../../src/types';
+import type { QualityFindings } from '../../../../src/shared/types';
 import {
   createThrowawayDatabase,
   insertSegments,

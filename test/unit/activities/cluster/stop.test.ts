@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { classifyStopError } from '../../../../src/activities/cluster';
-import { describeCleanup } from '../../../../src/cleanup-outcome';
+import { describeCleanup } from '../../../../src/shared/cleanup-outcome';
 
 const awsError = (name: string, message: string) => Object.assign(new Error(message), { name });
 

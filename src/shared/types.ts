@@ -2,7 +2,7 @@
  * Data that crosses the workflow/activity boundary. Workflow-safe (types only, no I/O).
  * Nothing here ever carries a secret: these values are stored in Temporal's history.
  */
-import type { RunCost } from './cost/run-cost';
+import type { RunCost } from '../cost/run-cost';
 import type { RunStepName, StepName } from './steps';
 
 /** What every activity receives: enough to name the run in logs, locks and remote file names. */

@@ -9,7 +9,7 @@ import {
   validateBatchDate,
   workflowIdFor,
   yesterdayInSeoul,
-} from '../../src/steps';
+} from '../../../src/shared/steps';
 
 describe('batch dates', () => {
   it('accepts a real calendar date written YYYY-MM-DD', () => {
