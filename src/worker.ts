@@ -30,7 +30,7 @@ import {
   type SectionName,
 } from './config';
 import { createClusterSideActivities, createServingSideActivities, type ServingSideDeps } from './activities';
-import { metricsTelemetry, startCounters, stepMetrics } from './metrics';
+import { metricsTelemetry, startCounters, stepMetrics } from './worker/metrics';
 import { connectionFailure, connectTemporal, temporalConnectionOptions } from './temporal/connection';
 
 export type WorkerRole = 'all' | 'cluster' | 'serving';

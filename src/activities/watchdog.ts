@@ -7,7 +7,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import { log, metricMeter } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AwsConfig, ClusterConfig, SparkConfig, SshConfig, WatchdogConfig } from '../config';
-import { clusterInstancesSeen } from '../metrics';
+import { clusterInstancesSeen } from './metrics';
 import {
   lockStateQuery,
   lockWorkflowIdFor,

@@ -2,14 +2,14 @@
  * Run-level figures for the worker's Prometheus endpoint (METRICS_PORT), through the SDK's workflow meter: it adds
  * the labels namespace, taskQueue and workflowType, and emits nothing while a workflow replays, so each figure is
  * counted once however often the history is replayed, and recording changes no command of the workflow.
- * Without METRICS_PORT the meter records into nothing. The activity-side figures are in src/metrics.ts.
+ * Without METRICS_PORT the meter records into nothing. The activity-side figures are in src/worker/metrics.ts.
  */
 import { metricMeter } from '@temporalio/workflow';
 import type { LoadResult } from '../shared/types';
 
 export type RunOutcome = 'succeeded' | 'failed' | 'cancelled';
 
-/** The names and descriptions the worker's endpoint shows; src/metrics.ts starts the alerted counters at 0. */
+/** The names and descriptions the worker's endpoint shows; src/worker/metrics.ts starts the alerted counters at 0. */
 export const RUN_METRICS = {
   runs: ['pothole_runs_total', 'Pipeline runs by how they ended'],
   lastSuccess: ['pothole_last_success_timestamp_seconds', 'When a pipeline run last succeeded (Unix time)'],

@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { CLUSTER_METRICS, STEP_METRICS } from '../../src/metrics';
+import { CLUSTER_METRICS } from '../../src/activities/metrics';
+import { STEP_METRICS } from '../../src/worker/metrics';
 import { RUN_METRICS } from '../../src/workflows/metrics';
 
 const deploy = path.resolve(__dirname, '../../deploy');

@@ -11,11 +11,11 @@ import { describe, it } from 'node:test';
 import { ApplicationFailure, CancelledFailure, type MetricMeter, type MetricTags } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { ConfigError, loadConfig } from '../../src/config';
-import { metricsTelemetry, stepMetrics } from '../../src/metrics';
-import { freePort } from '../support/free-port';
+import { ConfigError, loadConfig } from '../../../src/config';
+import { metricsTelemetry, stepMetrics } from '../../../src/worker/metrics';
+import { freePort } from '../../support/free-port';
 
-const REPO_ROOT = path.resolve(__dirname, '../..');
+const REPO_ROOT = path.resolve(__dirname, '../../..');
 
 /** A meter that keeps what is recorded on it: [kind, name, value, tags]. */
 function recordingMeter() {
@@ -85,7 +85,7 @@ async function runtimeProcess(env: Record<string, string>) {
   const script = `
     const { Runtime } = require('@temporalio/worker');
     const { loadConfig } = require('./src/config');
-    const { metricsTelemetry } = require('./src/metrics');
+    const { metricsTelemetry } = require('./src/worker/metrics');
     Runtime.install({ telemetryOptions: metricsTelemetry(loadConfig(['temporal'], process.env).temporal) });
     console.log('installed');
     setInterval(() => undefined, 1000);`;

@@ -1,27 +1,19 @@
 /**
  * The worker's Prometheus endpoint (METRICS_PORT, off by default): the Temporal SDK's exporter serves, on one
  * `/metrics`, the SDK's own figures (temporal_*: task latencies, slots, polls…) and the pipeline's pothole_*:
- * per step attempt here (an activity interceptor), per run in src/workflows/metrics.ts. Custom metrics keep their
- * names as given (no temporal_ prefix) and carry the labels namespace and taskQueue, plus activityType or
- * workflowType. deploy/prometheus/alerts.yml and the README's "Metrics" section are written against these names.
+ * per step attempt here (an activity interceptor), per run in src/workflows/metrics.ts, the cluster's instances
+ * in src/activities/metrics.ts. Custom metrics keep their names as given (no temporal_ prefix) and carry the
+ * labels namespace and taskQueue, plus activityType or workflowType. deploy/prometheus/alerts.yml and the
+ * README's "Metrics" section are written against these names.
  */
 import { CancelledFailure, type MetricMeter } from '@temporalio/common';
 import type { ActivityInterceptorsFactory, TelemetryOptions } from '@temporalio/worker';
-import { isOptionalStepName, isStepName } from './shared/steps';
-import { RUN_METRICS, type RunOutcome } from './workflows/metrics';
+import { isOptionalStepName, isStepName } from '../shared/steps';
+import { RUN_METRICS, type RunOutcome } from '../workflows/metrics';
 
 export const STEP_METRICS = {
   duration: 'pothole_step_duration_seconds',
   attempts: 'pothole_step_attempts_total',
-} as const;
-
-/** What the watchdog's survey saw of the cluster's instances (EC2's own state, every watchdog round). */
-export const CLUSTER_METRICS = {
-  running: ['pothole_cluster_running_instances', "The cluster's instances running (or pending)"],
-  runningSince: [
-    'pothole_cluster_running_since_timestamp_seconds',
-    'Earliest start of the running instances (Unix time); 0 when none runs',
-  ],
 } as const;
 
 export type StepOutcome = 'success' | 'failure' | 'cancelled';
@@ -93,22 +85,6 @@ export const stepMetrics: ActivityInterceptorsFactory = (ctx) => ({
     },
   },
 });
-
-/**
- * The cluster as EC2 reports it, from the watchdog's survey: unlike the run's own gauge, this holds whatever left
- * the instances running (a terminated run, a worker restarted mid-session) and clears once they are stopped.
- */
-export function clusterInstancesSeen(
-  meter: MetricMeter,
-  running: readonly { launchTime?: string }[],
-  now: number,
-): void {
-  meter.createGauge(CLUSTER_METRICS.running[0], 'int', '', CLUSTER_METRICS.running[1]).set(running.length);
-  const starts = running.map((i) => (i.launchTime ? Date.parse(i.launchTime) : now));
-  meter
-    .createGauge(CLUSTER_METRICS.runningSince[0], 'float', 's', CLUSTER_METRICS.runningSince[1])
-    .set(starts.length ? Math.min(...starts) / 1000 : 0);
-}
 
 /**
  * Starts at 0 the counters of what these workers serve: each step's attempts (every outcome) and, where the
