@@ -9,7 +9,7 @@ import path from 'node:path';
 import { simpleParser } from 'mailparser';
 import { createEc2Client, createS3Client } from '../src/activities/aws-clients';
 import { follow, parseDate, startRun, type Out } from '../src/cli/runs';
-import { connectClient, runUrl } from '../src/cli/connect';
+import { connectClient, runUrl } from '../src/temporal/client';
 import { duration, table } from '../src/cli/render';
 import { loadConfig, readEnv } from '../src/config';
 import { screenshotDashboard } from './dashboard-screenshot';

@@ -13,7 +13,7 @@ import {
   SECTIONS_FOR,
   type Env,
 } from './config';
-import { connectClient } from './cli/connect';
+import { connectClient } from './temporal/client';
 import {
   cancelRun,
   checkRange,

@@ -7,7 +7,8 @@ import type { TemporalConfig } from '../config';
 import { costFromMemo, formatUsd, totalCost, type CostTotal, type RunCost } from '../cost/run-cost';
 import { readRunCosts, RUN_TYPES_QUERY, type RunCostRow } from '../cost/from-temporal';
 import { duration, table } from './render';
-import { batchDateOf, type Out } from './runs';
+import { batchDateOf } from '../runs/batch-date';
+import type { Out } from './runs';
 
 export interface CostLine {
   /** A pipeline run's batch date, or a backfill session's "from..to". */

@@ -30,8 +30,9 @@ import type { PipelineResult } from '../workflows/pipeline';
 import { describeCleanup } from '../shared/cleanup-outcome';
 import { formatUsd, type RunCost } from '../cost/run-cost';
 import { runCost } from '../cost/from-temporal';
-import { runUrl } from './connect';
-import { cleanupFromHistory, stepsFromHistory } from './history';
+import { batchDateOf } from '../runs/batch-date';
+import { runUrl } from '../temporal/client';
+import { cleanupFromHistory, stepsFromHistory } from '../runs/history';
 import { duration, secondsBetween, table } from './render';
 
 export class UsageError extends Error {}
@@ -299,18 +300,6 @@ export async function listRuns(client: Client, out: Out, last: number): Promise<
 /** "cluster up for 3m12s, cost $0.04"; "-" for what the run has not recorded (running, or recorded before). */
 export function costLine(cost: RunCost | undefined): string {
   return `cluster up for: ${cost ? duration(cost.clusterUpSeconds) : '-'}   cost: ${formatUsd(cost?.clusterCostUsd)}`;
-}
-
-/** The batch date a workflow id names: ours carry it, the schedule's carry their slot (the next day, 02:00 KST). */
-export function batchDateOf(workflowId: string): string | undefined {
-  const scheduled = /^pothole-pipeline-scheduled-(.+)$/.exec(workflowId);
-  if (scheduled) {
-    const slot = new Date(scheduled[1]!);
-    return Number.isNaN(slot.getTime()) ? undefined : yesterdayInSeoul(slot);
-  }
-  const backfill = /^pothole-backfill-(\d{4}-\d{2}-\d{2})-(\d{4}-\d{2}-\d{2})$/.exec(workflowId);
-  if (backfill) return `${backfill[1]}..${backfill[2]}`;
-  return /^pothole-pipeline-(\d{4}-\d{2}-\d{2})$/.exec(workflowId)?.[1];
 }
 
 export async function cancelRun(client: Client, out: Out, batchDate: string): Promise<void> {

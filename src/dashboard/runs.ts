@@ -7,9 +7,9 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import type { TemporalConfig } from '../config';
-import { connectClient, runUrl } from '../cli/connect';
-import { cleanupFromHistory, jsonPayload, stepsFromHistory } from '../cli/history';
-import { batchDateOf } from '../cli/runs';
+import { connectClient, runUrl } from '../temporal/client';
+import { cleanupFromHistory, jsonPayload, stepsFromHistory } from '../runs/history';
+import { batchDateOf } from '../runs/batch-date';
 import { describeCleanup } from '../shared/cleanup-outcome';
 import type { CleanupOutcome, LoadResult } from '../shared/types';
 

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { stepsFromHistory } from '../../src/cli/history';
+import { stepsFromHistory } from '../../src/runs/history';
 import { workflowIdFor } from '../../src/shared/steps';
 import { PipelineWorld, waitUntil } from '../support/e2e';
 import { SlackSink } from '../support/slack-sink';

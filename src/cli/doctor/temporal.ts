@@ -4,7 +4,7 @@
  */
 import { isGrpcServiceError, ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
-import { connectClient } from '../connect';
+import { connectClient } from '../../temporal/client';
 import { SCHEDULE_ID, WATCHDOG_SCHEDULE_ID } from '../schedule';
 import { ok, problem, skipped, type Check, type CheckResult } from './check';
 

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../../src/config';
-import { connectClient } from '../../../src/cli/connect';
+import { connectClient } from '../../../src/temporal/client';
 import type { RunRow } from '../../../src/dashboard/runs';
 import { createThrowawayDatabase, uniqueSuffix, type ThrowawayDatabase } from '../../support/database';
 import { stackEnv } from '../../support/stack';

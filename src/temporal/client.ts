@@ -1,7 +1,7 @@
-/** The CLI's Temporal client, from the validated `temporal` configuration section. */
+/** The Temporal client of the CLI and the dashboard, from the validated `temporal` configuration section. */
 import { Client } from '@temporalio/client';
 import type { TemporalConfig } from '../config';
-import { connectTemporal } from '../temporal/connection';
+import { connectTemporal } from './connection';
 
 export async function connectClient(config: TemporalConfig): Promise<Client> {
   const connection = await connectTemporal(config, { connectTimeout: '5s' });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { describeCleanup } from '../../../src/shared/cleanup-outcome';
-import { cleanupFromHistory, stepsFromHistory } from '../../../src/cli/history';
+import { cleanupFromHistory, stepsFromHistory } from '../../../src/runs/history';
 import { STEPS } from '../../../src/shared/steps';
 
 const fixture = path.resolve(__dirname, '../../fixtures/histories/pipeline-success.json');
