@@ -1,6 +1,6 @@
 /** The configuration's sections: one zod schema per part of the system, and the checks across variables. */
 import { z } from 'zod';
-import { isLoopbackHost } from '../dashboard/address';
+import { isLoopbackHost } from './loopback';
 import {
   type Env,
   flag,

@@ -3,12 +3,7 @@
  * its IP under a foreign name, so its requests carry a foreign Origin and Host; those are refused.
  */
 import os from 'node:os';
-
-/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(h);
-}
+import { isLoopbackHost } from '../config/loopback';
 
 const isWildcard = (host: string) => ['0.0.0.0', '::', ''].includes(host);
 const withPort = (name: string, port: number) => `${name.includes(':') ? `[${name}]` : name}:${port}`;

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { describe, it } from 'node:test';
-import { isLoopbackHost, ownAddress } from '../../../src/dashboard/address';
+import { isLoopbackHost } from '../../../src/config/loopback';
+import { ownAddress } from '../../../src/dashboard/address';
 
 describe("the dashboard's own address", () => {
   it('is DASHBOARD_PUBLIC_URL alone when set (its origin, its host)', () => {
