@@ -8,7 +8,9 @@
 #
 # deploy/compose.yml runs the roles side by side. Node.js runs the compiled JavaScript of `npm run build` and the
 # prebuilt workflow bundle: nothing is compiled or bundled when a container starts.
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node.js 22, the LTS line the image is built on (Node 20 has been past its end of life since April 2026); the suite
+# runs on 20.19+ and 22.12+ (package.json's engines).
+ARG NODE_IMAGE=node:22-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

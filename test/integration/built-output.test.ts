@@ -1,9 +1,11 @@
 /**
  * The build the image runs: `npm run build`, then `node dist/cli/main.js worker --role all` (the image's ENTRYPOINT and
  * CMD) and `node dist/cli/main.js run DATE --from load_to_rdb --wait`, from a folder laid out like the image's /app
- * (dist/, spark/, package.json, node_modules) whose node_modules has no tsx: whatever would still need the TypeScript
- * sources at run time (the worker, the workflow bundle, load_to_rdb's decoder thread) fails the run. One run
- * through the serving steps, on the local stack; its log is the production log, one JSON object a line.
+ * (dist/, bin/, spark/, package.json, node_modules) whose node_modules holds only the production dependencies, as
+ * `npm ci --omit=dev` installs them: whatever would still need the TypeScript sources or a dev dependency at run time
+ * (tsx, the local stack's SMTP sink and mail parser; the worker, the workflow bundle, load_to_rdb's decoder thread)
+ * fails the run. One run through the serving steps, on the local stack; its log is the production log, one JSON
+ * object a line.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -48,17 +50,32 @@ function newestSource(): number {
   );
 }
 
-/** A copy of dist, spark/ and the repository's packages except tsx (and its command), like the image's /app. */
-function appWithoutTsx(): string {
+/** The packages `npm ci --omit=dev` installs, as paths under the repository's node_modules (hoisted or nested). */
+function productionPackages(): string[] {
+  const listed = spawnSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+  });
+  assert.equal(listed.status, 0, listed.stderr);
+  const modules = path.join(REPO_ROOT, 'node_modules') + path.sep;
+  return listed.stdout
+    .split('\n')
+    .filter((line) => line.startsWith(modules))
+    .map((line) => line.slice(modules.length));
+}
+
+/** A copy of dist, bin/, spark/ and the production dependencies only, like the image's /app. */
+function productionApp(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pothole-app-'));
   fs.cpSync(DIST, path.join(dir, 'dist'), { recursive: true });
+  fs.cpSync(path.join(REPO_ROOT, 'bin'), path.join(dir, 'bin'), { recursive: true });
   fs.copyFileSync(path.join(REPO_ROOT, 'package.json'), path.join(dir, 'package.json'));
   fs.symlinkSync(path.join(REPO_ROOT, 'spark'), path.join(dir, 'spark'));
-  const modules = path.join(REPO_ROOT, 'node_modules');
-  fs.mkdirSync(path.join(dir, 'node_modules'));
-  for (const name of fs.readdirSync(modules)) {
-    if (name === 'tsx' || name === '.bin') continue;
-    fs.symlinkSync(fs.realpathSync(path.join(modules, name)), path.join(dir, 'node_modules', name));
+  // The hoisted packages, each linked at its own name; a nested one lives inside its hoisted parent.
+  for (const name of productionPackages().filter((p) => !p.includes(`${path.sep}node_modules${path.sep}`))) {
+    const link = path.join(dir, 'node_modules', name);
+    fs.mkdirSync(path.dirname(link), { recursive: true });
+    fs.symlinkSync(fs.realpathSync(path.join(REPO_ROOT, 'node_modules', name)), link);
   }
   return dir;
 }
@@ -100,7 +117,7 @@ before(async () => {
   } else {
     console.log('dist is newer than every source: reusing it');
   }
-  app = appWithoutTsx();
+  app = productionApp();
   db = await createThrowawayDatabase('built_output');
   s3 = stackS3Client();
   await putStage2Output(
@@ -120,11 +137,21 @@ after(async () => {
   if (app) fs.rmSync(app, { recursive: true, force: true });
 });
 
-test('the built worker runs a date through load_to_rdb, refresh_views and the report, without tsx', async () => {
-  assert.throws(
-    () => require.resolve('tsx/cjs', { paths: [path.join(app, 'dist')] }),
-    'tsx is not in the app',
-  );
+test('the built worker runs a date through load_to_rdb, refresh_views and the report, with the production dependencies only', async () => {
+  for (const devOnly of ['tsx/cjs', 'smtp-server', 'mailparser', 'typescript']) {
+    assert.throws(
+      () => require.resolve(devOnly, { paths: [path.join(app, 'dist')] }),
+      `${devOnly} is not in the app`,
+    );
+  }
+  // bin/pothole.js (`npx pothole`, `npm start`) runs the compiled entry where tsx is not installed.
+  const version = spawnSync(process.execPath, ['bin/pothole.js', '--help'], {
+    cwd: app,
+    env: appEnv(),
+    encoding: 'utf8',
+  });
+  assert.equal(version.status, 0, version.stdout + version.stderr);
+  assert.match(version.stdout, /Usage: pothole/);
   const env = appEnv({ LOG_LEVEL: 'debug' });
   const started = Date.now();
   worker = await startWorkerProcess(env, ['--role', 'all'], (t) => (log += t), ['dist/cli/main.js'], app);
