@@ -136,4 +136,9 @@ export default tseslint.config(
     files: ['src/dashboard/public/**/*.js'],
     languageOptions: { sourceType: 'module', globals: browserGlobals },
   },
+  {
+    // Tool configuration read by Node as CommonJS.
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
+  },
 );

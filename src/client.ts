@@ -66,7 +66,7 @@ function readEnv(): Env {
 
 const temporalConfig = () => loadConfig(SECTIONS_FOR.client, readEnv()).temporal;
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('pothole')
     .description('Nightly pothole-detection pipeline on Temporal: runs, reruns, schedule and tools')
     .showHelpAfterError('(run with --help for usage)')

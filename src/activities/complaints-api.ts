@@ -11,7 +11,7 @@ import { addDays, validateBatchDate } from '../shared/steps';
 import { sleep } from './activity-support';
 
 /** The API answers at most this many days per query. */
-export const MAX_WINDOW_DAYS = 15;
+const MAX_WINDOW_DAYS = 15;
 
 export interface DateWindow {
   from: string;

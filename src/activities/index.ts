@@ -9,8 +9,6 @@
 export type Activities = ReturnType<typeof createClusterSideActivities>['activities'] &
   ReturnType<typeof createServingSideActivities>['activities'];
 
-export type ActivityName = keyof Activities;
-
 // ── composition: the real clients, from configuration ─────────────────────────────────────────────────────
 
 import type { Client } from '@temporalio/client';

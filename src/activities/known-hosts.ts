@@ -104,7 +104,7 @@ export function entryMatchesHost(entry: KnownHostEntry, host: string, port: numb
 }
 
 /** The key type named inside an SSH public key blob (its first string). */
-export function keyTypeOf(blob: Buffer): string | undefined {
+function keyTypeOf(blob: Buffer): string | undefined {
   if (blob.length < 4) return undefined;
   const len = blob.readUInt32BE(0);
   if (len === 0 || len > 64 || blob.length < 4 + len) return undefined;

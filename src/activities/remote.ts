@@ -12,7 +12,7 @@ import type { SshConfig } from '../config';
 import { knownKeyTypes, parseKnownHosts, verifyHostKey } from './known-hosts';
 import { ShellCommand, sh } from './shell-quote';
 
-export { quote, raw, sh, joinCommands, withHereDoc, ShellCommand } from './shell-quote';
+export { raw, sh, joinCommands, withHereDoc, ShellCommand } from './shell-quote';
 
 /** The host key did not verify: a configuration or security problem, retrying does not help. */
 export class HostKeyVerificationError extends Error {
@@ -166,7 +166,7 @@ function abortError(signal: AbortSignal): unknown {
  * end of input means our side has gone, and the watcher kills the command's session. The command itself
  * reads /dev/null, runs under /bin/sh, and its exit status is passed through.
  */
-export function killedWithChannel(command: ShellCommand): ShellCommand {
+function killedWithChannel(command: ShellCommand): ShellCommand {
   return sh`exec 3<&0 </dev/null
 setsid sh -c ${command.text} 3<&- &
 c=$!

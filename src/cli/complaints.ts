@@ -11,7 +11,7 @@ import type { LoadComplaintsResult } from '../shared/types';
 import { table } from './render';
 import { parseRange, type Out } from './runs';
 
-export function complaintsReport(r: LoadComplaintsResult): string {
+function complaintsReport(r: LoadComplaintsResult): string {
   const row = (label: string, c: Omit<LoadComplaintsResult['windows'][number], 'from' | 'to'>) => [
     label,
     c.pages,

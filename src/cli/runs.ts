@@ -113,7 +113,7 @@ export async function startRun(
 }
 
 /** Requests cancellation and waits until the workflow has closed, i.e. its cleanup (stop_cluster) is done. */
-export async function cancelAndWait(handle: WorkflowHandle): Promise<void> {
+async function cancelAndWait(handle: WorkflowHandle): Promise<void> {
   await handle.cancel();
   await handle.result().catch((err: unknown) => {
     if (err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure) return;
@@ -167,7 +167,7 @@ function deepestMessage(err: unknown): string {
   return e?.message ?? String(err);
 }
 
-export function summary(r: PipelineResult): string {
+function summary(r: PipelineResult): string {
   const rows = runSteps(OPTIONAL_STEP_NAMES)
     .filter((s) => r.stepSeconds[s] !== undefined)
     .map((s) => [s, duration(r.stepSeconds[s])]);
@@ -195,7 +195,7 @@ export function summary(r: PipelineResult): string {
  * (pothole-pipeline-scheduled-<slot>, its slot being 02:00 Asia/Seoul the next day = 17:00 UTC on the date),
  * whichever started last.
  */
-export async function findRun(client: Client, batchDate: string) {
+async function findRun(client: Client, batchDate: string) {
   const candidates = [workflowIdFor(batchDate), `pothole-pipeline-scheduled-${batchDate}T17:00:00Z`];
   const found = [];
   for (const id of candidates) {
@@ -298,7 +298,7 @@ export async function listRuns(client: Client, out: Out, last: number): Promise<
 }
 
 /** "cluster up for 3m12s, cost $0.04"; "-" for what the run has not recorded (running, or recorded before). */
-export function costLine(cost: RunCost | undefined): string {
+function costLine(cost: RunCost | undefined): string {
   return `cluster up for: ${cost ? duration(cost.clusterUpSeconds) : '-'}   cost: ${formatUsd(cost?.clusterCostUsd)}`;
 }
 
@@ -379,7 +379,7 @@ export async function followBackfill(handle: WorkflowHandle, out: Out): Promise<
   }
 }
 
-export function backfillTable(outcomes: DateOutcome[]): string {
+function backfillTable(outcomes: DateOutcome[]): string {
   return table(
     ['date', 'outcome', 'rows', 'detail'],
     outcomes.map((o) => [

@@ -22,7 +22,7 @@ export const WATCHDOG_SCHEDULE_ID = 'pothole-watchdog';
 
 type ScheduleConfig = { temporal: TemporalConfig; watchdog: WatchdogConfig };
 
-export function scheduleOptions(config: TemporalConfig): ScheduleOptions {
+function scheduleOptions(config: TemporalConfig): ScheduleOptions {
   return {
     scheduleId: SCHEDULE_ID,
     spec: {

@@ -11,13 +11,7 @@ import { readEnvFiles, type EnvReading } from './env-files';
 import { ConfigError, type Env } from './fields';
 import { crossChecks, sections } from './sections';
 
-export {
-  ignoredSettingsWarning,
-  unreadLinesWarning,
-  type EnvReading,
-  type IgnoredSettings,
-  type UnreadLine,
-} from './env-files';
+export { ignoredSettingsWarning, unreadLinesWarning, type EnvReading } from './env-files';
 export { ConfigError, Secret } from './fields';
 export { DEFAULT_LOAD_MAINTENANCE_WORK_MEM } from './sections';
 export type { Env } from './fields';

@@ -540,8 +540,7 @@ const watchdogSchema = z.object({
 });
 
 /** ACRC's complaints big-data API (data.go.kr dataset 15128648, 2024 edition): pothole complaints' positions. */
-export const DEFAULT_COMPLAINTS_API_URL =
-  'https://apis.data.go.kr/1140100/minAnalsInfoView7/minPotholeLatLonInfo';
+const DEFAULT_COMPLAINTS_API_URL = 'https://apis.data.go.kr/1140100/minAnalsInfoView7/minPotholeLatLonInfo';
 
 const complaintsSchema = z.object({
   COMPLAINTS_API_KEY: optionalSecret.meta({

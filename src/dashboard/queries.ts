@@ -8,7 +8,7 @@ import type { RepairVerdict } from '../db/repair-checks';
 import { REPAIR_STATUSES, type RepairStatus } from './status';
 
 /** The weights of pothole_repair_priority() (migration 002): the score's parts are derived from them. */
-export const SCORE_WEIGHTS = { impact: 1, complaint: 50, roadGrade: 10 } as const;
+const SCORE_WEIGHTS = { impact: 1, complaint: 50, roadGrade: 10 } as const;
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 const status = (v: unknown): RepairStatus => (v as RepairStatus | null) ?? '미보수';

@@ -12,7 +12,7 @@ import { latestDate, OPEN_CHECKS } from './queries';
 export { REPAIR_VERDICTS, type RepairVerdict, type MonthFigures };
 
 /** Months in the trends: the latest loaded day's month and the 11 before it. */
-export const TREND_MONTHS = 12;
+const TREND_MONTHS = 12;
 
 export interface CheckSide {
   /** Days with data, out of check_days. */

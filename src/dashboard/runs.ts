@@ -15,7 +15,7 @@ import type { CleanupOutcome, LoadResult } from '../shared/types';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
-export const RUNS_SHOWN = 14;
+const RUNS_SHOWN = 14;
 /** How long the panel waits for Temporal before saying it cannot reach it. */
 const TEMPORAL_DEADLINE_MS = 5_000;
 

@@ -23,7 +23,7 @@ import { RunsPanel } from './runs';
 import { REPAIR_VERDICTS } from './repair-check';
 import { allowedTransitions, NOTE_MAX_LENGTH, REPAIR_STATUSES } from './status';
 
-export const PUBLIC_DIR = path.join(__dirname, 'public');
+const PUBLIC_DIR = path.join(__dirname, 'public');
 const LEAFLET_DIR = path.join(path.dirname(require.resolve('leaflet/package.json')), 'dist');
 const OSM_ATTRIBUTION =
   '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors';

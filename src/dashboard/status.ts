@@ -17,9 +17,9 @@ export const NOTE_MAX_LENGTH = 500;
 const SEGMENT_ID_MAX_LENGTH = 50;
 
 /** A note's length as the CHECK's char_length counts it: code points, so an emoji is one character, not two. */
-export const noteLength = (note: string): number => [...note].length;
+const noteLength = (note: string): number => [...note].length;
 
-export function isRepairStatus(value: unknown): value is RepairStatus {
+function isRepairStatus(value: unknown): value is RepairStatus {
   return typeof value === 'string' && (REPAIR_STATUSES as readonly string[]).includes(value);
 }
 

@@ -10,7 +10,7 @@ import { PUBLISHED_CHANNEL } from '../db/dashboard-views';
 /** How soon a lost listening connection is opened again. */
 const RELISTEN_MS = 1_000;
 
-export async function viewsVersion(pool: Pool): Promise<string> {
+async function viewsVersion(pool: Pool): Promise<string> {
   const { rows } = await pool.query<{ version: string }>(
     `SELECT generation::text AS version FROM dashboard_snapshot`,
   );

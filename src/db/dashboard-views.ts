@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { dropOldAnswers, storeAnswers } from './dashboard-answers';
 import { backendPid, dropTableUnlessHeld } from './pool';
 
-export const SNAPSHOT_TABLES = [
+const SNAPSHOT_TABLES = [
   { table: 'dashboard_heatmap_rows', view: 'mvw_dashboard_heatmap', rows: 'pothole_heatmap($1::date)' },
   {
     table: 'dashboard_priority_rows',

@@ -132,7 +132,7 @@ export interface MonthFigures {
 }
 
 /** The last `months` months up to `through`'s month, oldest first; months without data at 0. */
-export function monthsBack(through: string, months: number): string[] {
+function monthsBack(through: string, months: number): string[] {
   const [y, m] = through.split('-').map(Number) as [number, number];
   return Array.from({ length: months }, (_, i) => {
     const d = new Date(Date.UTC(y, m - 1 - (months - 1 - i), 1));

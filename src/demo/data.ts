@@ -18,7 +18,6 @@ import {
   ROADS,
   buildRoadNetwork,
   distanceM,
-  nearestSegment,
   roadNetworkCsv,
   toLonLat,
   type LonLat,
@@ -428,7 +427,3 @@ export function writeReadings(rows: readonly Reading[]): Uint8Array {
   });
   return new Uint8Array(buffer);
 }
-
-/** Nearest segment for a reading, for callers checking where an impact landed. */
-export const segmentOf = (network: readonly RoadSegment[], reading: LonLat): RoadSegment =>
-  nearestSegment(network, reading).segment;

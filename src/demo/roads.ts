@@ -63,7 +63,7 @@ export interface XY {
   y: number;
 }
 
-export const toXY = (p: LonLat): XY => ({
+const toXY = (p: LonLat): XY => ({
   x: (p.lon - ORIGIN.lon) * M_PER_DEG_LON,
   y: (p.lat - ORIGIN.lat) * M_PER_DEG_LAT,
 });
@@ -131,7 +131,7 @@ export class Path {
 }
 
 /** Cuts a road into equal pieces as close to TARGET_SEGMENT_M as the road's length allows. */
-export function segmentRoad(road: Road): RoadSegment[] {
+function segmentRoad(road: Road): RoadSegment[] {
   const path = new Path(road.vertices);
   const count = Math.max(1, Math.round(path.length / TARGET_SEGMENT_M));
   const step = path.length / count;

@@ -43,21 +43,6 @@ export function isOptionalStepName(value: unknown): value is OptionalStepName {
   return typeof value === 'string' && Object.hasOwn(OPTIONAL_STEPS, value);
 }
 
-/** Steps that need the cluster up. */
-export const CLUSTER_STEPS: readonly StepName[] = [
-  'start_cluster',
-  'start_spark',
-  'download_code',
-  'install_deps',
-  'run_stage1',
-  'check_s3_stage1_out',
-  'run_stage2',
-  'check_s3_stage2_out',
-];
-
-/** Steps served from the database host (SERVING_TASK_QUEUE when set). */
-export const SERVING_STEPS: readonly StepName[] = ['load_to_rdb', 'refresh_views', 'send_email_report'];
-
 /** Steps a run may start from with `fromStep`; cleanup steps are not entry points. */
 export const ENTRY_STEPS: readonly StepName[] = STEPS.filter(
   (s) => s !== 'stop_spark' && s !== 'stop_cluster',

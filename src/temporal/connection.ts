@@ -29,7 +29,7 @@ function tlsMaterial(config: TemporalConfig) {
 }
 
 /** TEMPORAL_TLS decides when set; otherwise any other TLS setting, or an API key, turns TLS on. */
-export function usesTls(config: TemporalConfig): boolean {
+function usesTls(config: TemporalConfig): boolean {
   return (
     config.TEMPORAL_TLS ??
     [

@@ -79,7 +79,7 @@ const lockRequests = proxyActivities<Activities>({
 });
 
 /** SERVING_RETRY_WINDOW_SECONDS's default, also for runs recorded before the setting existed. */
-export const DEFAULT_SERVING_RETRY_WINDOW_SECONDS = 1800;
+const DEFAULT_SERVING_RETRY_WINDOW_SECONDS = 1800;
 
 /** Longest healthy attempt of each serving step; load_to_rdb and refresh_views heartbeat. */
 const SERVING_ATTEMPT_SECONDS = { load_to_rdb: 3600, refresh_views: 3600, send_email_report: 300 } as const;

@@ -55,7 +55,7 @@ export interface BackfillSummary {
   clusterCostUsd?: number | null;
 }
 
-export const backfillProgressQuery = defineQuery<{
+const backfillProgressQuery = defineQuery<{
   current?: string;
   step?: StepName;
   outcomes: DateOutcome[];

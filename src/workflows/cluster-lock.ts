@@ -38,9 +38,9 @@ import {
 import { lockWaited } from './metrics';
 
 /** Events before the lock continues as new: a holder adds about 11 a minute, so about every 3 hours. */
-export const LOCK_HISTORY_LIMIT = 2_000;
+const LOCK_HISTORY_LIMIT = 2_000;
 /** How often a waiter asks again and a holder re-asserts. */
-export const LOCK_RECHECK: Duration = '10 minutes';
+const LOCK_RECHECK: Duration = '10 minutes';
 /** How long a lock workflow started afresh by a repeated request waits for a holder to re-assert. */
 const REASSERT_GRACE: Duration = '11 minutes';
 /** An idle lock workflow ends after this long; the next request starts a new one. */

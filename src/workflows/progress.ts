@@ -19,7 +19,7 @@ import {
 } from '../shared/steps';
 import type { PipelineProgress, RefreshViewsResult, StepProgress } from '../shared/types';
 
-export const progressQuery = defineQuery<PipelineProgress>('progress');
+const progressQuery = defineQuery<PipelineProgress>('progress');
 
 export class Progress {
   readonly state: PipelineProgress;

@@ -25,7 +25,7 @@ export interface SegmentLayerView {
   containerPointOf(id: string): { x: number; y: number };
 }
 
-export function chromiumPath(env: Record<string, string | undefined> = process.env): string {
+function chromiumPath(env: Record<string, string | undefined> = process.env): string {
   return env.CHROMIUM_PATH || '/usr/bin/chromium';
 }
 

@@ -78,7 +78,7 @@ export const driverDir = (env: Env, date: string, stage: string): string =>
 const readTrimmed = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim() : undefined);
 
 /** The pid file of the date and stage's driver, when that folder belongs to the run (`owner`). */
-export function driverPid(env: Env, date: string, stage: string, owner: string): string | undefined {
+function driverPid(env: Env, date: string, stage: string, owner: string): string | undefined {
   const dir = driverDir(env, date, stage);
   return readTrimmed(path.join(dir, 'owner')) === owner ? readTrimmed(path.join(dir, 'pid')) : undefined;
 }

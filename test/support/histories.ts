@@ -10,7 +10,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { REPO_ROOT } from './stack';
 
-export const HISTORIES_DIR = path.join(REPO_ROOT, 'test/fixtures/histories');
+const HISTORIES_DIR = path.join(REPO_ROOT, 'test/fixtures/histories');
 
 /** Saves the run's history as test/fixtures/histories/<name>.json when RECORD_HISTORIES=1; otherwise nothing. */
 export async function keepHistory(handle: WorkflowHandle, name: string): Promise<void> {

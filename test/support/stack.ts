@@ -70,7 +70,7 @@ export function stackEc2Client(env: Env = stackEnv()): EC2Client {
   return createEc2Client(loadConfig(['aws'], env).aws);
 }
 
-export function knownHostKeys(knownHostsText: string, host: string, port: number): Buffer[] {
+function knownHostKeys(knownHostsText: string, host: string, port: number): Buffer[] {
   const wanted = port === 22 ? host : `[${host}]:${port}`;
   const keys: Buffer[] = [];
   for (const line of knownHostsText.split('\n')) {

@@ -5,9 +5,9 @@ import { loadConfig } from '../../src/config';
 import type { PipelineSettings } from '../../src/activities/temporal';
 import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { fakeActivities, Recorder } from './fake-activities';
-import { stackEnv, stackEnvFile, stackProcessEnv, type Env } from './stack';
+import { stackEnv, stackProcessEnv, type Env } from './stack';
 
-export { stackEnv, stackEnvFile, stackProcessEnv };
+export { stackProcessEnv };
 
 let runtimeInstalled = false;
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { REPO_ROOT } from './stack';
 
-export const POTHOLE_BIN = path.join(REPO_ROOT, 'bin/pothole.js');
+const POTHOLE_BIN = path.join(REPO_ROOT, 'bin/pothole.js');
 
 /**
  * Starts `pothole worker` with this environment; resolves once it serves its task queues (its log's

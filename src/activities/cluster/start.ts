@@ -56,7 +56,7 @@ function toClusterInfo(instances: ClusterInstance[], config: ClusterConfig): Clu
 }
 
 /** Retries an SSH handshake with the master (backoff 1 s → 10 s) until it succeeds or the deadline passes. */
-export async function waitForSsh(
+async function waitForSsh(
   ssh: RemoteShell,
   address: string,
   timeoutMs: number,

@@ -22,7 +22,7 @@ import {
 } from './instances';
 
 /** "i-1 (terminated), i-2 (not found)" */
-export const describeLost = (lost: LostInstance[]): string => lostInstanceLabels(lost).join(', ');
+const describeLost = (lost: LostInstance[]): string => lostInstanceLabels(lost).join(', ');
 
 export interface StopClusterInput extends StepInput {
   /** The instances start_cluster reported in this run: stopped even if they no longer carry the cluster's tags. */

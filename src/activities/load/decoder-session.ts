@@ -49,7 +49,7 @@ export async function openDecoderFile(
  * does (hyparquet-writer's 1 MB pages of an int column hold 262,143 rows; parquet-mr caps a page at
  * 20,000 rows).
  */
-export const WINDOW_ROWS = 32_768;
+const WINDOW_ROWS = 32_768;
 
 /**
  * Heap of the decoder thread, planned from the files' pages: capping it is what keeps a load's memory
@@ -80,7 +80,7 @@ export interface DecodePlan {
   /** The largest dictionary page of any chunk, in bytes before compression (estimated). */
   dictionaryBytes?: number;
 }
-export function decoderHeapBytes(plan: DecodePlan): number {
+function decoderHeapBytes(plan: DecodePlan): number {
   return COLUMN_NAMES.reduce(
     (sum, c) => sum + plan.windows[c] * (c === 's_id' ? 100 + 3 * plan.idBytes : 48),
     DICTIONARY_HEAP_PER_BYTE * (plan.dictionaryBytes ?? 0),

@@ -13,7 +13,7 @@ export function partitionName(batchDate: string): string {
 }
 
 /** The table a load of the day fills before it becomes the partition. */
-export function stageName(batchDate: string): string {
+function stageName(batchDate: string): string {
   return `${partitionName(batchDate)}_load`;
 }
 

@@ -117,7 +117,7 @@ export function groupLayouts(
 }
 
 /** The end (exclusive unit index) of a window starting at unit `from`: whole units, at least `target` rows. */
-export function windowEnd(layout: ColumnLayout, from: number, target: number): number {
+function windowEnd(layout: ColumnLayout, from: number, target: number): number {
   let to = from;
   let rows = 0;
   while (to < layout.units.length && (to === from || rows < target)) rows += layout.units[to++]!.rows;
@@ -146,7 +146,7 @@ export function largestWindows(groups: GroupLayout[], target: number): Record<St
 const parsers = { dateFromDays: (days: number) => days, stringFromBytes: (bytes: Uint8Array) => bytes };
 
 /** Decodes units [from, to) of one column chunk: exactly their rows. */
-export async function readWindow(
+async function readWindow(
   file: Pick<OpenFile, 'url' | 'buffer' | 'metadata'>,
   group: GroupLayout,
   groupIndex: number,
@@ -229,7 +229,7 @@ export interface SlicedFile extends Pick<OpenFile, 'url' | 'buffer' | 'metadata'
  * columns' runs together hold about this much whatever the group's size. 10 MB rather than 16: measured on
  * one 10M-row group, 296 MB peak RSS against 307 MB (and a slower copy against the local emulator only).
  */
-export const GROUP_READ_BYTES = 10 * 1048576;
+const GROUP_READ_BYTES = 10 * 1048576;
 
 /**
  * A run of whole windows of one column fetched at once. Runs end where windows end: a window across two
@@ -271,7 +271,7 @@ export function columnShare(group: GroupLayout, layout: ColumnLayout, bytes: num
 }
 
 /** The bytes of a row group's Stage2 columns. */
-export function groupRange(group: GroupLayout): Range {
+function groupRange(group: GroupLayout): Range {
   return [
     Math.min(...group.columns.map((c) => c.chunkStart)),
     Math.max(...group.columns.map((c) => c.chunkEnd)),

@@ -17,8 +17,7 @@ import type { ReportCost } from './cost';
 import { loadReportData } from './queries';
 import { renderReportContent, type RenderedReport } from './render';
 
-export { escapeHtml, renderReportContent, reportSubject, type RenderedReport } from './render';
-export { loadReportData, type ReportData } from './queries';
+export type { RenderedReport } from './render';
 
 export async function renderReport(
   pool: pg.Pool,

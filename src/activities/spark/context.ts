@@ -29,7 +29,7 @@ export interface SparkTiming extends ClusterTiming {
   followReconnectMs: number;
 }
 
-export const DEFAULT_SPARK_TIMING: SparkTiming = {
+const DEFAULT_SPARK_TIMING: SparkTiming = {
   ...DEFAULT_CLUSTER_TIMING,
   workersTimeoutMs: 180_000,
   statusPollMs: 250,

@@ -10,23 +10,10 @@ import { createSparkContext, validDate, type SparkDeps } from './context';
 import { createDaemonControl, type StopSparkResult } from './daemons';
 import { createDriverControl } from './driver';
 
-export { DEFAULT_SPARK_TIMING, type SparkDeps, type SparkTiming } from './context';
+export { type SparkDeps, type SparkTiming } from './context';
 export type { DownloadCodeResult, InstallDepsResult } from './code';
 export type { StopSparkResult } from './daemons';
-export {
-  STAGES,
-  appName,
-  followScript,
-  killAllDriversScript,
-  killScript,
-  launchScript,
-  runDir,
-  sparkSubmitArgs,
-  type Stage,
-  type SubmitParams,
-} from './scripts';
-export { startDaemons, stopDaemonsScript } from './daemon-scripts';
-
+export { killAllDriversScript } from './scripts';
 export function createSparkActivities(deps: SparkDeps) {
   const ctx = createSparkContext(deps);
   const { runningCluster } = ctx;

@@ -71,7 +71,7 @@ export const runDir = (spark: SparkConfig, stage: Stage, batchDate: string) =>
  * Zombies do not count: some init processes reap them late.
  * kill_driver PID GRACE: SIGTERM the whole session, SIGKILL after GRACE seconds, wait until it is gone.
  */
-export const DRIVER_FUNCTIONS = raw(`
+const DRIVER_FUNCTIONS = raw(`
 valid_pid() { case "$1" in ''|*[!0-9]*) return 1 ;; *) [ "$1" -gt 1 ] ;; esac; }
 session_live() { ps -o stat= -s "$1" 2>/dev/null | grep -q '^[^Z]'; }
 driver_alive() {

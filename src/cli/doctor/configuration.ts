@@ -8,7 +8,7 @@ import {
 import { ok, problem, type CheckResult } from './check';
 import { SECTION_NAMES, type DoctorContext } from './context';
 
-export const CONFIGURATION = 'configuration';
+const CONFIGURATION = 'configuration';
 
 /** `file`: the settings file read besides the environment, if any. */
 export function checkConfiguration(

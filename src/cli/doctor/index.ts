@@ -23,7 +23,7 @@ import { temporalCheck } from './temporal';
 export type { CheckResult } from './check';
 
 /** After the configuration, in this order. */
-export const CHECKS: readonly Check[] = [
+const CHECKS: readonly Check[] = [
   temporalCheck,
   clusterCheck,
   sshCheck,

@@ -15,7 +15,7 @@ const NOT_FOUND = 5;
  * `pothole status` of an ended run, `pothole cost` and the report's month-to-date total read closed runs from
  * Temporal: a month of them must still be there.
  */
-export const MIN_RETENTION_DAYS = 31;
+const MIN_RETENTION_DAYS = 31;
 const DAY_MS = 86_400_000;
 
 const UNREACHABLE_FIX = 'start the Temporal server (locally: npm run stack:up) or fix TEMPORAL_ADDRESS';

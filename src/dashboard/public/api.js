@@ -1,6 +1,6 @@
 // Talking to the dashboard's JSON APIs, and the small formatting helpers every panel uses.
 
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(status, message, retryAfter) {
     super(message);
     this.status = status;

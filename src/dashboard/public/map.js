@@ -7,7 +7,7 @@ import { SegmentLayer } from './segment-layer.js';
 import { monthsSparkline } from './trend.js';
 
 /** Risk rate (impacts per 100 vehicles) bands, lowest first. */
-export const RISK_BANDS = [
+const RISK_BANDS = [
   { below: 1, color: '#2e7d32', label: '1% 미만' },
   { below: 3, color: '#f9a825', label: '1–3%' },
   { below: 10, color: '#ef6c00', label: '3–10%' },

@@ -11,7 +11,7 @@ import { stackEnv } from '../../support/stack';
 import { uniqueSuffix, type ThrowawayDatabase } from '../../support/database';
 
 export { stackEnv };
-export { createThrowawayDatabase, uniqueSuffix, type ThrowawayDatabase } from '../../support/database';
+export { createThrowawayDatabase, type ThrowawayDatabase } from '../../support/database';
 
 export function s3ClientFor(env = stackEnv()): S3Client {
   return createS3Client(loadConfig(['aws'], env).aws);

@@ -9,7 +9,7 @@ import { listKeys } from '../../../src/demo/s3-sync';
 import { createS3Client } from '../../../src/activities/aws-clients';
 import { QUICK_SPARK_CONFS } from '../../support/quick-spark';
 
-export const REPO = path.join(__dirname, '../../..');
+const REPO = path.join(__dirname, '../../..');
 export const SPARK_DIR = path.join(REPO, 'spark');
 
 export { stackEnv } from '../../support/stack';
@@ -120,7 +120,7 @@ export interface ParquetFiles {
   codecs: Set<string>;
 }
 
-export function decodeParquet(name: string, bytes: Uint8Array, into: ParquetFiles): Promise<void> {
+function decodeParquet(name: string, bytes: Uint8Array, into: ParquetFiles): Promise<void> {
   const buffer = toArrayBuffer(bytes);
   const meta = parquetMetadata(buffer);
   into.files.push(name);
