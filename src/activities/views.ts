@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import type { PostgresConfig } from '../config';
 import { publishDashboardViews } from '../db/dashboard-views';
+import { CancellableWork } from '../db/pool';
 import { rollUpDay } from '../db/monthly-rollup';
 import { updateRepairChecks } from '../db/repair-checks';
 import { retireOldDays } from '../db/retire';
@@ -36,15 +37,11 @@ export function createViewActivities(deps: { pool: pg.Pool; history: PostgresCon
         'BadConfiguration',
       );
     }
-    const backends: number[] = [];
-    const onAbort = () => {
-      for (const pid of backends) pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
-    };
-    signal.addEventListener('abort', onAbort);
+    // A cancellation stops the statements of the connections the refresh holds at that moment (and no others).
+    const work = new CancellableWork(pool, signal);
     const ticker = setInterval(() => ctx.heartbeat({ step: 'publish' }), 5_000);
     try {
-      const onBackend = (pid: number) => backends.push(pid);
-      const rollup = await rollUpDay(pool, input.batchDate, onBackend);
+      const rollup = await rollUpDay(pool, input.batchDate, work);
       const repairChecks = await updateRepairChecks(
         pool,
         {
@@ -52,13 +49,11 @@ export function createViewActivities(deps: { pool: pg.Pool; history: PostgresCon
           minTraffic: history.repairCheckMinTraffic,
           minDropPercent: history.repairEffectMinDropPercent,
         },
-        onBackend,
+        work,
       );
       const published = await publishDashboardViews(pool, {
         signal,
-        onBackend: (pid) => {
-          if (pid !== undefined) backends.push(pid);
-        },
+        work,
       });
       // The weekly view is published by the switch alone.
       const views = DASHBOARD_VIEWS.map((name) => ({
@@ -82,7 +77,7 @@ export function createViewActivities(deps: { pool: pg.Pool; history: PostgresCon
       throw err;
     } finally {
       clearInterval(ticker);
-      signal.removeEventListener('abort', onAbort);
+      work.dispose();
     }
   }
 

@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { dropOldAnswers, storeAnswers } from './dashboard-answers';
-import { backendPid, dropTableUnlessHeld } from './pool';
+import { CancellableWork, dropTableUnlessHeld } from './pool';
 
 const SNAPSHOT_TABLES = [
   { table: 'dashboard_heatmap_rows', view: 'mvw_dashboard_heatmap', rows: 'pothole_heatmap($1::date)' },
@@ -44,8 +44,8 @@ export interface PublishResult {
 }
 
 export interface PublishOptions {
-  /** Called with each backend's pid while it works, so a cancellation can stop it. */
-  onBackend?: (pid: number | undefined) => void;
+  /** The connections it works on: their statements are cancelled when the work is. */
+  work?: CancellableWork;
   signal?: AbortSignal;
 }
 
@@ -56,10 +56,10 @@ export async function publishDashboardViews(
   pool: pg.Pool,
   options: PublishOptions = {},
 ): Promise<PublishResult> {
-  const main = await pool.connect();
+  const work = options.work ?? new CancellableWork(pool);
+  const main = await work.connect();
   const others: pg.PoolClient[] = [];
   try {
-    options.onBackend?.(backendPid(main));
     await main.query('SELECT pg_advisory_lock($1)', [PUBLISH_LOCK_KEY]);
     try {
       await dropUnattached(main);
@@ -72,9 +72,8 @@ export async function publishDashboardViews(
       // Side by side: each build is mostly one backend's work, and the machine has more than one core.
       const builds = await Promise.allSettled(
         SNAPSHOT_TABLES.map(async ({ table, view, rows: source }) => {
-          const client = await pool.connect();
+          const client = await work.connect();
           others.push(client);
-          options.onBackend?.(backendPid(client));
           const started = process.hrtime.bigint();
           await build(client, table, source, generation, date, options.signal);
           seconds[view] = since(started);
@@ -113,8 +112,7 @@ export async function publishDashboardViews(
       await main.query('SELECT pg_advisory_unlock($1)', [PUBLISH_LOCK_KEY]).catch(() => undefined);
     }
   } finally {
-    main.release();
-    for (const c of others) c.release();
+    await Promise.all([main, ...others].map((c) => work.release(c)));
   }
 }
 

@@ -5,7 +5,7 @@
  * already retired: then the roll-up is final and kept as it is.
  */
 import type pg from 'pg';
-import { backendPid } from './pool';
+import { CancellableWork } from './pool';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -23,11 +23,10 @@ export const monthOf = (day: string): string => `${day.slice(0, 7)}-01`;
 export async function rollUpDay(
   pool: pg.Pool,
   day: string,
-  onBackend?: (pid: number) => void,
+  work = new CancellableWork(pool),
 ): Promise<RollupResult> {
   const month = monthOf(day);
-  const client = await pool.connect();
-  onBackend?.(backendPid(client));
+  const client = await work.connect();
   await client.query('BEGIN');
   try {
     // Roll-ups of the same month take turns.
@@ -67,7 +66,7 @@ export async function rollUpDay(
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    await work.release(client);
   }
 }
 

@@ -5,7 +5,7 @@
  * follows the number of recent repairs, not the length of the history.
  */
 import type pg from 'pg';
-import { backendPid } from './pool';
+import { CancellableWork } from './pool';
 
 export const REPAIR_VERDICTS = ['확인중', '효과 확인', '재발'] as const;
 export type RepairVerdict = (typeof REPAIR_VERDICTS)[number];
@@ -35,10 +35,9 @@ const CHECK_LOCK_KEY = 7_340_519_007;
 export async function updateRepairChecks(
   pool: pg.Pool,
   settings: RepairCheckSettings,
-  onBackend?: (pid: number) => void,
+  work = new CancellableWork(pool),
 ): Promise<RepairCheckUpdate> {
-  const client = await pool.connect();
-  onBackend?.(backendPid(client));
+  const client = await work.connect();
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [CHECK_LOCK_KEY]);
@@ -122,6 +121,6 @@ export async function updateRepairChecks(
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    await work.release(client);
   }
 }

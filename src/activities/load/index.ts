@@ -26,7 +26,7 @@ import {
   type PostgresConfig,
   type S3Config,
 } from '../../config';
-import { backendPid } from '../../db/pool';
+import { CancellableWork } from '../../db/pool';
 import { validateBatchDate } from '../../shared/steps';
 import type { LoadResult, QualityFindings, StepInput } from '../../shared/types';
 import { geocodeMissingSegments } from '../geocode';
@@ -201,13 +201,10 @@ export function createLoadActivities(deps: LoadDeps) {
       };
       const heartbeat = () => ctx.heartbeat({ phase, rows: decoder.rows(), of: totalRows });
       const ticker = setInterval(heartbeat, 5_000);
-      const client = await pool.connect();
+      // A cancellation stops whatever statement is running; the transaction then rolls back.
+      const work = new CancellableWork(pool, signal);
+      const client = await work.connect();
       let clientBroken = false;
-      const onAbort = () => {
-        // Stop whatever statement is running; the transaction then rolls back.
-        pool.query('SELECT pg_cancel_backend($1)', [backendPid(client)]).catch(() => undefined);
-      };
-      signal.addEventListener('abort', onAbort);
       try {
         await client.query('BEGIN');
         await waitForDateLock(client, batchDate, signal, heartbeat);
@@ -258,8 +255,8 @@ export function createLoadActivities(deps: LoadDeps) {
         throw asLoadFailure(err, where);
       } finally {
         clearInterval(ticker);
-        signal.removeEventListener('abort', onAbort);
-        client.release(clientBroken);
+        work.dispose();
+        await work.release(client, clientBroken);
       }
       const counters = decoder.counters();
       const quality = qualityFindings(counters, previous);
