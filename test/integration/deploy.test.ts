@@ -120,7 +120,7 @@ describe('the production files', () => {
       };
       for (const [unit, file] of Object.entries(units)) {
         const text = fs.readFileSync(path.join(deploy, 'systemd', file), 'utf8');
-        assert.match(text, /^ExecStart=\/usr\/bin\/node \/opt\/pothole\/dist\/main\.js /m);
+        assert.match(text, /^ExecStart=\/usr\/bin\/node \/opt\/pothole\/dist\/cli\/main\.js /m);
         fs.writeFileSync(path.join(dir, unit), text.replaceAll('/usr/bin/node', process.execPath));
       }
       const r = run('systemd-analyze', ['verify', ...Object.keys(units).map((u) => path.join(dir, u))]);
