@@ -22,7 +22,7 @@ import { seedDashboardData, syntheticSegments } from '../test/support/dashboard-
 
 const TARGET_READY_MS = 2000;
 const TARGET_API_MS = 200;
-const DATA_APIS = ['/api/settings', '/api/map', '/api/priority', '/api/trend'];
+const DATA_APIS = ['/api/settings', '/api/map/segments', '/api/map', '/api/priority', '/api/trend'];
 
 interface Args {
   segments: number;
@@ -61,7 +61,9 @@ interface ApiTiming {
   firstByteMs: number;
   /** The server's own time (Server-Timing). */
   serverMs: number | null;
+  /** As sent (compressed where it was), and once decoded. */
   bytes: number;
+  decodedBytes: number;
 }
 
 interface LoadFigures {
@@ -101,6 +103,7 @@ async function measureLoad(page: Page, url: string): Promise<LoadFigures> {
         firstByteMs: r.responseStart - r.startTime,
         serverMs: r.serverTiming.find((t) => t.name === 'app')?.duration ?? null,
         bytes: r.encodedBodySize,
+        decodedBytes: r.decodedBodySize,
       }));
     const tasks = (window as unknown as { __longTasks: number[] }).__longTasks;
     const layer = (window as unknown as DashboardWindow).dashboard.mapView.layer;
@@ -167,7 +170,7 @@ function printLoad(label: string, f: LoadFigures, load: number) {
   console.log('  API                       total    first byte   server     size');
   for (const a of f.apis)
     console.log(
-      `  ${a.path.padEnd(22)} ${ms(a.totalMs)}   ${ms(a.firstByteMs)}   ${ms(a.serverMs)}  ${(a.bytes / 1024).toFixed(0).padStart(6)} KB`,
+      `  ${a.path.padEnd(22)} ${ms(a.totalMs)}   ${ms(a.firstByteMs)}   ${ms(a.serverMs)}  ${(a.bytes / 1024).toFixed(0).padStart(6)} KB of ${(a.decodedBytes / 1024).toFixed(0)} KB`,
     );
 }
 

@@ -117,7 +117,8 @@ async function fillHistory(pool: pg.Pool, days: number, segments: number): Promi
 
 /** What the page asks for, and the popup of a segment repaired a few days ago. */
 const apis = (segments: number) => [
-  { name: 'map', path: '/api/map' },
+  { name: 'map segments', path: '/api/map/segments' },
+  { name: 'map marks', path: '/api/map' },
   { name: 'list (first page)', path: '/api/priority?limit=100' },
   { name: 'list (재발 only)', path: `/api/priority?check=${encodeURIComponent('재발')}` },
   { name: '7-day trend', path: '/api/trend' },

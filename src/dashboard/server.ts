@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import basicAuth from '@fastify/basic-auth';
+import compress from '@fastify/compress';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -165,6 +166,9 @@ export async function buildDashboard(deps: DashboardDeps): Promise<FastifyInstan
   });
 
   // Only failed logins count (a peek first, an increment on failure), per client address.
+  // Answers and page files over 1 KB go compressed to a browser that accepts it (the priority CSV of a national
+  // network is megabytes); the map's segments come compressed already.
+  await app.register(compress, { global: true, threshold: 1024, encodings: ['br', 'gzip'] });
   await app.register(rateLimit, { global: false });
   const failedLogins = app.createRateLimit({
     max: deps.loginLimit?.max ?? LOGIN_FAILURES_ALLOWED,

@@ -129,9 +129,9 @@ export function createMap(container, settings) {
     get layer() {
       return layer;
     },
-    /** Draws the latest day from /api/map (its columns, the statuses other than the first, the verdicts). */
+    /** Draws the latest day: its segments (/api/map/segments), their statuses and verdicts (/api/map). */
     async load() {
-      const { segments, statuses, checks } = await api('/api/map');
+      const [segments, { statuses, checks }] = await Promise.all([api('/api/map/segments'), api('/api/map')]);
       const status = new Uint8Array(segments.count);
       const recurred = new Uint8Array(segments.count);
       const index = new Map(segments.ids.map((id, i) => [id, i]));

@@ -1,8 +1,12 @@
 /**
- * Read-only APIs over the views: the map, a segment's popup, the repair-priority list (and its CSV), the trends
+ * Read-only APIs over the views: the map (its segments, and what is marked on them), a segment's popup, the repair-priority list (and its CSV), the trends
  * (7 days and 12 months), with each segment's repair check where it has one.
  */
-import type { FastifyInstance } from 'fastify';
+import crypto from 'node:crypto';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import negotiate from '@fastify/accept-negotiator';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Pool } from 'pg';
 import { z } from 'zod';
 import { priorityCsv } from '../csv';
@@ -23,6 +27,37 @@ import { ViewCache } from '../view-cache';
 
 /** How often a warmed server looks for a refresh of the views. */
 export const REFILL_CHECK_MS = 10_000;
+
+const gzip = promisify(zlib.gzip);
+
+/**
+ * An answer that stays the same for a whole generation of the views (the map's segments: a few MB at national
+ * scale), prepared once when the generation is first read: gzipped once instead of at every request, and named by
+ * an ETag, so a page loaded again the same day revalidates it (304) instead of downloading it again.
+ */
+interface PreparedAnswer {
+  body: string;
+  gzip: Buffer;
+  etag: string;
+}
+
+async function prepare(body: string): Promise<PreparedAnswer> {
+  return {
+    body,
+    gzip: await gzip(body, { level: zlib.constants.Z_BEST_COMPRESSION }),
+    etag: `"${crypto.createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+  };
+}
+
+/** Whether If-None-Match names this ETag (a list, weak forms and `*` included). */
+function notModified(req: FastifyRequest, etag: string): boolean {
+  const header = req.headers['if-none-match'];
+  if (!header) return false;
+  return header.split(',').some((tag) => {
+    const t = tag.trim();
+    return t === '*' || t === etag || t === `W/${etag}`;
+  });
+}
 
 const text = (max: number) =>
   z
@@ -66,21 +101,34 @@ const toFilter = (q: z.output<typeof filterSchema>): PriorityFilter => ({
 export function registerViewRoutes(app: FastifyInstance, pool: Pool): { warm(): Promise<void> } {
   const cache = new ViewCache(pool);
   const cached = {
-    map: () => cache.get('map', () => mapSegments(pool)),
+    mapSegments: () => cache.get('map', async () => prepare(await mapSegments(pool))),
     trend: () => cache.get('trend', () => trend(pool)),
     districts: () => cache.get('districts', () => districts(pool)),
     months: () => cache.get('months', () => networkTrend(pool)),
   };
 
-  app.get('/api/map', async (_req, reply) => {
-    const [segments, statuses, checks] = await Promise.all([
-      cached.map(),
-      changedStatuses(pool),
-      checkVerdicts(pool),
-    ]);
-    // The segments' JSON comes ready-made from PostgreSQL: spliced in, never parsed.
-    void reply.type('application/json; charset=utf-8');
-    return `{"segments":${segments},"statuses":${JSON.stringify(statuses)},"checks":${JSON.stringify(checks)}}`;
+  // The latest day's segments as columns, the same until the next refresh: ready-made JSON from PostgreSQL, never
+  // parsed here, sent gzipped as prepared (the compression plugin leaves it alone) or revalidated.
+  app.get('/api/map/segments', { compress: false }, async (req, reply) => {
+    const answer = await cached.mapSegments();
+    void reply
+      .type('application/json; charset=utf-8')
+      .header('ETag', answer.etag)
+      .header('Cache-Control', 'no-cache')
+      .header('Vary', 'Accept-Encoding');
+    if (notModified(req, answer.etag)) return reply.code(304).send();
+    if (negotiate(req.headers['accept-encoding'] ?? '', ['gzip', 'identity']) === 'gzip') {
+      void reply.header('Content-Encoding', 'gzip');
+      return answer.gzip;
+    }
+    return answer.body;
+  });
+
+  // What is marked on the map, fresh at every request (a status changes with a click): the segments whose status
+  // is not the first, and the repair checks' verdicts.
+  app.get('/api/map', async () => {
+    const [statuses, checks] = await Promise.all([changedStatuses(pool), checkVerdicts(pool)]);
+    return { statuses, checks };
   });
 
   app.get<{ Params: { id: string } }>('/api/segments/:id', async (req, reply) => {
@@ -118,7 +166,7 @@ export function registerViewRoutes(app: FastifyInstance, pool: Pool): { warm(): 
 
   const fill = () =>
     Promise.all([
-      cached.map(),
+      cached.mapSegments(),
       cached.trend(),
       cached.districts(),
       cached.months(),

@@ -36,7 +36,7 @@ const get = async (url: string) => {
   return { status: res.statusCode, body: json ? res.json() : undefined, text: res.body };
 };
 
-/** Segment → verdict, from /api/map's columns. */
+/** Segment → verdict, from the map's marks (/api/map). */
 async function mapVerdicts(): Promise<Record<string, string>> {
   const { body } = await get('/api/map');
   const verdicts = ((await get('/api/settings')).body as { verdicts: string[] }).verdicts;

@@ -1,5 +1,6 @@
 /** The dashboard's read APIs against the local PostgreSQL: map, segment popup, repair-priority list, CSV, trend. */
 import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { checkSchema } from '../../../src/dashboard/server';
@@ -35,9 +36,8 @@ const get = async (url: string) => {
 
 describe('the map API', () => {
   it('gives every segment of the latest day at its centroid, with risk rate and impacts, as columns', async () => {
-    const { status, body } = await get('/api/map');
+    const { status, body: s } = await get('/api/map/segments');
     assert.equal(status, 200);
-    const s = body.segments;
     assert.equal(s.date, LATEST);
     assert.equal(s.count, 4);
     const byId = Object.fromEntries(
@@ -49,7 +49,44 @@ describe('the map API', () => {
       SC_0001: [127.01, 37.49, 0, 0],
       SC_0002: [127.005, 37.485, 10, 5],
     });
-    assert.deepEqual(body.statuses, { ids: [], status: [] }, 'no segment has left 미보수 yet');
+    const marks = (await get('/api/map')).body;
+    assert.deepEqual(marks.statuses, { ids: [], status: [] }, 'no segment has left 미보수 yet');
+  });
+
+  it('sends the segments gzipped as prepared once a generation, and a page loaded again the same day revalidates them (304)', async () => {
+    const plain = await app.inject({ url: '/api/map/segments' });
+    const zipped = await app.inject({
+      url: '/api/map/segments',
+      headers: { 'accept-encoding': 'gzip, deflate, br, zstd' },
+    });
+    assert.equal(zipped.statusCode, 200);
+    assert.equal(zipped.headers['content-encoding'], 'gzip', 'gzip, as prepared, even where br is offered');
+    assert.equal(zipped.headers.vary, 'Accept-Encoding');
+    assert.equal(zlib.gunzipSync(zipped.rawPayload).toString(), plain.body);
+    assert.equal(
+      plain.headers['content-encoding'],
+      undefined,
+      'identity for a client that offers no encoding',
+    );
+    const refused = await app.inject({
+      url: '/api/map/segments',
+      headers: { 'accept-encoding': 'gzip;q=0' },
+    });
+    assert.equal(refused.headers['content-encoding'], undefined, 'gzip;q=0 refuses gzip');
+    assert.equal(refused.body, plain.body);
+
+    const etag = String(plain.headers.etag);
+    assert.match(etag, /^"[\w-]{27}"$/);
+    assert.equal(zipped.headers.etag, etag);
+    assert.equal(plain.headers['cache-control'], 'no-cache', 'revalidated at every load');
+    for (const ifNoneMatch of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+      const again = await app.inject({ url: '/api/map/segments', headers: { 'if-none-match': ifNoneMatch } });
+      assert.equal(again.statusCode, 304, ifNoneMatch);
+      assert.equal(again.body, '');
+    }
+    const stale = await app.inject({ url: '/api/map/segments', headers: { 'if-none-match': '"yesterday"' } });
+    assert.equal(stale.statusCode, 200);
+    assert.equal(stale.body, plain.body);
   });
 
   it('follows a refresh of the views (nothing stale is served)', async () => {
@@ -58,9 +95,16 @@ describe('the map API', () => {
       [LATEST],
     );
     await refreshViews(db.pool);
+    const before = String((await get('/api/map/segments')).headers.etag);
     try {
-      const s = (await get('/api/map')).body.segments;
+      const { body: s, headers } = await get('/api/map/segments');
       assert.equal(s.impacts[s.ids.indexOf('GN_0001')], 12);
+      assert.notEqual(headers.etag, before, 'a new generation, a new ETag');
+      assert.equal(
+        (await app.inject({ url: '/api/map/segments', headers: { 'if-none-match': before } })).statusCode,
+        200,
+        "yesterday's copy is replaced",
+      );
       const trend = (await get('/api/trend')).body;
       assert.equal(trend.days.at(-1).impacts, 57);
     } finally {
@@ -179,6 +223,25 @@ describe('the repair-priority API', () => {
     assert.equal(lines.length, 3);
     assert.match(lines[1]!, /^2,SC_0001,반포대로,서초구,100,0,50,50,0,0,1,미보수,,,$/);
     assert.match(lines[2]!, /^4,SC_0002,50%_도로,서초구,25,5,0,20,50,5,0,미보수,,,$/);
+  });
+});
+
+describe('compression', () => {
+  it('page files and answers over 1 KB go compressed to a browser that accepts it, small ones as they are', async () => {
+    const plain = await app.inject({ url: '/vendor/leaflet/leaflet.js' });
+    const br = await app.inject({
+      url: '/vendor/leaflet/leaflet.js',
+      headers: { 'accept-encoding': 'gzip, br' },
+    });
+    assert.equal(br.headers['content-encoding'], 'br');
+    assert.equal(zlib.brotliDecompressSync(br.rawPayload).toString(), plain.body);
+    assert.ok(
+      br.rawPayload.length < plain.rawPayload.length / 2,
+      `${br.rawPayload.length} of ${plain.rawPayload.length} bytes`,
+    );
+    const small = await app.inject({ url: '/api/trend', headers: { 'accept-encoding': 'gzip, br' } });
+    assert.ok(small.rawPayload.length < 1024);
+    assert.equal(small.headers['content-encoding'], undefined);
   });
 });
 
