@@ -90,12 +90,12 @@ describe('the map API', () => {
   });
 
   it('follows a refresh of the views (nothing stale is served)', async () => {
+    const before = String((await get('/api/map/segments')).headers.etag);
     await db.pool.query(
       `UPDATE pothole_segments SET impact_count = 12 WHERE s_id = 'GN_0001' AND date = $1`,
       [LATEST],
     );
     await refreshViews(db.pool);
-    const before = String((await get('/api/map/segments')).headers.etag);
     try {
       const { body: s, headers } = await get('/api/map/segments');
       assert.equal(s.impacts[s.ids.indexOf('GN_0001')], 12);
