@@ -44,7 +44,9 @@ interface PreparedAnswer {
 async function prepare(body: string): Promise<PreparedAnswer> {
   return {
     body,
-    gzip: await gzip(body, { level: zlib.constants.Z_BEST_COMPRESSION }),
+    // Level 4: within a few percent of the best level's size at a tenth of its time (4 MB: ~60 ms, not ~550 ms),
+    // which a visitor arriving during the refill would wait for.
+    gzip: await gzip(body, { level: 4 }),
     etag: `"${crypto.createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
   };
 }
