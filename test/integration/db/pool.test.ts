@@ -24,6 +24,13 @@ after(async () => {
 const pidOf = async (client: pg.PoolClient) =>
   (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
 
+/** A 30 s statement on `client`: resolves with its error once it is stopped (undefined if it ran to its end). */
+const longStatement = (client: pg.PoolClient) =>
+  client.query('SELECT pg_sleep(30)').then(
+    () => undefined,
+    (err: { code?: string }) => err,
+  );
+
 /** Resolves once `pid` is running a statement (so a cancel has something to stop). */
 async function running(pid: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -43,10 +50,7 @@ describe('cancellable work', () => {
     const work = new CancellableWork(pool, abort.signal);
     const client = await work.connect();
     const pid = await pidOf(client);
-    const sleeping = client.query('SELECT pg_sleep(30)').then(
-      () => undefined,
-      (err: { code?: string }) => err,
-    );
+    const sleeping = longStatement(client);
     await running(pid);
     const started = Date.now();
     abort.abort(new Error('cancelled'));
@@ -88,10 +92,7 @@ describe('cancellable work', () => {
       const othersQuery = other.query('SELECT pg_sleep(1.5) AS slept');
       const held = await work.connect();
       const heldPid = await pidOf(held);
-      const heldQuery = held.query('SELECT pg_sleep(30)').then(
-        () => undefined,
-        (err: { code?: string }) => err,
-      );
+      const heldQuery = longStatement(held);
       await running(heldPid);
       await running(givenBack);
       abort.abort(new Error('cancelled'));
